@@ -1,0 +1,338 @@
+"""load: stack.yaml bytes -> plain YAML tree plus a map from JSON path to (line, column).
+
+The tree is built straight from PyYAML's event stream (libyaml's parser where present) with an
+explicit stack, never by composing nodes: the composer recurses and libyaml's crashes on very
+deep input, and events let every limit be checked before anything grows.
+"""
+
+from __future__ import annotations
+
+import datetime
+import typing as t
+from dataclasses import dataclass, field
+
+import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.resolver import Resolver
+
+from stackgen.diagnostics import Diagnostic, JsonPath, json_path
+
+MAX_BYTES = 8 * 1024 * 1024
+"""Largest stack.yaml accepted: a 1,000-cluster fleet is well under 1 MiB."""
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and sequences; stack.yaml needs 6."""
+MAX_NODES = 2_000_000
+"""Most scalars, mappings and sequences in one document."""
+MAX_SCALAR_DIGITS = 64
+"""Longest integer or float literal: larger numbers are never meaningful here."""
+
+_YAML11_BOOLEAN_WORDS = {"y", "yes", "n", "no", "on", "off", "true", "false"}
+_ALLOWED_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",
+}
+
+try:  # libyaml is ~8x faster on big fleets; its marks carry positions too
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - pure-Python PyYAML build
+    _Loader = yaml.SafeLoader
+
+
+@dataclass(frozen=True)
+class Position:
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class SourceMap:
+    """Where each node of the tree starts (1-based), by JSON path; keys of mappings separately."""
+
+    values: t.Mapping[JsonPath, Position] = field(default_factory=dict)
+    keys: t.Mapping[JsonPath, Position] = field(default_factory=dict)
+
+    def value_at(self, path: JsonPath) -> Position:
+        """The node at `path`, or its nearest ancestor that exists."""
+        for end in range(len(path), -1, -1):
+            found = self.values.get(path[:end])
+            if found is not None:
+                return found
+        return Position(1, 1)
+
+    def key_at(self, path: JsonPath) -> Position:
+        """The key that introduces `path` in its mapping, else the node itself."""
+        return self.keys.get(path) or self.value_at(path)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    file: str
+    tree: t.Any
+    source: SourceMap
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.diagnostics
+
+
+class _LoadError(Exception):
+    def __init__(self, line: int, column: int, code: str, message: str, path: JsonPath = (), hint: str | None = None):
+        super().__init__(message)
+        self.line, self.column, self.code, self.message, self.path, self.hint = line, column, code, message, path, hint
+
+
+def load_file(path: str, display: str | None = None) -> Loaded:
+    """Read and load `path`; `display` is the name diagnostics carry (default: `path`)."""
+    name = display or path
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as error:
+        return _failed(name, _LoadError(1, 1, "SG001", f"cannot read file: {error.strerror or error}"))
+    return load_bytes(data, name)
+
+
+def load_bytes(data: bytes, file: str = "stack.yaml") -> Loaded:
+    try:
+        text = _decode(data)
+        _reject_tab_indentation(text)
+        tree, source = _build(text)
+    except _LoadError as error:
+        return _failed(file, error)
+    return Loaded(file, tree, source, ())
+
+
+def _failed(file: str, error: _LoadError) -> Loaded:
+    diagnostic = Diagnostic(
+        file, error.line, error.column, "error", error.code, error.message, json_path(error.path), error.hint
+    )
+    return Loaded(file, None, SourceMap(), (diagnostic,))
+
+
+def _decode(data: bytes) -> str:
+    if len(data) > MAX_BYTES:
+        raise _LoadError(1, 1, "SG002", f"file is larger than the {MAX_BYTES // (1024 * 1024)} MiB limit")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _LoadError(1, 1, "SG003", "file is UTF-16; stack.yaml must be UTF-8")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line, column = _line_col(data[: error.start])
+        raise _LoadError(line, column, "SG003", f"invalid UTF-8 (byte 0x{data[error.start]:02x}); stack.yaml must be UTF-8") from None
+    bad = next((i for i, ch in enumerate(text) if ch == "\x00" or (ch < " " and ch not in "\t\n\r")), None)
+    if bad is not None:
+        line, column = _line_col(text[:bad].encode())
+        raise _LoadError(line, column, "SG003", f"control character U+{ord(text[bad]):04X} is not allowed in YAML")
+    return text
+
+
+def _line_col(prefix: bytes) -> tuple[int, int]:
+    line = prefix.count(b"\n") + 1
+    last = prefix.rfind(b"\n")
+    column = len(prefix[last + 1 :].decode("utf-8", errors="replace")) + 1
+    return line, column
+
+
+def _reject_tab_indentation(text: str) -> None:
+    for number, line in enumerate(text.split("\n"), start=1):
+        stripped = line.lstrip(" ")
+        if stripped.startswith("\t"):
+            raise _LoadError(number, len(line) - len(stripped) + 1, "SG004", "tab character in indentation; YAML indents with spaces")
+
+
+class _Frame:
+    """An open mapping or sequence while events stream in."""
+
+    __slots__ = ("container", "path", "pending_key", "key_mark", "seen")
+
+    def __init__(self, container: dict[str, t.Any] | list[t.Any], path: JsonPath):
+        self.container = container
+        self.path = path
+        self.pending_key: str | None = None
+        self.key_mark: Position | None = None
+        self.seen: dict[str, Position] = {}
+
+
+def _position(mark: t.Any) -> Position:
+    return Position(mark.line + 1, mark.column + 1)
+
+
+def _build(text: str) -> tuple[t.Any, SourceMap]:
+    values: dict[JsonPath, Position] = {}
+    keys: dict[JsonPath, Position] = {}
+    stack: list[_Frame] = []
+    root: t.Any = None
+    documents = 0
+    nodes = 0
+    loader = _Loader(text)
+    try:
+        while True:
+            event = loader.get_event()
+            if event is None or isinstance(event, yaml.StreamEndEvent):
+                break
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise _LoadError(*_mark(event), "SG005", "several YAML documents in one file; stack.yaml holds exactly one")
+                continue
+            if isinstance(event, (yaml.StreamStartEvent, yaml.DocumentEndEvent)):
+                continue
+            if isinstance(event, yaml.AliasEvent):
+                raise _LoadError(*_mark(event), "SG006", "YAML aliases (*name) are not allowed: write the value out", _current_path(stack))
+            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                finished = stack.pop()
+                if not stack:
+                    root = finished.container
+                continue
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise _LoadError(*_mark(event), "SG007", f"document has more than {MAX_NODES} nodes")
+            if getattr(event, "anchor", None):
+                raise _LoadError(*_mark(event), "SG006", f"YAML anchors (&{event.anchor}) are not allowed: write the value out", _current_path(stack))
+            _check_tag(event, stack)
+            if stack and isinstance(stack[-1].container, dict) and stack[-1].pending_key is None:
+                _accept_key(event, stack[-1], keys)
+                continue
+            path = _child_path(stack)
+            values[path] = _position(event.start_mark)
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                if len(stack) >= MAX_DEPTH:
+                    raise _LoadError(*_mark(event), "SG008", f"nesting deeper than {MAX_DEPTH} levels", path)
+                container: dict[str, t.Any] | list[t.Any] = {} if isinstance(event, yaml.MappingStartEvent) else []
+                _attach(stack, container)
+                stack.append(_Frame(container, path))
+                continue
+            value = _scalar(event, path)
+            if not stack:
+                root = value
+            else:
+                _attach(stack, value)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise _LoadError(line, column, "SG009", f"YAML syntax error: {error.problem or error.context}") from None
+    except yaml.YAMLError as error:
+        raise _LoadError(1, 1, "SG009", f"YAML syntax error: {error}") from None
+    finally:
+        loader.dispose()
+    if documents == 0 or (root is None and not values):
+        raise _LoadError(1, 1, "SG010", "file is empty; expected a Stack mapping (apiVersion, kind, metadata, spec)")
+    if not isinstance(root, dict):
+        kind = "a list" if isinstance(root, list) else "a single value"
+        raise _LoadError(*_first(values), "SG011", f"top level is {kind}; expected a Stack mapping (apiVersion, kind, metadata, spec)")
+    return root, SourceMap(values, keys)
+
+
+def _mark(event: t.Any) -> tuple[int, int]:
+    return event.start_mark.line + 1, event.start_mark.column + 1
+
+
+def _first(values: dict[JsonPath, Position]) -> tuple[int, int]:
+    position = values.get((), Position(1, 1))
+    return position.line, position.column
+
+
+def _current_path(stack: list[_Frame]) -> JsonPath:
+    return _child_path(stack) if stack else ()
+
+
+def _child_path(stack: list[_Frame]) -> JsonPath:
+    if not stack:
+        return ()
+    frame = stack[-1]
+    if isinstance(frame.container, dict):
+        return frame.path + (frame.pending_key or "",)
+    return frame.path + (len(frame.container),)
+
+
+def _attach(stack: list[_Frame], value: t.Any) -> None:
+    if not stack:
+        return
+    frame = stack[-1]
+    if isinstance(frame.container, dict):
+        assert frame.pending_key is not None
+        frame.container[frame.pending_key] = value
+        frame.pending_key = None
+    else:
+        frame.container.append(value)
+
+
+def _check_tag(event: t.Any, stack: list[_Frame]) -> None:
+    tag = getattr(event, "tag", None)
+    if tag and tag != "!" and tag not in _ALLOWED_TAGS:
+        raise _LoadError(*_mark(event), "SG012", f"YAML tag {tag} is not allowed here", _current_path(stack))
+
+
+def _accept_key(event: t.Any, frame: _Frame, keys: dict[JsonPath, Position]) -> None:
+    line, column = _mark(event)
+    if not isinstance(event, yaml.ScalarEvent):
+        raise _LoadError(line, column, "SG013", "mapping keys must be plain strings, not a mapping or list", frame.path)
+    key = _key_text(event, frame.path, line, column)
+    if key in frame.seen:
+        first = frame.seen[key]
+        raise _LoadError(
+            line, column, "SG014", f"duplicate key `{key}` (first defined at line {first.line}, column {first.column})", frame.path + (key,)
+        )
+    frame.seen[key] = Position(line, column)
+    frame.pending_key = key
+    keys[frame.path + (key,)] = Position(line, column)
+
+
+def _key_text(event: yaml.ScalarEvent, parent: JsonPath, line: int, column: int) -> str:
+    tag = event.tag if event.tag not in (None, "!") else _resolve(event)
+    if tag == "tag:yaml.org,2002:str" or event.style in ("'", '"'):
+        return event.value
+    if tag == "tag:yaml.org,2002:bool":
+        meaning = "true" if event.value.lower() in {"y", "yes", "on", "true"} else "false"
+        raise _LoadError(
+            line, column, "SG015",
+            f"key `{event.value}` is read by YAML 1.1 as the boolean {meaning}, not a string",
+            parent, hint=f'quote it: "{event.value}":',
+        )
+    kind = {"tag:yaml.org,2002:null": "null", "tag:yaml.org,2002:int": "an integer", "tag:yaml.org,2002:float": "a float"}.get(tag, "not a string")
+    raise _LoadError(line, column, "SG015", f"key `{event.value}` is {kind}; mapping keys must be strings", parent, hint=f'quote it: "{event.value}":')
+
+
+_RESOLVER = Resolver()
+
+
+def _resolve(event: yaml.ScalarEvent) -> str:
+    return _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)
+
+
+_CONSTRUCTOR = SafeConstructor()
+
+
+def _scalar(event: t.Any, path: JsonPath) -> t.Any:
+    tag = event.tag if event.tag not in (None, "!") else _resolve(event)
+    if event.tag == "!":
+        tag = "tag:yaml.org,2002:str"
+    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+    if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and len(event.value) > MAX_SCALAR_DIGITS:
+        raise _LoadError(*_mark(event), "SG016", f"number literal longer than {MAX_SCALAR_DIGITS} characters", path)
+    try:
+        if tag == "tag:yaml.org,2002:str":
+            return event.value
+        if tag == "tag:yaml.org,2002:int":
+            return _CONSTRUCTOR.construct_yaml_int(node)
+        if tag == "tag:yaml.org,2002:float":
+            return _CONSTRUCTOR.construct_yaml_float(node)
+        if tag == "tag:yaml.org,2002:bool":
+            return _CONSTRUCTOR.construct_yaml_bool(node)
+        if tag == "tag:yaml.org,2002:null":
+            return None
+        if tag == "tag:yaml.org,2002:timestamp":
+            value: datetime.date = _CONSTRUCTOR.construct_yaml_timestamp(node)
+            return value
+    except (ConstructorError, ValueError, OverflowError):
+        raise _LoadError(*_mark(event), "SG016", f"cannot read scalar `{event.value[:40]}` as {tag.rsplit(':', 1)[-1]}", path) from None
+    raise _LoadError(*_mark(event), "SG012", f"YAML tag {tag} is not allowed here", path)
