@@ -62,3 +62,35 @@ def render_text(diagnostics: t.Iterable[Diagnostic]) -> str:
 
 def render_json(diagnostics: t.Iterable[Diagnostic]) -> str:
     return json.dumps([d.as_json() for d in sorted(diagnostics)], indent=2, ensure_ascii=False) + "\n"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A problem a stage found in the model, located by JSON path only.
+
+    Stages past `model` know paths, not lines; `locate` turns findings into diagnostics with the
+    source map the loader kept.
+    """
+
+    path: JsonPath
+    code: str
+    message: str
+    hint: str | None = None
+    severity: Severity = "error"
+
+
+class _Locator(t.Protocol):
+    def value_at(self, path: JsonPath) -> t.Any: ...
+
+
+def locate(findings: t.Iterable[Finding], file: str, source: _Locator) -> list[Diagnostic]:
+    located = []
+    for finding in findings:
+        position = source.value_at(finding.path)
+        located.append(
+            Diagnostic(
+                file, position.line, position.column, finding.severity, finding.code,
+                finding.message, json_path(finding.path), finding.hint,
+            )
+        )
+    return sorted(located)

@@ -1,0 +1,319 @@
+"""catalog: DESIGN.md's component table as data, pinned to kubeflow/manifests 26.03.
+
+Each component lists its real upstream paths and what it needs; `resolve` closes a request over
+those needs and orders the result so that what a component needs always comes before it.
+Per-cloud and per-role differences are either other upstream paths (GKE's Istio, EKS's
+oauth2-proxy) or kustomize Components under `overlays/components/<layer>/` that only patch.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+from dataclasses import dataclass, field
+
+KUBEFLOW_MANIFESTS = "https://github.com/kubeflow/manifests"
+SUPPORTED_RELEASES = ("26.03",)
+
+# Edge clusters are small and run no mesh: only core KServe and what it cannot run without.
+EDGE_COMPONENTS = frozenset({"kserve", "cert-manager", "kubeflow-namespace"})
+
+
+@dataclass(frozen=True)
+class Patch:
+    """A patch a layer applies inside units; `target` always selects, so it never adds objects."""
+
+    file: str
+    target: t.Mapping[str, str]
+    body: t.Mapping[str, t.Any]
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    paths: tuple[str, ...]
+    needs: tuple[str, ...] = ()
+    # Where a cloud or the edge role swaps upstream paths for others.
+    cloud_paths: t.Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    edge_paths: tuple[str, ...] | None = None
+    edge_needs: tuple[str, ...] | None = None
+    # Layers (cloud names or roles) whose Component patches this one's resources.
+    layers: frozenset[str] = frozenset()
+    # Upstream renders some paths without a namespace; stackgen sets it in the unit.
+    namespace: str | None = None
+
+
+_ISTIO_PATHS = (
+    "common/istio/istio-crds/base",
+    "common/istio/istio-namespace/base",
+    "common/istio/istio-install/overlays/oauth2-proxy",
+    "common/istio/cluster-local-gateway/base",
+    "common/istio/kubeflow-istio-resources/base",
+)
+_AUTH_PATHS = ("common/oauth2-proxy/overlays/m2m-dex-only", "common/dex/overlays/oauth2-proxy")
+
+# Order matters only as the tie-break of `resolve`: foundations first, then applications.
+COMPONENTS: tuple[Component, ...] = (
+    Component("kubeflow-namespace", ("common/kubeflow-namespace/base",)),
+    Component("cert-manager", ("common/cert-manager/overlays/kubeflow",)),
+    Component(
+        "istio",
+        _ISTIO_PATHS,
+        needs=("kubeflow-namespace",),
+        cloud_paths={"gcp": tuple(p.replace("overlays/oauth2-proxy", "overlays/gke") for p in _ISTIO_PATHS)},
+        layers=frozenset({"aws", "gcp", "azure"}),
+    ),
+    Component("knative", ("common/knative/knative-serving/overlays/gateways",), needs=("istio",)),
+    Component(
+        "auth",
+        _AUTH_PATHS,
+        needs=("istio",),
+        cloud_paths={"aws": ("common/oauth2-proxy/overlays/m2m-dex-and-eks", _AUTH_PATHS[1])},
+    ),
+    Component(
+        "profiles",
+        ("applications/profiles/pss", "common/kubeflow-roles/base", "common/user-namespace/base"),
+        needs=("kubeflow-namespace",),
+    ),
+    Component(
+        "poddefaults",
+        ("applications/admission-webhook/upstream/overlays/cert-manager",),
+        needs=("cert-manager", "kubeflow-namespace"),
+    ),
+    Component("pipelines", ("applications/pipeline/overlays",), needs=("cert-manager", "istio", "auth", "profiles")),
+    Component(
+        "notebooks",
+        (
+            "applications/jupyter/notebook-controller/upstream/overlays/kubeflow",
+            "applications/jupyter/jupyter-web-app/upstream/overlays/istio",
+        ),
+        needs=("poddefaults", "istio", "auth", "profiles"),
+    ),
+    Component(
+        "katib",
+        ("applications/katib/upstream/installs/katib-with-kubeflow",),
+        needs=("cert-manager", "istio", "profiles"),
+    ),
+    Component("trainer", ("applications/trainer/overlays",), needs=("cert-manager", "kubeflow-namespace")),
+    Component(
+        "training-operator",
+        ("applications/training-operator/upstream/overlays/kubeflow",),
+        needs=("kubeflow-namespace",),
+    ),
+    Component(
+        "kserve",
+        ("applications/kserve/kserve", "applications/kserve/models-web-app/overlays/kubeflow"),
+        needs=("cert-manager", "knative", "istio", "kubeflow-namespace"),
+        edge_paths=("applications/kserve/kserve",),
+        edge_needs=("cert-manager", "kubeflow-namespace"),
+        layers=frozenset({"edge"}),
+    ),
+    Component(
+        "model-registry",
+        (
+            "applications/model-registry/upstream/overlays/db",
+            "applications/model-registry/upstream/options/istio",
+            "applications/model-registry/upstream/options/ui/overlays/istio",
+        ),
+        needs=("istio", "profiles"),
+        namespace="kubeflow",
+    ),
+    Component("spark", ("applications/spark/spark-operator/overlays/kubeflow",), needs=("kubeflow-namespace",)),
+    Component(
+        "tensorboard",
+        (
+            "applications/tensorboard/tensorboard-controller/upstream/overlays/kubeflow",
+            "applications/tensorboard/tensorboards-web-app/upstream/overlays/istio",
+        ),
+        needs=("istio", "profiles"),
+    ),
+    Component(
+        "volumes",
+        ("applications/volumes-web-app/upstream/overlays/istio", "applications/pvcviewer-controller/upstream/base"),
+        needs=("istio", "profiles"),
+    ),
+    Component(
+        "centraldashboard",
+        ("applications/centraldashboard/overlays/oauth2-proxy",),
+        needs=("istio", "auth", "profiles"),
+    ),
+)
+
+BY_NAME: t.Mapping[str, Component] = {c.name: c for c in COMPONENTS}
+NAMES: tuple[str, ...] = tuple(c.name for c in COMPONENTS)
+_RANK = {name: rank for rank, name in enumerate(NAMES)}
+
+
+def needs_of(name: str, edge: bool) -> tuple[str, ...]:
+    component = BY_NAME[name]
+    if edge and component.edge_needs is not None:
+        return component.edge_needs
+    return component.needs
+
+
+def paths_of(name: str, cloud: str, edge: bool) -> tuple[str, ...]:
+    component = BY_NAME[name]
+    if edge and component.edge_paths is not None:
+        return component.edge_paths
+    return component.cloud_paths.get(cloud, component.paths)
+
+
+def closure(requested: t.Iterable[str], edge: bool) -> dict[str, tuple[str, ...]]:
+    """Every component `requested` pulls in, mapped to the components that need it directly."""
+    needed_by: dict[str, list[str]] = {}
+    pending = [(name, "") for name in sorted(set(requested), key=_RANK.__getitem__)]
+    while pending:
+        name, parent = pending.pop()
+        first_visit = name not in needed_by
+        users = needed_by.setdefault(name, [])
+        if parent:
+            users.append(parent)
+        if first_visit:
+            pending.extend((need, name) for need in needs_of(name, edge))
+    return {name: tuple(sorted(set(users), key=_RANK.__getitem__)) for name, users in needed_by.items()}
+
+
+def dependency_order(names: t.Iterable[str], edge: bool) -> tuple[str, ...]:
+    """Topological order of `names` (closed over needs), ties broken by catalog order."""
+    remaining = set(names)
+    ordered: list[str] = []
+    while remaining:
+        ready = [n for n in remaining if not (set(needs_of(n, edge)) & remaining)]
+        if not ready:  # the catalog is a DAG; a test pins it
+            raise ValueError(f"dependency cycle among {sorted(remaining)}")
+        chosen = min(ready, key=_RANK.__getitem__)
+        ordered.append(chosen)
+        remaining.remove(chosen)
+    return tuple(ordered)
+
+
+def depth(name: str, edge: bool) -> int:
+    """Longest chain of needs below `name`: 0 for foundations. Orders sync waves."""
+    needs = needs_of(name, edge)
+    return 0 if not needs else 1 + max(depth(n, edge) for n in needs)
+
+
+def remote_url(path: str, release: str) -> str:
+    return f"{KUBEFLOW_MANIFESTS}//{path}?ref={release}"
+
+
+# --- layers: kustomize Components applied inside units -------------------------------------
+
+_INGRESS_GATEWAY = {"version": "v1", "kind": "Service", "name": "istio-ingressgateway", "namespace": "istio-system"}
+
+
+def _internal_load_balancer(annotations: t.Mapping[str, str]) -> t.Mapping[str, t.Any]:
+    # Kubeflow ships the gateway as ClusterIP; on a cloud it becomes a private load balancer,
+    # reachable inside the VPC only: exposing it to the internet stays the operator's choice.
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "istio-ingressgateway", "namespace": "istio-system", "annotations": dict(annotations)},
+        "spec": {"type": "LoadBalancer"},
+    }
+
+
+_EDGE_INGRESS = {
+    "enableGatewayApi": False,
+    "ingressGateway": "kubeflow/kubeflow-gateway",
+    "ingressDomain": "example.com",
+    "ingressClassName": "nginx",
+    "domainTemplate": "{{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }}",
+    "urlScheme": "http",
+    "disableIstioVirtualHost": True,
+    "disableIngressCreation": False,
+    "pathTemplate": "/serving/{{ .Namespace }}/{{ .Name }}",
+}
+
+LAYERS: t.Mapping[str, tuple[Patch, ...]] = {
+    "aws": (
+        Patch(
+            "istio-ingressgateway.yaml",
+            _INGRESS_GATEWAY,
+            _internal_load_balancer(
+                {
+                    "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+                    "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+                    "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
+                }
+            ),
+        ),
+    ),
+    "gcp": (
+        Patch(
+            "istio-ingressgateway.yaml",
+            _INGRESS_GATEWAY,
+            _internal_load_balancer({"networking.gke.io/load-balancer-type": "Internal"}),
+        ),
+    ),
+    "azure": (
+        Patch(
+            "istio-ingressgateway.yaml",
+            _INGRESS_GATEWAY,
+            _internal_load_balancer(
+                {
+                    "service.beta.kubernetes.io/azure-load-balancer-internal": "true",
+                    "service.beta.kubernetes.io/azure-load-balancer-health-probe-request-path": "/healthz/ready",
+                }
+            ),
+        ),
+    ),
+    "edge": (
+        Patch(
+            "kserve-inferenceservice-config.yaml",
+            {"version": "v1", "kind": "ConfigMap", "name": "inferenceservice-config", "namespace": "kubeflow"},
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "inferenceservice-config", "namespace": "kubeflow"},
+                # KServe parses these values as JSON: keep them JSON, one key per line for review.
+                "data": {
+                    "deploy": json.dumps({"defaultDeploymentMode": "Standard"}, indent=2),
+                    "ingress": json.dumps(_EDGE_INGRESS, indent=2),
+                },
+            },
+        ),
+        Patch(
+            "kserve-controller-resources.yaml",
+            {"group": "apps", "version": "v1", "kind": "Deployment", "name": "kserve-controller-manager", "namespace": "kubeflow"},
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "kserve-controller-manager", "namespace": "kubeflow"},
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": "manager",
+                                    "resources": {
+                                        "requests": {"cpu": "50m", "memory": "128Mi"},
+                                        "limits": {"cpu": "100m", "memory": "300Mi"},
+                                    },
+                                }
+                            ]
+                        }
+                    }
+                },
+            },
+        ),
+    ),
+}
+
+
+# The JobSet CRD that Trainer pulls in asks cert-manager to inject a CA from an unresolved var
+# (or, inside the whole example, from pvcviewer's Certificate). JobSet rotates its own webhook
+# certificate and trainer ships no Certificate, so the annotation is removed in the unit.
+UNIT_FIXES: t.Mapping[str, tuple[t.Mapping[str, t.Any], ...]] = {
+    "trainer": (
+        {
+            "target": {
+                "group": "apiextensions.k8s.io",
+                "version": "v1",
+                "kind": "CustomResourceDefinition",
+                "name": "jobsets.jobset.x-k8s.io",
+            },
+            "patch": "- op: remove\n  path: /metadata/annotations/cert-manager.io~1inject-ca-from\n",
+        },
+    ),
+}

@@ -1,0 +1,129 @@
+"""The `stackgen` command line: parses options, calls the driver, prints, sets the exit code.
+
+Exit codes: 0 ok or up to date; 1 invalid input, stale output (--check) or changes found;
+2 usage or environment errors (bad flag, unwritable output, kustomize missing).
+"""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+from pathlib import Path
+
+import click
+
+from stackgen import __version__, driver
+from stackgen import write as writer
+from stackgen.diagnostics import Diagnostic, render_json, render_text
+from stackgen.validate import schema_text
+
+EXIT_OK, EXIT_INVALID, EXIT_ENVIRONMENT = 0, 1, 2
+
+stack_option = click.option(
+    "-f", "--file", "stack_file", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=Path("stack.yaml"),
+    show_default=True, help="The stack to compile.",
+)
+format_option = click.option(
+    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    help="How diagnostics are printed.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="stackgen")
+def cli() -> None:
+    """Compile one stack.yaml into one self-contained Kustomize overlay per cluster."""
+
+
+def _report(diagnostics: t.Sequence[Diagnostic], output_format: str) -> None:
+    if output_format == "json":
+        click.echo(render_json(diagnostics), nl=False)
+    elif diagnostics:
+        click.echo(render_text(diagnostics), nl=False, err=True)
+
+
+def _checked(stack_file: Path, output_format: str) -> driver.Checked | None:
+    checked = driver.check_stack(stack_file, str(stack_file))
+    _report(checked.diagnostics, output_format)
+    return checked if checked.ok else None
+
+
+@cli.command()
+@stack_option
+@format_option
+def validate(stack_file: Path, output_format: str) -> None:
+    """Load and validate stack.yaml (schema, cross-references, placement)."""
+    checked = _checked(stack_file, output_format)
+    if checked is None:
+        sys.exit(EXIT_INVALID)
+    if output_format == "text":
+        click.echo(f"{stack_file}: valid ({len(checked.stack.clusters)} clusters)")  # type: ignore[union-attr]
+
+
+@cli.command()
+@stack_option
+@click.option("-o", "--output", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where overlays are written [default: spec.gitops.path beside stack.yaml].")
+@click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 if the output is stale.")
+@format_option
+def build(stack_file: Path, output: Path | None, check_only: bool, output_format: str) -> None:
+    """Validate, place and compile stack.yaml into overlays/."""
+    checked = _checked(stack_file, output_format)
+    if checked is None:
+        sys.exit(EXIT_INVALID)
+    files = driver.compile_checked(checked)
+    out = output or driver.default_output(stack_file, checked.stack)  # type: ignore[arg-type]
+    try:
+        changes = driver.build(files, out, check_only)
+    except writer.OwnershipError as error:
+        click.echo(f"{error}", err=True)
+        sys.exit(EXIT_INVALID)
+    except writer.OutputError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_ENVIRONMENT)
+    for path in changes.foreign:
+        click.echo(f"{out / path}: warning: not written by stackgen; kept as is", err=True)
+    _summarise(out, changes, check_only)
+    if check_only and changes.stale:
+        sys.exit(EXIT_INVALID)
+
+
+def _summarise(out: Path, changes: writer.Changes, check_only: bool) -> None:
+    if check_only:
+        if changes.interrupted:
+            click.echo(f"{out}: an interrupted build left a journal; run `stackgen build` to finish it", err=True)
+        for label, paths in (("missing", changes.added), ("differs", changes.changed), ("extra", changes.removed)):
+            for path in paths:
+                click.echo(f"{out / path}: {label}", err=True)
+        click.echo(f"{out}: stale: {_counts(changes)}" if changes.stale else f"{out}: up to date")
+    else:
+        click.echo(f"{out}: {_counts(changes)}" if changes.stale else f"{out}: up to date")
+
+
+def _counts(changes: writer.Changes) -> str:
+    return f"{len(changes.added)} added, {len(changes.changed)} changed, {len(changes.removed)} removed"
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of stack.yaml (for editors and other validators)."""
+    click.echo(schema_text(), nl=False)
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="stackgen", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(EXIT_ENVIRONMENT)
+    except click.exceptions.Abort:
+        sys.exit(EXIT_ENVIRONMENT)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as error:  # noqa: BLE001 - the last line of defence: never a traceback
+        click.echo(f"stackgen: internal error: {type(error).__name__}: {error}. Please report it.", err=True)
+        sys.exit(EXIT_ENVIRONMENT)

@@ -1,0 +1,263 @@
+"""model: a schema-valid YAML tree -> frozen, typed `Stack` with every default applied.
+
+Nothing after this stage reads raw dicts. Each entity keeps the JSON path it came from, so later
+stages (place) can report a problem at the line of the job or model that caused it.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass
+
+from stackgen.diagnostics import JsonPath
+
+Cloud = t.Literal["aws", "gcp", "azure", "onprem"]
+Role = t.Literal["training", "serving", "notebooks", "edge"]
+ROLES: tuple[Role, ...] = ("training", "serving", "notebooks", "edge")
+
+DEFAULT_STORAGE_CLASS: t.Mapping[str, str] = {
+    "aws": "gp3",
+    "gcp": "pd-balanced",
+    "azure": "managed-csi",
+    "onprem": "local-path",
+}
+DEFAULT_NAMESPACE = "ml"
+DEFAULT_RUNTIME = "torch-distributed"
+
+# The cloud whose workload identity can read each secret store without extra credentials.
+STORE_CLOUD: t.Mapping[str, str | None] = {
+    "aws-secrets-manager": "aws",
+    "gcp-secret-manager": "gcp",
+    "azure-key-vault": "azure",
+    "vault": None,
+}
+
+
+@dataclass(frozen=True)
+class Gpu:
+    vendor: str
+    type: str
+    count: int | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    aws_role_arn: str | None = None
+    gcp_service_account: str | None = None
+    azure_client_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    cloud: Cloud
+    region: str
+    kubernetes_version: str
+    roles: tuple[Role, ...]
+    storage_class: str
+    path: JsonPath
+    server: str | None = None
+    gpu: Gpu | None = None
+    identity: Identity = Identity()
+    oidc_issuer: str | None = None
+    ingress_host: str | None = None
+    s3_endpoint: str | None = None
+
+    @property
+    def is_edge(self) -> bool:
+        return "edge" in self.roles
+
+
+@dataclass(frozen=True)
+class ComponentRequest:
+    name: str
+    runs_on: tuple[str, ...]
+    path: JsonPath
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    uri: str
+    cluster: str
+    path: JsonPath
+    size: str | None = None
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    name: str
+    dataset: str
+    image: str
+    workers: int
+    gpus_per_worker: int
+    namespace: str
+    runtime: str
+    path: JsonPath
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    storage_uri: str
+    format: str
+    serve_on: tuple[str, ...]
+    replicas: int
+    namespace: str
+    path: JsonPath
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    name: str
+    namespace: str | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Secret:
+    name: str
+    namespace: str
+    store: str
+    key: str
+    path: JsonPath
+    runs_on: tuple[str, ...] | None = None
+    auth: SecretRef | None = None
+
+
+@dataclass(frozen=True)
+class GitOps:
+    engine: t.Literal["argocd", "flux"]
+    topology: t.Literal["standalone", "hub"]
+    repo_url: str
+    revision: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Upstream:
+    kubeflow: str
+    mode: t.Literal["remote", "vendored"]
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    upstream: Upstream
+    gitops: GitOps
+    clusters: tuple[Cluster, ...]
+    components: tuple[ComponentRequest, ...]
+    datasets: tuple[Dataset, ...]
+    training_jobs: tuple[TrainingJob, ...]
+    models: tuple[Model, ...]
+    secrets: tuple[Secret, ...]
+    registry_mirror: str | None = None
+
+    def cluster(self, name: str) -> Cluster:
+        return next(c for c in self.clusters if c.name == name)
+
+    def dataset(self, name: str) -> Dataset:
+        return next(d for d in self.datasets if d.name == name)
+
+
+Tree = t.Mapping[str, t.Any]
+
+
+def build_model(tree: Tree) -> Stack:
+    """Turn a tree that passed `validate` into a `Stack`. Undefined on invalid trees."""
+    spec = tree["spec"]
+    return Stack(
+        name=tree["metadata"]["name"],
+        upstream=_upstream(spec.get("upstream", {})),
+        gitops=_gitops(spec["gitops"]),
+        clusters=tuple(_cluster(c, ("spec", "clusters", i)) for i, c in enumerate(spec["clusters"])),
+        components=tuple(
+            ComponentRequest(name, tuple(value["runsOn"]), ("spec", "components", name))
+            for name, value in spec.get("components", {}).items()
+        ),
+        datasets=tuple(_dataset(d, ("spec", "datasets", i)) for i, d in enumerate(spec.get("datasets", []))),
+        training_jobs=tuple(_job(j, ("spec", "trainingJobs", i)) for i, j in enumerate(spec.get("trainingJobs", []))),
+        models=tuple(_model(m, ("spec", "models", i)) for i, m in enumerate(spec.get("models", []))),
+        secrets=tuple(_secret(s, ("spec", "secrets", i)) for i, s in enumerate(spec.get("secrets", []))),
+        registry_mirror=spec.get("registry", {}).get("mirror"),
+    )
+
+
+def _upstream(raw: Tree) -> Upstream:
+    return Upstream(kubeflow=str(raw.get("kubeflow", "26.03")), mode=raw.get("mode", "remote"))
+
+
+def _gitops(raw: Tree) -> GitOps:
+    return GitOps(
+        engine=raw["engine"],
+        topology=raw.get("topology", "standalone"),
+        repo_url=raw["repoURL"],
+        revision=raw.get("revision", "main"),
+        path=raw.get("path", "overlays").strip("/"),
+    )
+
+
+def _cluster(raw: Tree, path: JsonPath) -> Cluster:
+    gpu = raw.get("gpu")
+    identity = raw.get("identity", {})
+    return Cluster(
+        name=raw["name"],
+        cloud=raw["cloud"],
+        region=raw["region"],
+        kubernetes_version=raw["kubernetesVersion"],
+        roles=tuple(raw["roles"]),
+        storage_class=raw.get("storageClass", DEFAULT_STORAGE_CLASS[raw["cloud"]]),
+        path=path,
+        server=raw.get("server"),
+        gpu=Gpu(gpu["vendor"], gpu["type"], gpu.get("count")) if gpu else None,
+        identity=Identity(
+            aws_role_arn=identity.get("awsRoleArn"),
+            gcp_service_account=identity.get("gcpServiceAccount"),
+            azure_client_id=identity.get("azureClientId"),
+        ),
+        oidc_issuer=raw.get("oidcIssuer"),
+        ingress_host=raw.get("ingressHost"),
+        s3_endpoint=raw.get("s3Endpoint"),
+    )
+
+
+def _dataset(raw: Tree, path: JsonPath) -> Dataset:
+    return Dataset(name=raw["name"], uri=raw["uri"], cluster=raw["cluster"], path=path, size=raw.get("size"))
+
+
+def _job(raw: Tree, path: JsonPath) -> TrainingJob:
+    return TrainingJob(
+        name=raw["name"],
+        dataset=raw["dataset"],
+        image=raw["image"],
+        workers=raw.get("workers", 1),
+        gpus_per_worker=raw.get("gpusPerWorker", 0),
+        namespace=raw.get("namespace", DEFAULT_NAMESPACE),
+        runtime=raw.get("runtime", DEFAULT_RUNTIME),
+        path=path,
+    )
+
+
+def _model(raw: Tree, path: JsonPath) -> Model:
+    return Model(
+        name=raw["name"],
+        storage_uri=raw["storageUri"],
+        format=raw["format"],
+        serve_on=tuple(raw["serveOn"]),
+        replicas=raw.get("replicas", 1),
+        namespace=raw.get("namespace", DEFAULT_NAMESPACE),
+        path=path,
+    )
+
+
+def _secret(raw: Tree, path: JsonPath) -> Secret:
+    auth = raw.get("auth", {}).get("secretRef")
+    return Secret(
+        name=raw["name"],
+        namespace=raw.get("namespace", DEFAULT_NAMESPACE),
+        store=raw["store"],
+        key=raw["key"],
+        path=path,
+        runs_on=tuple(raw["runsOn"]) if "runsOn" in raw else None,
+        auth=SecretRef(auth["name"], auth.get("namespace"), auth.get("key")) if auth else None,
+    )

@@ -1,0 +1,133 @@
+"""place: decide what runs on which cluster, and record why.
+
+Components go where their `runsOn` selects (a role or a cluster name) and bring what they need;
+a training job goes to the cluster that holds its dataset (data does not move) and brings
+trainer; a model goes to every cluster its `serveOn` selects and brings kserve; a secret goes
+where its `runsOn` says, or else to the clusters that run workloads in its namespace on the
+secret store's own cloud. Edge clusters take only core KServe and what it cannot run without.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass
+
+from stackgen import catalog
+from stackgen.diagnostics import Finding
+from stackgen.model import STORE_CLOUD, Cluster, Model, Secret, Stack, TrainingJob
+
+
+@dataclass(frozen=True)
+class PlacedComponent:
+    name: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    cluster: Cluster
+    components: tuple[PlacedComponent, ...]
+    training_jobs: tuple[TrainingJob, ...]
+    models: tuple[Model, ...]
+    secrets: tuple[Secret, ...]
+
+    @property
+    def component_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.components)
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        """Namespaces stackgen creates here: those its workloads and secrets use."""
+        used = {j.namespace for j in self.training_jobs} | {m.namespace for m in self.models}
+        used |= {s.namespace for s in self.secrets}
+        return tuple(sorted(used))
+
+
+@dataclass(frozen=True)
+class Placement:
+    plans: tuple[ClusterPlan, ...]
+    findings: tuple[Finding, ...]
+
+    def plan(self, cluster: str) -> ClusterPlan:
+        return next(p for p in self.plans if p.cluster.name == cluster)
+
+
+def selects(selectors: t.Iterable[str], cluster: Cluster) -> bool:
+    return any(s == cluster.name or s in cluster.roles for s in selectors)
+
+
+def _why_selected(selectors: t.Iterable[str], cluster: Cluster) -> str:
+    hits = [s for s in selectors if s == cluster.name or s in cluster.roles]
+    return ", ".join(f"cluster `{s}`" if s == cluster.name else f"role `{s}`" for s in hits)
+
+
+def place(stack: Stack) -> Placement:
+    findings: list[Finding] = []
+    plans = tuple(_plan_cluster(stack, cluster, findings) for cluster in sorted(stack.clusters, key=lambda c: c.name))
+    return Placement(plans, tuple(findings))
+
+
+def _plan_cluster(stack: Stack, cluster: Cluster, findings: list[Finding]) -> ClusterPlan:
+    jobs = tuple(j for j in stack.training_jobs if stack.dataset(j.dataset).cluster == cluster.name)
+    models = tuple(m for m in stack.models if selects(m.serve_on, cluster))
+    requested = _requested(stack, cluster, jobs, models, findings)
+    needed_by = catalog.closure(requested, cluster.is_edge)
+    components = tuple(
+        PlacedComponent(name, requested.get(name, ()) + tuple(f"needed by {user}" for user in needed_by[name]))
+        for name in catalog.dependency_order(needed_by, cluster.is_edge)
+    )
+    if cluster.cloud == "aws" and "auth" in needed_by and not cluster.oidc_issuer:
+        findings.append(
+            Finding(
+                cluster.path,
+                "SG401",
+                f"cluster `{cluster.name}` runs auth on EKS (needed by {', '.join(needed_by['auth'])}), "
+                "which needs the cluster's OIDC issuer",
+                hint="add `oidcIssuer: https://oidc.eks.<region>.amazonaws.com/id/<ID>` "
+                "(aws eks describe-cluster --query cluster.identity.oidc.issuer)",
+            )
+        )
+    workload_namespaces = {j.namespace for j in jobs} | {m.namespace for m in models}
+    secrets = tuple(s for s in stack.secrets if _secret_lands(s, cluster, workload_namespaces))
+    return ClusterPlan(cluster, components, jobs, models, secrets)
+
+
+def _requested(
+    stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...], models: tuple[Model, ...], findings: list[Finding]
+) -> dict[str, tuple[str, ...]]:
+    requested: dict[str, list[str]] = {}
+    for request in stack.components:
+        if not selects(request.runs_on, cluster):
+            continue
+        if cluster.is_edge and request.name not in catalog.EDGE_COMPONENTS:
+            findings.append(_edge_refusal(request.name, cluster, request.path + ("runsOn",)))
+            continue
+        requested.setdefault(request.name, []).append(f"components.{request.name}.runsOn selects {_why_selected(request.runs_on, cluster)}")
+    for job in jobs:
+        if cluster.is_edge:
+            findings.append(_edge_refusal("trainer", cluster, job.path + ("dataset",), f"training job `{job.name}`"))
+            continue
+        requested.setdefault("trainer", []).append(f"training job `{job.name}` runs here, next to dataset `{job.dataset}`")
+    for model in models:
+        requested.setdefault("kserve", []).append(
+            f"model `{model.name}` is served here (serveOn selects {_why_selected(model.serve_on, cluster)})"
+        )
+    return {name: tuple(reasons) for name, reasons in requested.items()}
+
+
+def _edge_refusal(component: str, cluster: Cluster, path: tuple[t.Any, ...], who: str | None = None) -> Finding:
+    subject = who or f"component `{component}`"
+    return Finding(
+        path,
+        "SG402",
+        f"{subject} cannot run on edge cluster `{cluster.name}`: edge clusters run only core KServe "
+        "and cert-manager (no Istio, Knative, Dex or web apps)",
+        hint="select non-edge clusters by name or role",
+    )
+
+
+def _secret_lands(secret: Secret, cluster: Cluster, workload_namespaces: set[str]) -> bool:
+    if secret.runs_on is not None:
+        return selects(secret.runs_on, cluster)
+    store_cloud = STORE_CLOUD[secret.store]
+    return secret.namespace in workload_namespaces and store_cloud in (None, cluster.cloud)
