@@ -1,0 +1,152 @@
+"""compile: unit variants, self-contained clusters, purity and determinism."""
+
+from __future__ import annotations
+
+import typing as t
+
+import yaml
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from stackgen import catalog
+from stackgen.compile import compile_stack
+from stackgen.model import ROLES, build_model
+from stackgen.place import place
+from tests.compiling import BUNDLED, placed
+
+CLOUDS = ("aws", "gcp", "azure", "onprem")
+
+
+def _kustomization(files: dict[str, bytes], path: str) -> dict[str, t.Any]:
+    return yaml.safe_load(files[path])
+
+
+def test_units_are_shared_and_variants_named_by_what_varies() -> None:
+    stack, placement = placed(BUNDLED.read_text())
+    files = compile_stack(stack, placement)
+    units = sorted({p.split("/")[1] for p in files if p.startswith("units/")})
+    assert "istio-aws" in units and "istio-gcp" in units and "istio-azure" in units
+    assert "auth-aws-use1" in units and "auth" in units
+    assert "kserve" in units and "kserve-edge" in units
+    gcp = _kustomization(files, "units/istio-gcp/kustomization.yaml")
+    assert any("istio-install/overlays/gke" in r for r in gcp["resources"])
+    assert gcp["components"] == ["../../components/gcp"]
+    edge = _kustomization(files, "units/kserve-edge/kustomization.yaml")
+    assert edge["resources"] == [catalog.remote_url("applications/kserve/kserve", "26.03")]
+    assert edge["components"] == ["../../components/edge"]
+
+
+def test_cluster_kustomization_adds_no_transformer() -> None:
+    stack, placement = placed(BUNDLED.read_text())
+    files = compile_stack(stack, placement)
+    for plan in placement.plans:
+        body = _kustomization(files, f"clusters/{plan.cluster.name}/kustomization.yaml")
+        assert set(body) == {"apiVersion", "kind", "resources"}
+        assert body["resources"][-1] == "own"
+        assert [r.split("/")[-1].split("-")[0] for r in body["resources"][:-1]] == [
+            n.split("-")[0] for n in plan.component_names
+        ]
+
+
+def test_no_cluster_name_is_stamped_into_a_shared_unit() -> None:
+    stack, placement = placed(BUNDLED.read_text())
+    files = compile_stack(stack, placement)
+    names = [c.name for c in stack.clusters]
+    for path, content in files.items():
+        if path.startswith("units/") and not any(path.startswith(f"units/auth-{n}/") for n in names):
+            assert not any(n in content.decode() for n in names), path
+
+
+def test_upstream_is_referenced_only_as_pinned_remote_bases() -> None:
+    stack, placement = placed(BUNDLED.read_text())
+    for path, content in compile_stack(stack, placement).items():
+        body = yaml.safe_load(content)
+        for resource in body.get("resources", []) if path.endswith("kustomization.yaml") else []:
+            assert resource.startswith(("../", "own", "namespace-", "https://github.com/kubeflow/manifests//")), resource
+            if resource.startswith("https://"):
+                assert resource.endswith("?ref=26.03")
+
+
+def test_trainer_unit_drops_the_misdirected_ca_injection() -> None:
+    stack, placement = placed(BUNDLED.read_text())
+    body = _kustomization(compile_stack(stack, placement), "units/trainer/kustomization.yaml")
+    [fix] = body["patches"]
+    assert fix["target"]["name"] == "jobsets.jobset.x-k8s.io"
+    assert "inject-ca-from" in fix["patch"]
+
+
+# --- properties ---------------------------------------------------------------------------
+
+_names = st.lists(st.from_regex(r"[a-z][a-z0-9]{0,6}", fullmatch=True), min_size=1, max_size=6, unique=True)
+
+
+@st.composite
+def stacks(draw: st.DrawFn) -> dict[str, t.Any]:
+    names = [n for n in draw(_names) if n not in ROLES]
+    assume(names)
+    clusters = []
+    for name in names:
+        cloud = draw(st.sampled_from(CLOUDS))
+        roles = draw(st.lists(st.sampled_from(ROLES), min_size=1, max_size=3, unique=True))
+        cluster = {"name": name, "cloud": cloud, "region": "r1", "kubernetesVersion": "1.31", "roles": roles}
+        if cloud == "aws":
+            cluster["oidcIssuer"] = "https://oidc.eks.r1.amazonaws.com/id/ABC"
+        clusters.append(cluster)
+    selectors = list(ROLES) + names
+    requested = draw(st.lists(st.sampled_from(catalog.NAMES), max_size=6, unique=True))
+    components = {c: {"runsOn": draw(st.lists(st.sampled_from(selectors), min_size=1, max_size=3, unique=True))} for c in requested}
+    training = [c["name"] for c in clusters if "training" in c["roles"] and "edge" not in c["roles"]]
+    datasets = [{"name": f"d{i}", "uri": "s3://b/p", "cluster": c} for i, c in enumerate(training)]
+    jobs = [{"name": f"j{i}", "dataset": d["name"], "image": "x:1"} for i, d in enumerate(datasets)]
+    models = [{"name": "m", "storageUri": "s3://m", "format": "onnx", "serveOn": draw(st.lists(st.sampled_from(selectors), min_size=1, max_size=2, unique=True))}]
+    return {
+        "apiVersion": "stackgen.io/v1alpha1",
+        "kind": "Stack",
+        "metadata": {"name": "p"},
+        "spec": {
+            "gitops": {"engine": "argocd", "repoURL": "https://g/x.git"},
+            "clusters": clusters,
+            "components": components,
+            "datasets": datasets,
+            "trainingJobs": jobs,
+            "models": models,
+        },
+    }
+
+
+def _compile(tree: dict[str, t.Any]) -> tuple[dict[str, bytes], t.Any]:
+    stack = build_model(tree)
+    placement = place(stack)
+    return compile_stack(stack, placement), placement
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stacks(), st.randoms(use_true_random=False))
+def test_compile_is_deterministic_and_ignores_declaration_order(tree: dict[str, t.Any], rnd: t.Any) -> None:
+    first, placement = _compile(tree)
+    assume(not placement.findings)
+    assert _compile(tree)[0] == first
+    shuffled = yaml.safe_load(yaml.safe_dump(tree))
+    rnd.shuffle(shuffled["spec"]["clusters"])
+    items = list(shuffled["spec"]["components"].items())
+    rnd.shuffle(items)
+    shuffled["spec"]["components"] = dict(items)
+    assert _compile(shuffled)[0] == first
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stacks())
+def test_placement_invariants_hold_in_the_compiled_tree(tree: dict[str, t.Any]) -> None:
+    files, placement = _compile(tree)
+    assume(not placement.findings)
+    for plan in placement.plans:
+        resources = yaml.safe_load(files[f"clusters/{plan.cluster.name}/kustomization.yaml"])["resources"]
+        unit_names = {r.rsplit("/", 1)[-1] for r in resources[:-1]}
+        for job in plan.training_jobs:
+            assert "trainer" in unit_names
+        if plan.models:
+            assert any(u.startswith("kserve") for u in unit_names)
+        if plan.cluster.is_edge:
+            assert not any(u.split("-")[0] in {"istio", "knative", "auth"} for u in unit_names), unit_names
+        for unit in unit_names:
+            assert f"units/{unit}/kustomization.yaml" in files

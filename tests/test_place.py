@@ -1,0 +1,99 @@
+"""place: what runs where, and why."""
+
+from __future__ import annotations
+
+from stackgen.place import place
+from tests.compiling import BUNDLED, model_of, placed
+
+HEADER = """
+apiVersion: stackgen.io/v1alpha1
+kind: Stack
+metadata: {name: t}
+spec:
+  gitops: {engine: argocd, repoURL: "https://github.com/a/b.git"}
+"""
+
+
+def test_bundled_stack_places_training_by_its_data_and_models_on_serving_and_edge() -> None:
+    stack, placement = placed(BUNDLED.read_text())
+    aws = placement.plan("aws-use1")
+    assert [j.name for j in aws.training_jobs] == ["resnet50"]
+    assert "trainer" in aws.component_names
+    for name in ("gcp-euw4", "azure-weu", "edge-store17"):
+        assert "kserve" in placement.plan(name).component_names
+        assert [m.name for m in placement.plan(name).models] == ["resnet50"]
+    assert "kserve" not in aws.component_names
+    assert placement.findings == ()
+
+
+def test_dependencies_follow_and_come_first() -> None:
+    _, placement = placed(HEADER + """
+  clusters:
+    - {name: c1, cloud: onprem, region: r, kubernetesVersion: "1.31", roles: [training]}
+  components:
+    pipelines: {runsOn: [training]}
+""")
+    names = placement.plan("c1").component_names
+    assert names == ("kubeflow-namespace", "cert-manager", "istio", "auth", "profiles", "pipelines")
+    reasons = {c.name: c.reasons for c in placement.plan("c1").components}
+    assert reasons["pipelines"] == ("components.pipelines.runsOn selects role `training`",)
+    assert reasons["auth"] == ("needed by pipelines",)
+
+
+def test_edge_gets_core_kserve_only() -> None:
+    _, placement = placed(HEADER + """
+  clusters:
+    - {name: shop, cloud: onprem, region: r, kubernetesVersion: "1.31", roles: [edge]}
+  components:
+    kserve: {runsOn: [edge]}
+""")
+    assert placement.plan("shop").component_names == ("kubeflow-namespace", "cert-manager", "kserve")
+
+
+def test_edge_refuses_a_mesh_component_at_its_runs_on() -> None:
+    _, placement = placed(HEADER + """
+  clusters:
+    - {name: shop, cloud: onprem, region: r, kubernetesVersion: "1.31", roles: [edge]}
+  components:
+    pipelines: {runsOn: [shop]}
+""")
+    [finding] = placement.findings
+    assert finding.code == "SG402"
+    assert finding.path == ("spec", "components", "pipelines", "runsOn")
+    assert "edge cluster `shop`" in finding.message
+
+
+def test_eks_auth_needs_the_oidc_issuer() -> None:
+    _, placement = placed(HEADER + """
+  clusters:
+    - {name: e1, cloud: aws, region: us-east-1, kubernetesVersion: "1.31", roles: [notebooks]}
+  components:
+    notebooks: {runsOn: [notebooks]}
+""")
+    [finding] = placement.findings
+    assert (finding.code, finding.path) == ("SG401", ("spec", "clusters", 0))
+    assert "oidcIssuer" in (finding.hint or "")
+
+
+def test_secret_without_runs_on_follows_workloads_on_its_store_cloud() -> None:
+    _, placement = placed(HEADER + """
+  clusters:
+    - {name: a, cloud: aws, region: us-east-1, kubernetesVersion: "1.31", roles: [serving]}
+    - {name: g, cloud: gcp, region: us-east1, kubernetesVersion: "1.31", roles: [serving]}
+    - {name: b, cloud: aws, region: us-east-2, kubernetesVersion: "1.31", roles: [training]}
+  models:
+    - {name: m, storageUri: "s3://x/y", format: onnx, serveOn: [serving]}
+  secrets:
+    - {name: s3, store: aws-secrets-manager, key: k}
+    - {name: other-ns, namespace: elsewhere, store: aws-secrets-manager, key: k}
+    - {name: v, store: vault, key: k}
+""")
+    assert [s.name for s in placement.plan("a").secrets] == ["s3", "v"]
+    assert [s.name for s in placement.plan("g").secrets] == ["v"]
+    assert placement.plan("b").secrets == ()
+    assert placement.plan("a").namespaces == ("ml",)
+
+
+def test_placement_is_sorted_by_cluster_name_whatever_the_file_order() -> None:
+    stack = model_of(BUNDLED.read_text())
+    assert [p.cluster.name for p in place(stack).plans] == sorted(c.name for c in stack.clusters)
