@@ -317,3 +317,15 @@ UNIT_FIXES: t.Mapping[str, tuple[t.Mapping[str, t.Any], ...]] = {
         },
     ),
 }
+
+
+# ClusterTrainingRuntimes that applications/trainer ships at 26.03, and whether each runs a
+# dataset initializer (only those can take the dataset as `initializer.dataset.storageUri`).
+TRAINING_RUNTIMES: t.Mapping[str, bool] = {
+    "torch-distributed": False,
+    "deepspeed-distributed": False,
+    "mlx-distributed": False,
+    "torchtune-llama3.2-1b": True,
+    "torchtune-llama3.2-3b": True,
+    "torchtune-qwen2.5-1.5b": True,
+}

@@ -87,6 +87,7 @@ def _plan_cluster(stack: Stack, cluster: Cluster, findings: list[Finding]) -> Cl
                 "(aws eks describe-cluster --query cluster.identity.oidc.issuer)",
             )
         )
+    findings.extend(_job_findings(stack, jobs))
     workload_namespaces = {j.namespace for j in jobs} | {m.namespace for m in models}
     secrets = tuple(s for s in stack.secrets if _secret_lands(s, cluster, workload_namespaces))
     return ClusterPlan(cluster, components, jobs, models, secrets)
@@ -113,6 +114,32 @@ def _requested(
             f"model `{model.name}` is served here (serveOn selects {_why_selected(model.serve_on, cluster)})"
         )
     return {name: tuple(reasons) for name, reasons in requested.items()}
+
+
+def _job_findings(stack: Stack, jobs: tuple[TrainingJob, ...]) -> list[Finding]:
+    found = []
+    for job in jobs:
+        if job.runtime not in catalog.TRAINING_RUNTIMES:
+            found.append(
+                Finding(
+                    job.path + ("runtime",),
+                    "SG404",
+                    f"training job `{job.name}` names runtime `{job.runtime}`, which Trainer does not ship at this release",
+                    hint="one of " + ", ".join(sorted(catalog.TRAINING_RUNTIMES)),
+                )
+            )
+        dataset = stack.dataset(job.dataset)
+        if dataset.uri.startswith("pvc://") and dataset.size is None:
+            found.append(
+                Finding(
+                    dataset.path,
+                    "SG405",
+                    f"dataset `{dataset.name}` is a volume (pvc://) used by training job `{job.name}`: "
+                    "stackgen creates its claim and needs its `size`",
+                    hint="add `size: 500Gi` (a Kubernetes quantity)",
+                )
+            )
+    return found
 
 
 def _edge_refusal(component: str, cluster: Cluster, path: tuple[t.Any, ...], who: str | None = None) -> Finding:

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from stackgen import __version__, driver
+from stackgen import explain as explain_
 from stackgen import write as writer
 from stackgen.diagnostics import Diagnostic, render_json, render_text
 from stackgen.validate import schema_text
@@ -102,6 +103,37 @@ def _summarise(out: Path, changes: writer.Changes, check_only: bool) -> None:
 
 def _counts(changes: writer.Changes) -> str:
     return f"{len(changes.added)} added, {len(changes.changed)} changed, {len(changes.removed)} removed"
+
+
+@cli.command()
+@stack_option
+@click.argument("subject")
+def explain(stack_file: Path, subject: str) -> None:
+    """Why something went where it did. SUBJECT is KIND/NAME, e.g. trainingJob/resnet50.
+
+    KIND is one of cluster, component, dataset, trainingJob, model, secret.
+    """
+    checked = _checked(stack_file, "text")
+    if checked is None:
+        sys.exit(EXIT_INVALID)
+    try:
+        text = explain_.explain(checked.stack, checked.placement, subject, str(stack_file), checked.loaded.source)  # type: ignore[arg-type]
+    except explain_.UnknownSubject as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(text, nl=False)
+
+
+@cli.command()
+@stack_option
+@click.option("--format", "graph_format", type=click.Choice(["dot", "mermaid"]), default="dot", show_default=True)
+def graph(stack_file: Path, graph_format: str) -> None:
+    """Draw clusters, components, datasets, jobs and models, and where each went."""
+    checked = _checked(stack_file, "text")
+    if checked is None:
+        sys.exit(EXIT_INVALID)
+    draw = explain_.graph_dot if graph_format == "dot" else explain_.graph_mermaid
+    click.echo(draw(checked.stack, checked.placement), nl=False)  # type: ignore[arg-type]
 
 
 @cli.command()
