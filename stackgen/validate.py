@@ -13,6 +13,7 @@ Codes (stable; tests and users rely on them):
     SG106 out of range / size         SG206 identity or issuer that does not fit the cluster
     SG107 unknown component           SG207 secret that needs `auth.secretRef` to reach its store
     SG108 kubernetesVersion as float  SG208 secret that lands on no cluster (warning)
+                                      SG209 role selector no cluster has yet (warning)
     SG301 literal credential (shown masked)
 """
 
@@ -50,6 +51,7 @@ CODES: t.Mapping[str, str] = {
     "SG206": "identity or OIDC issuer that does not fit its cluster",
     "SG207": "secret needs credentials to reach its store",
     "SG208": "secret that lands on no cluster",
+    "SG209": "role selector that no cluster has yet (warning)",
     "SG301": "literal credential in stack.yaml",
 }
 
@@ -103,7 +105,22 @@ def validate(loaded: Loaded) -> list[Diagnostic]:
         _schema_error(report, error)
     _cross_references(report, tree)
     _credentials(report, tree, ())
-    return sorted(set(report.items))
+    return sorted(_without_echoes(report.items))
+
+
+def _without_echoes(items: list[Diagnostic]) -> set[Diagnostic]:
+    """Drop errors that only restate another: a credential's pattern error, and "missing `region`"
+    beside the unknown key `regoin` that was meant to be it."""
+    credentials = {d.path for d in items if d.code == "SG301"}
+    meant = {(d.path.rsplit(".", 1)[0], d.hint) for d in items if d.code == "SG101" and d.hint}
+    kept = set()
+    for item in items:
+        if item.code == "SG105" and item.path in credentials:
+            continue
+        if item.code == "SG102" and (item.path, f"did you mean `{item.message.split('`')[1]}`?") in meant:
+            continue
+        kept.add(item)
+    return kept
 
 
 # --- schema errors -----------------------------------------------------------------------
@@ -153,7 +170,11 @@ def _shown(value: object) -> str:
 def _schema_error(report: _Report, error: jsonschema.ValidationError) -> None:
     path: JsonPath = tuple(error.absolute_path)
     kind, expected, value = error.validator, error.validator_value, error.instance
-    if kind == "additionalProperties" and isinstance(value, dict):
+    if "propertyNames" in error.schema_path:
+        # jsonschema reports the offending key as the instance, at the mapping's path.
+        names = load_schema()["properties"]["spec"]["properties"]["components"]["propertyNames"]["enum"]
+        report.at_key(path + (str(value),), "SG107", f"unknown component `{value}`", _did_you_mean(str(value), names))
+    elif kind == "additionalProperties" and isinstance(value, dict):
         allowed = set(error.schema.get("properties", {}))
         for key in sorted(set(value) - allowed):
             report.at_key(path + (key,), "SG101", f"unknown key `{key}` in {_where(path)}", _did_you_mean(key, allowed))
@@ -161,9 +182,6 @@ def _schema_error(report: _Report, error: jsonschema.ValidationError) -> None:
         for key in expected:
             if key not in value:
                 report.at_value(path, "SG102", f"missing required key `{key}` in {_where(path)}")
-    elif kind == "propertyNames":
-        # jsonschema reports the offending key as the instance, at the mapping's path.
-        report.at_key(path + (str(value),), "SG107", f"unknown component `{value}`", _did_you_mean(str(value), expected.get("enum", ())))
     elif kind == "enum":
         choices = ", ".join(str(c) for c in expected)
         report.at_value(path, "SG103", f"`{_name(path)}` must be one of {choices}; got {_shown(value)}",
@@ -245,6 +263,11 @@ def _items(spec: t.Mapping[str, t.Any], key: str) -> list[tuple[int, dict[str, t
     return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
 
 
+def _strings(value: object) -> list[str]:
+    """The string items of a list (malformed lists are reported by the schema)."""
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
 def _text(item: t.Mapping[str, t.Any], key: str) -> str | None:
     value = item.get(key)
     return value if isinstance(value, str) else None
@@ -255,8 +278,15 @@ def _cross_references(report: _Report, tree: t.Any) -> None:
     if not isinstance(spec, dict):
         return
     clusters = _items(spec, "clusters")
-    roles_of = {name: set(r for r in c.get("roles", []) if isinstance(r, str)) if isinstance(c.get("roles"), list) else set()
-                for _, c in clusters if (name := _text(c, "name"))}
+    # A cluster whose roles are malformed (already reported) matches every role, so its
+    # mistake does not cascade into "no cluster has role ..." elsewhere.
+    roles_of: dict[str, set[str]] = {}
+    for _, cluster in clusters:
+        name = _text(cluster, "name")
+        if name is not None:
+            roles = cluster.get("roles")
+            valid = isinstance(roles, list) and all(isinstance(r, str) and r in ROLES for r in roles)
+            roles_of.setdefault(name, set()).update(roles if valid else ROLES)  # type: ignore[arg-type]
     for key in ("clusters", "datasets", "trainingJobs", "models"):
         _duplicates(report, spec, key, lambda item: _text(item, "name"))
     _duplicates(report, spec, "secrets", lambda item: f"{item.get('namespace', 'ml')}/{item.get('name')}" if _text(item, "name") else None)
@@ -294,17 +324,17 @@ def _duplicates(report: _Report, spec: t.Mapping[str, t.Any], key: str, name_of:
             continue
         if name in first:
             earlier = report.loaded.source.value_at(("spec", key, first[name], "name"))
-            report.at_value((("spec", key, index, "name")), "SG201",
+            report.at_value(("spec", key, index, "name"), "SG201",
                             f"duplicate {key[:-1] if key != 'trainingJobs' else 'training job'} name `{name}` (first at line {earlier.line})")
         else:
             first[name] = index
 
 
 def _selectors(report: _Report, path: JsonPath, selectors: object, roles_of: t.Mapping[str, set[str]]) -> int | None:
-    """Report selectors that match nothing; return how many clusters the list selects."""
+    """Report selectors that match nothing; how many clusters the list selects (None: unknown)."""
     if not isinstance(selectors, list):
         return None
-    present_roles = set().union(*roles_of.values()) if roles_of else set()
+    reported = len(report.items)
     selected: set[str] = set()
     for index, selector in enumerate(selectors):
         if not isinstance(selector, str):
@@ -314,13 +344,15 @@ def _selectors(report: _Report, path: JsonPath, selectors: object, roles_of: t.M
         elif selector in ROLES:
             hits = {name for name, roles in roles_of.items() if selector in roles}
             if not hits:
-                report.at_value(path + (index,), "SG205", f"no cluster has role `{selector}`")
+                # A fleet may declare a role before its first cluster exists: say so, do not fail.
+                report.at_value(path + (index,), "SG209", f"no cluster has role `{selector}` (yet); this selector matches nothing",
+                                severity="warning")
             selected |= hits
         else:
             report.at_value(path + (index,), "SG202", f"`{selector}` is neither a role nor a cluster name",
                             _did_you_mean(selector, list(roles_of) + list(ROLES)) or f"roles: {', '.join(ROLES)}")
-    del present_roles
-    return len(selected)
+    errors = [d for d in report.items[reported:] if d.severity == "error"]
+    return None if errors else len(selected)
 
 
 def _job_dataset(report: _Report, index: int, job: t.Mapping[str, t.Any], datasets: t.Mapping[str, tuple[int, dict[str, t.Any]]],
@@ -346,16 +378,19 @@ def _job_dataset(report: _Report, index: int, job: t.Mapping[str, t.Any], datase
 
 
 _IDENTITY_CLOUD = {"awsRoleArn": "aws", "gcpServiceAccount": "gcp", "azureClientId": "azure"}
+_CLOUD_NAMES = {"aws": "an AWS", "gcp": "a GCP", "azure": "an Azure"}
 
 
 def _identity_fits(report: _Report, index: int, cluster: t.Mapping[str, t.Any]) -> None:
     cloud = cluster.get("cloud")
+    if cloud not in ("aws", "gcp", "azure", "onprem"):
+        return  # the schema reports the cloud; its identity cannot be judged against it
     identity = cluster.get("identity")
     if isinstance(identity, dict):
         for key in identity:
             if key in _IDENTITY_CLOUD and _IDENTITY_CLOUD[key] != cloud:
                 report.at_key(("spec", "clusters", index, "identity", key), "SG206",
-                              f"`{key}` is a {_IDENTITY_CLOUD[key]} identity, but cluster `{cluster.get('name')}` runs on {cloud}")
+                              f"`{key}` is {_CLOUD_NAMES[_IDENTITY_CLOUD[key]]} identity, but cluster `{cluster.get('name')}` runs on {cloud}")
     issuer = _text(cluster, "oidcIssuer")
     if issuer is None:
         return
@@ -380,7 +415,8 @@ def _secrets(report: _Report, spec: t.Mapping[str, t.Any], roles_of: t.Mapping[s
         runs_on = secret.get("runsOn")
         if isinstance(runs_on, list):
             _selectors(report, path + ("runsOn",), runs_on, roles_of)
-            targets = {n for n, roles in roles_of.items() if n in runs_on or roles & set(runs_on)}
+            selectors = set(_strings(runs_on))
+            targets = {n for n, roles in roles_of.items() if n in selectors or roles & selectors}
             foreign = sorted(n for n in targets if store_cloud is None or clusters[n].get("cloud") != store_cloud)
             if foreign and not has_auth:
                 report.at_value(path, "SG207", _needs_auth(secret, store, foreign), _AUTH_HINT)
@@ -404,11 +440,11 @@ def _workloads_on(spec: t.Mapping[str, t.Any], namespace: str, cloud: str, clust
     on_cloud = {n for n, c in clusters.items() if c.get("cloud") == cloud}
     for _, job in _items(spec, "trainingJobs"):
         dataset = datasets.get(str(job.get("dataset")))
-        if job.get("namespace", "ml") == namespace and dataset and dataset[1].get("cluster") in on_cloud:
+        if job.get("namespace", "ml") == namespace and dataset and _text(dataset[1], "cluster") in on_cloud:
             return True
     for _, model in _items(spec, "models"):
-        serve_on = model.get("serveOn") if isinstance(model.get("serveOn"), list) else []
-        if model.get("namespace", "ml") == namespace and any(n in serve_on or roles_of[n] & set(serve_on) for n in on_cloud):
+        serve_on = set(_strings(model.get("serveOn")))
+        if model.get("namespace", "ml") == namespace and any(n in serve_on or roles_of.get(n, set()) & serve_on for n in on_cloud):
             return True
     return False
 
@@ -433,9 +469,14 @@ def _looks_secret(text: str) -> bool:
 
 
 def _mask(text: str) -> str:
+    """The text with each secret cut to its first four characters; the rest is kept for context."""
     url = re.match(r"([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+(@.*)", text)
     if url:
-        return url.group(1) + "****" + url.group(2)[:40]
+        return url.group(1) + "****" + url.group(2)[:60]
+    for _, pattern in _SECRET_PATTERNS:
+        match = pattern.search(text)
+        if match:
+            return (text[: match.start()] + match.group(0)[:4] + "****")[-80:]
     return text[:4] + "****"
 
 
