@@ -1,6 +1,7 @@
 """The one place that lists the stages and their order.
 
     load -> validate -> model -> place -> compile -> write
+                                             \-> render (kustomize) -> verify -> golden / diff
 
 Each stage runs only when the ones before it found no error, so no stage ever sees input an
 earlier stage rejected; diagnostics from every stage that ran are returned together.
@@ -8,9 +9,16 @@ earlier stage rejected; diagnostics from every stage that ran are returned toget
 
 from __future__ import annotations
 
+import os
+import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
+from stackgen import golden as golden_
+from stackgen import kustomize as kz
+from stackgen import render as render_
+from stackgen import vendor as vendor_
+from stackgen import verify as verify_
 from stackgen import write as writer
 from stackgen.compile import FileTree, compile_stack
 from stackgen.diagnostics import Diagnostic, has_errors, locate
@@ -59,3 +67,78 @@ def default_output(stack_file: Path, stack: Stack) -> Path:
 
 def build(files: FileTree, out: Path, check_only: bool) -> writer.Changes:
     return writer.check(out, files) if check_only else writer.write(out, files)
+
+
+# --- render -> verify -> golden / diff ---------------------------------------------------
+#
+# Render works on the overlays as written (what Argo CD / Flux will build), so they must be
+# fresh first; verify then judges each cluster's render against its own Kubernetes version.
+
+
+@dataclass(frozen=True)
+class Rendered:
+    result: render_.RenderResult
+    problems: tuple[verify_.Problem, ...]
+    golden: t.Mapping[str, t.Mapping[str, bytes]]  # cluster -> golden files
+
+    @property
+    def failed(self) -> bool:
+        return any(c.error for c in self.result.clusters) or any(p.severity == "error" for p in self.problems)
+
+
+class UpstreamMissing(Exception):
+    """No upstream mirror: the CLI exits 2 and says how to vendor one."""
+
+
+def upstream_dir(explicit: Path | None, pin: str, env: t.Mapping[str, str] | None = None) -> Path:
+    environment = os.environ if env is None else env
+    candidates = [explicit] if explicit else []
+    if environment.get("STACKGEN_UPSTREAM"):
+        candidates.append(Path(environment["STACKGEN_UPSTREAM"]))
+    candidates.append(vendor_.cache_dir(pin, environment))
+    for candidate in candidates:
+        if candidate and (candidate / "remotes.yaml").is_file():
+            return candidate
+    tried = ", ".join(str(c) for c in candidates if c)
+    raise UpstreamMissing(
+        f"no upstream mirror for kubeflow/manifests {pin} (tried {tried}); "
+        "run `stackgen vendor --from DIR` once, or pass --upstream DIR / set $STACKGEN_UPSTREAM"
+    )
+
+
+def render_checked(
+    checked: Checked, overlays: Path, mirror_root: Path, kustomize: kz.Kustomize, clusters: t.Sequence[str],
+    jobs: int, full: bool, progress: t.Callable[[str], None] | None = None, run_verify: bool = True,
+) -> Rendered:
+    assert checked.stack is not None
+    versions = {c.name: c.kubernetes_version for c in checked.stack.clusters}
+    unknown = [c for c in clusters if c not in versions]
+    if unknown:
+        raise KeyError(f"no cluster named {', '.join(unknown)} in the stack")
+    result = render_.render(overlays, mirror_root, kustomize, clusters or None, jobs, render_.cache_root(), progress, pristine=True)
+    declared = verify_.declared_vars(mirror_root) if run_verify else frozenset()
+    problems: list[verify_.Problem] = []
+    golden: dict[str, dict[str, bytes]] = {}
+    for cluster in result.clusters:
+        if cluster.error:
+            continue
+        if run_verify:
+            problems += verify_.verify(cluster, versions[cluster.cluster], mirror_root / "crds", declared)
+        golden[cluster.cluster] = golden_.golden_files(cluster, result.pristine, checked.stack.upstream.kubeflow, result.kustomize_version, full)
+    return Rendered(result, tuple(problems), golden)
+
+
+def golden_changes(golden_root: Path, rendered: Rendered, check_only: bool) -> dict[str, writer.Changes]:
+    """Write (or with check_only, compare) each cluster's golden folder; each has its own lock."""
+    changes = {}
+    for cluster, files in sorted(rendered.golden.items()):
+        target = golden_root / cluster
+        changes[cluster] = writer.check(target, files) if check_only else writer.write(target, files)
+    return changes
+
+
+def read_golden(golden_root: Path, cluster: str) -> dict[str, bytes]:
+    root = golden_root / cluster
+    if not root.is_dir():
+        return {}
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and not p.name.startswith(".stackgen")}

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import click
 
+import json
+
 from stackgen import __version__, driver
+from stackgen import golden as golden_
+from stackgen import kustomize as kz
+from stackgen import mirror as mirror_
+from stackgen import vendor as vendor_
 from stackgen import explain as explain_
 from stackgen import write as writer
 from stackgen.diagnostics import Diagnostic, render_json, render_text
@@ -134,6 +140,125 @@ def graph(stack_file: Path, graph_format: str) -> None:
         sys.exit(EXIT_INVALID)
     draw = explain_.graph_dot if graph_format == "dot" else explain_.graph_mermaid
     click.echo(draw(checked.stack, checked.placement), nl=False)  # type: ignore[arg-type]
+
+
+def _render_options(command: t.Callable[..., None]) -> t.Callable[..., None]:
+    options = [
+        stack_option,
+        click.option("--overlays", type=click.Path(path_type=Path, file_okay=False), default=None,
+                     help="The compiled overlays [default: spec.gitops.path beside stack.yaml]."),
+        click.option("--upstream", type=click.Path(path_type=Path, file_okay=False), default=None,
+                     help="Upstream mirror [default: $STACKGEN_UPSTREAM, then the vendored cache]."),
+        click.option("--kustomize", "kustomize_path", default=None, help="kustomize (or kubectl) binary to use."),
+        click.option("--jobs", type=click.IntRange(min=1), default=None, help="Parallel kustomize builds [default: cores]."),
+        click.option("--cluster", "clusters", multiple=True, help="Only this cluster (repeatable)."),
+        click.option("--quiet", is_flag=True, help="No progress output."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _rendered(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
+              clusters: tuple[str, ...], quiet: bool, full: bool, run_verify: bool = True) -> driver.Rendered:
+    checked = _checked(stack_file, "text")
+    if checked is None:
+        sys.exit(EXIT_INVALID)
+    stack = checked.stack
+    assert stack is not None
+    out = overlays or driver.default_output(stack_file, stack)
+    if writer.check(out, driver.compile_checked(checked)).stale:
+        click.echo(f"{out}: overlays are stale or missing; run `stackgen build` first", err=True)
+        sys.exit(EXIT_INVALID)
+    try:
+        tool = kz.find_kustomize(kustomize_path)
+        mirror_root = driver.upstream_dir(upstream, stack.upstream.kubeflow)
+    except (kz.KustomizeNotFound, driver.UpstreamMissing) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_ENVIRONMENT)
+    show = None if quiet or not sys.stderr.isatty() else (lambda line: click.echo(f"\r\033[K{line}", err=True, nl=False))
+    try:
+        rendered = driver.render_checked(checked, out, mirror_root, tool, clusters, jobs or 0, full, show, run_verify)
+    except KeyError as error:
+        click.echo(f"error: {error.args[0]}", err=True)
+        sys.exit(EXIT_ENVIRONMENT)
+    except mirror_.MirrorError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_INVALID)
+    if show:
+        click.echo("\r\033[K", err=True, nl=False)
+    for cluster in rendered.result.clusters:
+        if cluster.error:
+            click.echo(f"{out / cluster.overlay}: error: kustomize build failed for cluster {cluster.cluster}:\n{cluster.error}", err=True)
+    return rendered
+
+
+@cli.command()
+@_render_options
+@click.option("-o", "--golden", "golden_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where goldens are written [default: golden/ beside stack.yaml].")
+@click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 if golden/ is stale.")
+@click.option("--golden-format", type=click.Choice(["compact", "full"]), default="compact", show_default=True)
+@format_option
+def render(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
+           clusters: tuple[str, ...], quiet: bool, golden_dir: Path | None, check_only: bool, golden_format: str, output_format: str) -> None:
+    """Render every cluster with kustomize, verify it, and write compact goldens."""
+    rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, quiet, golden_format == "full")
+    if output_format == "json":
+        click.echo(json.dumps([p.as_json() for p in rendered.problems], indent=2))
+    else:
+        for problem in rendered.problems:
+            click.echo(problem.render(), err=True)
+    target = golden_dir or stack_file.parent / "golden"
+    try:
+        changes = driver.golden_changes(target, rendered, check_only)
+    except (writer.OwnershipError, writer.OutputError) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_ENVIRONMENT if isinstance(error, writer.OutputError) else EXIT_INVALID)
+    stale = [cluster for cluster, change in changes.items() if change.stale]
+    result = rendered.result
+    if not quiet and output_format == "text":
+        click.echo(f"rendered {len(result.clusters)} clusters with kustomize {result.kustomize_version}: "
+                   f"{result.built} built, {result.cached} cached; {_golden_summary(stale, check_only)}")
+    if rendered.failed or (check_only and stale):
+        sys.exit(EXIT_INVALID)
+
+
+def _golden_summary(changed: list[str], check_only: bool) -> str:
+    if not changed:
+        return "golden up to date"
+    return ("golden stale for " if check_only else "golden updated for ") + ", ".join(changed)
+
+
+@cli.command()
+@_render_options
+@click.option("--golden", "golden_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Goldens to compare with [default: golden/ beside stack.yaml].")
+@click.option("--format", "output_format", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+def diff(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
+         clusters: tuple[str, ...], quiet: bool, golden_dir: Path | None, output_format: str) -> None:
+    """Semantic diff of a fresh render against golden/: which resource, which field."""
+    rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, True, False, run_verify=False)
+    target = golden_dir or stack_file.parent / "golden"
+    diffs = [golden_.diff_cluster(cluster, driver.read_golden(target, cluster), files) for cluster, files in sorted(rendered.golden.items())]
+    printer = {"text": golden_.render_text, "markdown": golden_.render_markdown, "json": golden_.render_json}[output_format]
+    click.echo(printer(diffs), nl=False)
+    if rendered.failed or any(d.changes or d.notes for d in diffs):
+        sys.exit(EXIT_INVALID)
+
+
+@cli.command()
+@click.option("--from", "source", type=click.Path(path_type=Path, file_okay=False, exists=True), required=True,
+              help="A mirror folder laid out like ../shared/upstream.")
+@click.option("--pin", default="26.03", show_default=True, help="The kubeflow/manifests tag the mirror holds.")
+def vendor(source: Path, pin: str) -> None:
+    """Copy a pinned upstream mirror into the local cache, for offline renders."""
+    try:
+        target = vendor_.vendor(source, pin)
+    except mirror_.MirrorError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_ENVIRONMENT)
+    click.echo(f"vendored {source} as kubeflow/manifests {pin} into {target}")
 
 
 @cli.command()

@@ -1,0 +1,249 @@
+"""render: overlays + upstream mirror -> one rendered resource set per cluster.
+
+Kustomize's cost follows the volume of resources, so the win is never to build the same thing
+twice: each distinct unit (and each cluster's own/ folder) is built once, keyed by a content hash
+of everything it reads plus the kustomize version and the mirror, cached on disk; a cluster's
+render is then the union of its units' renders, since the cluster level adds no transformer.
+A unit that fails to build fails the clusters that use it, and only those.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import typing as t
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from stackgen import kustomize as kz
+from stackgen import mirror as mirrors
+
+Resource = dict[str, t.Any]
+OWN = "own"
+# kustomize's legacy order (api/resid/gvk.go), which `kustomize build` prints by default.
+_ORDER_FIRST = (
+    "Namespace", "ResourceQuota", "StorageClass", "CustomResourceDefinition", "ServiceAccount", "PodSecurityPolicy",
+    "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ConfigMap", "Secret", "Endpoints", "Service",
+    "LimitRange", "PriorityClass", "PersistentVolume", "PersistentVolumeClaim", "Deployment", "StatefulSet",
+    "CronJob", "PodDisruptionBudget",
+)
+_ORDER_LAST = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A directory built on its own: a unit, or a cluster's own/ folder."""
+
+    name: str  # "units/<unit>" or "clusters/<cluster>/own"
+    key: str  # content hash of all it reads
+
+
+@dataclass(frozen=True)
+class ClusterRender:
+    cluster: str
+    overlay: str  # the cluster's overlay path, for messages
+    resources: tuple[Resource, ...] = ()
+    origins: tuple[str, ...] = ()  # per resource: the piece it came from
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    clusters: tuple[ClusterRender, ...]
+    kustomize_version: str
+    built: int  # pieces built by kustomize in this run
+    cached: int  # pieces served from the cache
+    pristine: t.Mapping[str, tuple[Resource, ...]] = field(default_factory=dict)
+
+
+def cache_root(env: t.Mapping[str, str] | None = None) -> Path:
+    environment = os.environ if env is None else env
+    base = environment.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "stackgen" / "render"
+
+
+def clusters_in(overlays: Path) -> list[str]:
+    root = overlays / "clusters"
+    return sorted(p.name for p in root.iterdir() if (p / "kustomization.yaml").is_file()) if root.is_dir() else []
+
+
+def pieces_of(overlays: Path, cluster: str) -> list[str]:
+    """The pieces a cluster's kustomization aggregates, in its order."""
+    body = yaml.safe_load((overlays / "clusters" / cluster / "kustomization.yaml").read_text("utf-8")) or {}
+    pieces = []
+    for reference in body.get("resources", []):
+        target = (overlays / "clusters" / cluster / reference).resolve()
+        pieces.append(target.relative_to(overlays.resolve()).as_posix())
+    return pieces
+
+
+def _digest_dir(directory: Path, into: t.Any) -> None:
+    for path in sorted(directory.rglob("*")):
+        if path.is_file():
+            into.update(path.relative_to(directory).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+
+
+def mirror_fingerprint(root: Path) -> str:
+    """Cheap identity of the mirror: paths, sizes and mtimes (content edits change mtimes)."""
+    digest = hashlib.sha256()
+    for tree in (*mirrors.MIRRORED_TREES, "remotes.yaml"):
+        target = root / tree
+        paths = sorted(target.rglob("*")) if target.is_dir() else [target]
+        for path in paths:
+            if path.is_file():
+                stat = path.stat()
+                digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def piece_key(overlays: Path, piece: str, salt: str) -> str:
+    digest = hashlib.sha256(salt.encode())
+    directory = overlays / piece
+    _digest_dir(directory, digest)
+    body = yaml.safe_load((directory / "kustomization.yaml").read_text("utf-8")) or {}
+    for component in body.get("components", []) or []:
+        digest.update(component.encode())
+        _digest_dir((directory / component).resolve(), digest)
+    return digest.hexdigest()
+
+
+def render(
+    overlays: Path,
+    mirror_root: Path,
+    kustomize: kz.Kustomize,
+    clusters: t.Sequence[str] | None = None,
+    jobs: int = 0,
+    cache: Path | None = None,
+    progress: t.Callable[[str], None] | None = None,
+    pristine: bool = False,
+) -> RenderResult:
+    mirror = mirrors.open_mirror(mirror_root)
+    names = list(clusters) if clusters else clusters_in(overlays)
+    salt = f"{kustomize.version}\0{mirror_fingerprint(mirror_root)}"
+    layout = {name: pieces_of(overlays, name) for name in names}
+    pieces = {p: Piece(p, piece_key(overlays, p, salt)) for ps in layout.values() for p in ps}
+    wanted = dict(pieces)
+    modified = [p for p in pieces if pristine and p.startswith("units/") and _modifies_upstream(overlays / p)]
+    wanted.update({f"{p}#pristine": Piece(f"{p}#pristine", pieces[p].key + ":pristine") for p in modified})
+    outputs, errors, built = _build_all(overlays, mirror, kustomize, wanted, jobs or os.cpu_count() or 1, cache, progress)
+    renders = []
+    for name in names:
+        failed = [f"{p}: {errors[p]}" for p in layout[name] if p in errors]
+        overlay = f"clusters/{name}"
+        if failed:
+            renders.append(ClusterRender(name, overlay, error="\n".join(failed)))
+            continue
+        pairs = [(resource, piece) for piece in layout[name] for resource in outputs[piece]]
+        pairs.sort(key=lambda pair: legacy_sort_key(pair[0]))
+        renders.append(ClusterRender(name, overlay, tuple(r for r, _ in pairs), tuple(p for _, p in pairs)))
+    # A unit that only lists upstream paths is upstream, unchanged: its pristine render is itself.
+    original = {p: tuple(outputs.get(f"{p}#pristine", outputs.get(p, ()))) for p in pieces if pristine and p.startswith("units/")}
+    return RenderResult(tuple(renders), kustomize.version, built, len(wanted) - built - len(errors), original)
+
+
+def _modifies_upstream(unit: Path) -> bool:
+    body = yaml.safe_load((unit / "kustomization.yaml").read_text("utf-8")) or {}
+    return bool(set(body) - {"apiVersion", "kind", "resources"})
+
+
+def legacy_sort_key(resource: Resource) -> tuple[int, str, str, str]:
+    kind = resource.get("kind", "")
+    if kind in _ORDER_FIRST:
+        rank = _ORDER_FIRST.index(kind)
+    elif kind in _ORDER_LAST:
+        rank = len(_ORDER_FIRST) + 1 + _ORDER_LAST.index(kind)
+    else:
+        rank = len(_ORDER_FIRST)
+    metadata = resource.get("metadata", {})
+    return rank, f"{resource.get('apiVersion', '')}|{kind}", metadata.get("namespace", ""), metadata.get("name", "")
+
+
+def _build_all(
+    overlays: Path,
+    mirror: mirrors.Mirror,
+    kustomize: kz.Kustomize,
+    pieces: t.Mapping[str, Piece],
+    jobs: int,
+    cache: Path | None,
+    progress: t.Callable[[str], None] | None,
+) -> tuple[dict[str, list[Resource]], dict[str, str], int]:
+    outputs: dict[str, list[Resource]] = {}
+    missing = []
+    for name, piece in pieces.items():
+        cached = _cache_read(cache, piece.key)
+        if cached is None:
+            missing.append(piece)
+        else:
+            outputs[name] = cached
+    errors: dict[str, str] = {}
+    if not missing:
+        return outputs, errors, 0
+    with tempfile.TemporaryDirectory(prefix="stackgen-render-") as temporary:
+        workspace = mirrors.materialize(mirror, overlays, Path(temporary))
+        for piece in missing:
+            if piece.name.endswith("#pristine"):
+                _write_pristine(workspace.overlays, piece.name.removesuffix("#pristine"))
+
+        def build(piece: Piece) -> tuple[Piece, str | None, str | None]:
+            directory = workspace.overlays / piece.name.replace("#pristine", ".pristine")
+            try:
+                return piece, kz.build(kustomize, directory), None
+            except kz.KustomizeError as error:
+                return piece, None, error.stderr.strip()
+
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            for done, (piece, text, error) in enumerate(pool.map(build, missing), start=1):
+                if progress:
+                    progress(f"[{done}/{len(missing)}] {piece.name}")
+                if error is not None:
+                    errors[piece.name] = error
+                    continue
+                assert text is not None
+                outputs[piece.name] = [doc for doc in yaml.load_all(text, Loader=_LOADER) if doc]
+                _cache_write(cache, piece.key, outputs[piece.name])
+    return outputs, errors, len(missing) - len(errors)
+
+
+def _write_pristine(overlays: Path, unit: str) -> None:
+    """The unit's upstream paths alone, without stackgen's layers, patches or namespace.
+
+    It sits beside the unit at the same depth, so the unit's (rewritten) relative paths hold.
+    """
+    body = yaml.safe_load((overlays / unit / "kustomization.yaml").read_text("utf-8"))
+    target = overlays / (unit + ".pristine")
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "kustomization.yaml").write_text(yaml.safe_dump({"resources": body.get("resources", [])}))
+
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _cache_read(cache: Path | None, key: str) -> list[Resource] | None:
+    if cache is None:
+        return None
+    path = cache / key[:2] / f"{key}.json"
+    try:
+        loaded: list[Resource] = json.loads(path.read_text("utf-8"))
+        return loaded
+    except (OSError, ValueError):
+        return None
+
+
+def _cache_write(cache: Path | None, key: str, resources: list[Resource]) -> None:
+    if cache is None:
+        return
+    path = cache / key[:2] / f"{key}.json"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename: concurrent renders of the same unit never see a half-written entry.
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(resources, stream, sort_keys=True, separators=(",", ":"), default=str)
+        os.replace(temporary, path)
+    except OSError:
+        pass  # a cache that cannot be written only costs time

@@ -1,0 +1,51 @@
+"""vendor: fill the local upstream cache from a mirror folder laid out as ../shared/upstream.
+
+The cache holds one folder per pin, `$XDG_CACHE_HOME/stackgen/upstream/<tag>/`, so renders work
+offline and air-gapped. The copy is made beside the target and renamed into place: a cache
+folder is either complete or absent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import typing as t
+from pathlib import Path
+
+from stackgen import mirror as mirrors
+
+VENDORED = (*mirrors.MIRRORED_TREES, "crds", "remotes.yaml", "README.md")
+
+
+def cache_dir(pin: str, env: t.Mapping[str, str] | None = None) -> Path:
+    environment = os.environ if env is None else env
+    base = environment.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "stackgen" / "upstream" / pin
+
+
+def vendor(source: Path, pin: str, env: t.Mapping[str, str] | None = None) -> Path:
+    mirrors.open_mirror(source)  # refuses a folder that is not a mirror
+    if not (source / "kubeflow-manifests").is_dir():
+        raise mirrors.MirrorError(f"{source}: no kubeflow-manifests/ folder")
+    target = cache_dir(pin, env)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{pin}-", dir=target.parent))
+    try:
+        for name in VENDORED:
+            path = source / name
+            if path.is_dir():
+                shutil.copytree(path, staging / name)
+            elif path.is_file():
+                shutil.copy2(path, staging / name)
+        if target.exists():
+            old = target.with_name(f".{pin}-old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(target, old)
+            os.replace(staging, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

@@ -1,0 +1,249 @@
+"""verify: rendered resources against Kubernetes and CRD schemas, then policies.
+
+Checks, each with a stable code (docstrings of the check functions give pass/fail examples):
+    SG601 no schema for a kind (warning)      SG611 image not pinned (no tag, or `latest`)
+    SG602 schema violation                    SG612 GPU workload that requests no GPU
+    SG610 duplicate resource id               SG613 Secret with literal data authored by stackgen
+    SG614 unresolved kustomize var            SG615 CA injection from another piece's Certificate
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import typing as t
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import yaml
+from kubernetes_validate import utils as kv
+from referencing import Registry, Resource as SchemaResource
+
+from stackgen import crds
+from stackgen.render import OWN, ClusterRender
+
+Resource = dict[str, t.Any]
+_POD_KINDS = {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}
+_GPU_RESOURCES = ("nvidia.com/gpu", "amd.com/gpu")
+
+
+@dataclass(frozen=True)
+class Problem:
+    cluster: str
+    overlay: str
+    resource: str  # apiVersion/kind/namespace/name
+    path: str
+    severity: str
+    code: str
+    message: str
+
+    def render(self) -> str:
+        return f"{self.overlay}: {self.severity}: {self.resource}: {self.path}: {self.message} [{self.code}]"
+
+    def as_json(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def resource_id(resource: Resource) -> str:
+    metadata = resource.get("metadata", {})
+    return f"{resource.get('apiVersion')}/{resource.get('kind')}/{metadata.get('namespace', '')}/{metadata.get('name')}"
+
+
+def verify(render: ClusterRender, kubernetes_version: str, mirror_crds: Path | None, declared_vars: frozenset[str]) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def report(resource: Resource, path: str, code: str, message: str, severity: str = "error") -> None:
+        problems.append(Problem(render.cluster, render.overlay, resource_id(resource), path, severity, code, message))
+
+    custom = crds.schemas_from_crds(render.resources)
+    custom.update(crds.schemas_from_dir(mirror_crds) if mirror_crds else {})
+    missing_kinds: set[tuple[str, str]] = set()
+    for resource, origin in zip(render.resources, render.origins):
+        _check_schema(resource, kubernetes_version, custom, report, missing_kinds)
+        _check_images(resource, report)
+        if origin.endswith(f"/{OWN}") or origin == OWN:
+            _check_gpu(resource, report)
+            _check_literal_secret(resource, report)
+    _check_duplicates(render.resources, report)
+    _check_vars(render.resources, declared_vars, report)
+    _check_ca_injection(render.resources, render.origins, report)
+    return sorted(problems, key=lambda p: (p.cluster, p.resource, p.path, p.code))
+
+
+# --- schemas -----------------------------------------------------------------------------
+
+
+@functools.cache
+def _builtin_validator(version: str, api_version: str, kind: str) -> jsonschema.Draft202012Validator | None:
+    """One compiled validator per (Kubernetes version, apiVersion, kind): compiling is the cost."""
+    chosen = [v for v in kv.all_versions() if kv.major_minor(v) <= version]
+    if not chosen:
+        return None
+    schema_dir = f"v{chosen[-1]}-local"
+    short = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    try:
+        schema = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/{kind.lower()}-{short}.json", version)
+    except (FileNotFoundError, kv.VersionNotSupportedError):
+        return None
+    definitions = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version)
+    registry = SchemaResource.from_contents(definitions) @ (SchemaResource.from_contents(schema) @ Registry())
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+@functools.cache
+def _custom_validator(schema_json: str) -> jsonschema.Draft7Validator:
+    return jsonschema.Draft7Validator(json.loads(schema_json))
+
+
+def _check_schema(resource: Resource, version: str, custom: t.Mapping[crds.TypeKey, crds.Schema],
+                  report: t.Callable[..., None], missing: set[tuple[str, str]]) -> None:
+    """SG602: `kind: Deployment` without `spec.selector` fails; SG601: a kind with no schema warns once."""
+    api_version, kind = str(resource.get("apiVersion")), str(resource.get("kind"))
+    validator: t.Any = None
+    if (api_version, kind) in custom:
+        validator = _custom_validator(json.dumps(custom[(api_version, kind)], sort_keys=True))
+    elif "." not in api_version.split("/")[0] or api_version.split("/")[0].endswith(".k8s.io"):
+        validator = _builtin_validator(version, api_version, kind)
+    if validator is None:
+        if (api_version, kind) not in missing:
+            missing.add((api_version, kind))
+            report(resource, "$", "SG601", f"no schema found for {kind} ({api_version}): not validated", "warning")
+        return
+    for error in sorted(validator.iter_errors(resource), key=lambda e: e.json_path)[:5]:
+        report(resource, error.json_path, "SG602", _short(error.message))
+
+
+def _short(message: str) -> str:
+    return message if len(message) < 200 else message[:197] + "..."
+
+
+# --- policies ----------------------------------------------------------------------------
+
+
+def _check_duplicates(resources: t.Sequence[Resource], report: t.Callable[..., None]) -> None:
+    """SG610: two resources with the same apiVersion, kind, namespace and name."""
+    seen: set[str] = set()
+    for resource in resources:
+        key = resource_id(resource)
+        if key in seen:
+            report(resource, "$.metadata.name", "SG610", "duplicate resource: another one has the same apiVersion, kind, namespace and name")
+        seen.add(key)
+
+
+def _images(node: t.Any, path: str) -> t.Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "image" and isinstance(value, str):
+                yield f"{path}.{key}", value
+            else:
+                yield from _images(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _images(value, f"{path}[{index}]")
+
+
+def _pinned(image: str) -> bool:
+    if "@sha256:" in image:
+        return True
+    name = image.rsplit("/", 1)[-1]
+    return ":" in name and not name.endswith(":latest")
+
+
+def _check_images(resource: Resource, report: t.Callable[..., None]) -> None:
+    """SG611: `image: nginx` or `image: nginx:latest` fails; `nginx:1.27` or `nginx@sha256:...` passes."""
+    for path, image in _images(resource, "$"):
+        if not _pinned(image):
+            report(resource, path, "SG611", f"image `{image}` is not pinned to a tag or digest")
+
+
+def _requests_gpu(node: t.Any) -> bool:
+    text = json.dumps(node)
+    return any(f'"{name}"' in text for name in _GPU_RESOURCES)
+
+
+def _check_gpu(resource: Resource, report: t.Callable[..., None]) -> None:
+    """SG612: a workload scheduled onto GPU nodes (GPU toleration) must request GPUs."""
+    text = json.dumps(resource.get("spec", {}))
+    tolerates_gpu = any(f'"key": "{name}"' in text for name in _GPU_RESOURCES)
+    if tolerates_gpu and resource.get("kind") in _POD_KINDS | {"TrainJob"}:
+        spec = resource.get("spec", {})
+        scope = spec.get("trainer", {}) if resource.get("kind") == "TrainJob" else spec
+        if not _requests_gpu(scope):
+            report(resource, "$.spec", "SG612", "scheduled onto GPU nodes but requests no GPU")
+
+
+def _check_literal_secret(resource: Resource, report: t.Callable[..., None]) -> None:
+    """SG613: stackgen never authors a Secret with `data` or `stringData`: it writes ExternalSecrets."""
+    if resource.get("kind") == "Secret" and (resource.get("data") or resource.get("stringData")):
+        report(resource, "$.data", "SG613", "Secret with literal data authored by stackgen")
+
+
+def _check_vars(resources: t.Sequence[Resource], declared: frozenset[str], report: t.Callable[..., None]) -> None:
+    """SG614: `$(CERTIFICATE_NAME)` left in a resource when CERTIFICATE_NAME is a kustomize var.
+
+    A container's `$(POD_NAMESPACE)` (an env reference) is not a kustomize var and passes.
+    """
+    if not declared:
+        return
+    pattern = re.compile(r"\$\((" + "|".join(sorted(map(re.escape, declared))) + r")\)")
+    for resource in resources:
+        for path, value in _strings(resource, "$"):
+            match = pattern.search(value)
+            if match:
+                report(resource, path, "SG614", f"unresolved kustomize var $({match.group(1)})")
+
+
+def _strings(node: t.Any, path: str) -> t.Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(key, str) and "$(" in key:
+                yield f"{path}.{key}", key
+            yield from _strings(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _strings(value, f"{path}[{index}]")
+    elif isinstance(node, str) and "$(" in node:
+        yield path, node
+
+
+def _check_ca_injection(resources: t.Sequence[Resource], origins: t.Sequence[str], report: t.Callable[..., None]) -> None:
+    """SG615: `cert-manager.io/inject-ca-from: ns/name` must name a Certificate of the same unit."""
+    certificates = {
+        f"{r.get('metadata', {}).get('namespace', '')}/{r.get('metadata', {}).get('name')}": origin
+        for r, origin in zip(resources, origins)
+        if r.get("kind") == "Certificate"
+    }
+    for resource, origin in zip(resources, origins):
+        annotations = resource.get("metadata", {}).get("annotations") or {}
+        target = annotations.get("cert-manager.io/inject-ca-from")
+        if not target or "$(" in target:
+            continue
+        owner = certificates.get(target)
+        path = "$.metadata.annotations['cert-manager.io/inject-ca-from']"
+        if owner is None:
+            report(resource, path, "SG615", f"CA injected from Certificate {target}, which this cluster does not render")
+        elif owner != origin:
+            report(resource, path, "SG615", f"CA injected from Certificate {target} of {owner}, another component")
+
+
+@functools.cache
+def declared_vars(mirror_root: Path) -> frozenset[str]:
+    """Every name declared in a `vars:` block anywhere in the pinned upstream."""
+    names: set[str] = set()
+    for path in mirror_root.rglob("kustomization.yaml"):
+        text = path.read_text("utf-8", errors="replace")
+        if "vars:" not in text:
+            continue
+        try:
+            body = yaml.safe_load(text) or {}
+        except yaml.YAMLError:
+            continue
+        names.update(v["name"] for v in body.get("vars") or [] if isinstance(v, dict) and "name" in v)
+    return frozenset(names)
+
+
+def kubernetes_validate_version() -> str:
+    return str(kubernetes_validate.__version__) if hasattr(kubernetes_validate, "__version__") else "unknown"
