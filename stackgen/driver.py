@@ -1,4 +1,4 @@
-"""The one place that lists the stages and their order.
+r"""The one place that lists the stages and their order.
 
     load -> validate -> model -> place -> compile -> write
                                              \-> render (kustomize) -> verify -> golden / diff

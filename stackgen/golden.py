@@ -134,15 +134,19 @@ def _key(entry: t.Mapping[str, str]) -> str:
     return f"{entry['apiVersion']}/{entry['kind']}/{entry['namespace']}/{entry['name']}"
 
 
-def normalise_quantities(node: t.Any) -> t.Any:
-    """`1000m` and `1`, `1024Mi` and `1Gi` compare equal: the same quantity, spelt differently."""
+_QUANTITY_KEYS = frozenset({"requests", "limits", "capacity", "allocatable", "resourcesPerNode"})
+
+
+def normalise_quantities(node: t.Any, in_quantities: bool = False) -> t.Any:
+    """`1000m` and `1`, `1024Mi` and `1Gi` compare equal inside resource requests and limits:
+    the same quantity, spelt differently. Elsewhere strings stay strings."""
     if isinstance(node, dict):
-        return {k: normalise_quantities(v) for k, v in node.items()}
+        return {k: normalise_quantities(v, in_quantities or k in _QUANTITY_KEYS) for k, v in node.items()}
     if isinstance(node, list):
-        return [normalise_quantities(v) for v in node]
-    if isinstance(node, str):
-        match = _QUANTITY.match(node)
-        if match and match.group(2):
+        return [normalise_quantities(v, in_quantities) for v in node]
+    if in_quantities and isinstance(node, (str, int, float)) and not isinstance(node, bool):
+        match = _QUANTITY.match(str(node))
+        if match:
             value = float(match.group(1)) * _FACTORS[match.group(2)]
             return int(value) if value == int(value) else value
     return node

@@ -5,6 +5,7 @@ Checks, each with a stable code (docstrings of the check functions give pass/fai
     SG602 schema violation                    SG612 GPU workload that requests no GPU
     SG610 duplicate resource id               SG613 Secret with literal data authored by stackgen
     SG614 unresolved kustomize var            SG615 CA injection from another piece's Certificate
+    SG616 Certificate issued by another piece's Issuer
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def verify(render: ClusterRender, kubernetes_version: str, mirror_crds: Path | N
     _check_duplicates(render.resources, report)
     _check_vars(render.resources, declared_vars, report)
     _check_ca_injection(render.resources, render.origins, report)
+    _check_issuers(render.resources, render.origins, report)
     return sorted(problems, key=lambda p: (p.cluster, p.resource, p.path, p.code))
 
 
@@ -160,8 +162,16 @@ def _check_images(resource: Resource, report: t.Callable[..., None]) -> None:
 
 
 def _requests_gpu(node: t.Any) -> bool:
-    text = json.dumps(node)
-    return any(f'"{name}"' in text for name in _GPU_RESOURCES)
+    """Whether any `requests` or `limits` below `node` asks for a GPU resource."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("requests", "limits") and isinstance(value, dict) and any(g in value for g in _GPU_RESOURCES):
+                return True
+            if _requests_gpu(value):
+                return True
+    elif isinstance(node, list):
+        return any(_requests_gpu(item) for item in node)
+    return False
 
 
 def _check_gpu(resource: Resource, report: t.Callable[..., None]) -> None:
@@ -227,6 +237,29 @@ def _check_ca_injection(resources: t.Sequence[Resource], origins: t.Sequence[str
             report(resource, path, "SG615", f"CA injected from Certificate {target}, which this cluster does not render")
         elif owner != origin:
             report(resource, path, "SG615", f"CA injected from Certificate {target} of {owner}, another component")
+
+
+def _check_issuers(resources: t.Sequence[Resource], origins: t.Sequence[str], report: t.Callable[..., None]) -> None:
+    """SG616: a Certificate's `issuerRef` (kind Issuer) must name an Issuer of the same unit.
+
+    Upstream KServe and the admission webhook both ship an Issuer first named `selfsigned-issuer`
+    in `kubeflow`; built in one kustomization, kustomize's name references point KServe's
+    Certificates at the webhook's renamed Issuer. Built per unit, each keeps its own.
+    """
+    issuers = {
+        (r.get("metadata", {}).get("namespace", ""), r.get("metadata", {}).get("name")): origin
+        for r, origin in zip(resources, origins)
+        if r.get("kind") == "Issuer"
+    }
+    for resource, origin in zip(resources, origins):
+        if resource.get("kind") != "Certificate":
+            continue
+        reference = resource.get("spec", {}).get("issuerRef", {})
+        if reference.get("kind", "Issuer") != "Issuer":
+            continue
+        owner = issuers.get((resource.get("metadata", {}).get("namespace", ""), reference.get("name")))
+        if owner is not None and owner != origin:
+            report(resource, "$.spec.issuerRef.name", "SG616", f"issued by Issuer {reference.get('name')} of {owner}, another component")
 
 
 @functools.cache

@@ -7,6 +7,11 @@ The overlays are copied, their remote URLs (and upstream's own remote bases) map
 from __future__ import annotations
 
 import collections
+import os
+import subprocess
+import sys
+import json
+import shutil
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,8 +21,8 @@ import yaml
 
 from stackgen import catalog
 from stackgen import kustomize as kz
-from stackgen import mirror
-from tests.compiling import BUNDLED, CASES, compiled
+from stackgen import mirror, render, verify
+from tests.compiling import BUNDLED, CASES, ROOT, compiled
 from tests.upstream import UPSTREAM, requires_upstream
 
 pytestmark = requires_upstream
@@ -40,10 +45,15 @@ def kustomize() -> kz.Kustomize:
 
 
 @pytest.fixture(scope="session")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> mirror.Workspace:
+def bundled_overlays(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _write(compiled(BUNDLED), tmp_path_factory.mktemp("bundled") / "overlays")
+
+
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory: pytest.TempPathFactory, bundled_overlays: Path) -> mirror.Workspace:
     """The bundled stack's overlays plus the full-catalog case, mapped onto the mirror."""
     source = tmp_path_factory.mktemp("overlays")
-    _write(compiled(BUNDLED), source / "bundled")
+    shutil.copytree(bundled_overlays, source / "bundled")
     _write(compiled(CASES / "positive" / "full-catalog" / "stack.yaml"), source / "full-catalog")
     paths = source / "catalog"
     for component in catalog.COMPONENTS:
@@ -145,3 +155,149 @@ def test_unmapped_remote_is_a_clear_error(tmp_path: Path) -> None:
     (overlays / "units" / "x" / "kustomization.yaml").write_text("resources:\n- https://github.com/acme/private//base?ref=v1\n")
     with pytest.raises(mirror.MirrorError, match=r"units/x/kustomization.yaml: remote base https://github.com/acme/private//base\?ref=v1 has no entry"):
         mirror.materialize(mirror.open_mirror(UPSTREAM), overlays, tmp_path / "w")
+
+
+# --- the render stage: each distinct unit once, assembled, equal to plain builds ------------
+
+
+@pytest.fixture(scope="session")
+def xdg_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One render cache for the session, shared by the stage tests and the CLI runs."""
+    return tmp_path_factory.mktemp("xdg-cache")
+
+
+@pytest.fixture(scope="session")
+def staged(bundled_overlays: Path, kustomize: kz.Kustomize, xdg_cache: Path) -> render.RenderResult:
+    cache = render.cache_root({"XDG_CACHE_HOME": str(xdg_cache)})
+    return render.render(bundled_overlays, UPSTREAM, kustomize, jobs=2, cache=cache, pristine=True)
+
+
+def _canonical(resources: t.Iterable[Resource]) -> list[str]:
+    return sorted(json.dumps(r, sort_keys=True) for r in resources)
+
+
+def _issuer_misdirected(resource: Resource) -> Resource:
+    """Undo the one rewrite a whole-cluster build adds (see verify SG616)."""
+    issuer = resource.get("spec", {}).get("issuerRef", {}).get("name")
+    if resource["apiVersion"] == "cert-manager.io/v1" and resource["kind"] == "Certificate" \
+            and issuer == "admission-webhook-selfsigned-issuer" and resource["metadata"].get("labels", {}).get("app") == "kserve":
+        return {**resource, "spec": {**resource["spec"], "issuerRef": {**resource["spec"]["issuerRef"], "name": "selfsigned-issuer"}}}
+    return resource
+
+
+def test_assembled_render_equals_a_plain_build_of_every_cluster(staged: render.RenderResult, renders: dict[str, list[Resource]]) -> None:
+    """Equal, resource for resource, but for one upstream collision a plain build gets wrong.
+
+    Argo CD and Flux sync each unit on its own, so the per-unit render is what deploys; in one
+    kustomization, KServe's Certificates are pointed at the admission webhook's Issuer.
+    """
+    assert [c.cluster for c in staged.clusters] == ["aws-use1", "azure-weu", "edge-store17", "gcp-euw4"]
+    for cluster in staged.clusters:
+        assert cluster.error is None
+        plain = renders[cluster.cluster]
+        assert _canonical(cluster.resources) == _canonical(_issuer_misdirected(r) for r in plain), cluster.cluster
+    azure_plain = renders["azure-weu"]
+    misdirected = [r for r in azure_plain if _issuer_misdirected(r) is not r]
+    assert sorted(r["metadata"]["name"] for r in misdirected) == ["llmisvc-serving-cert", "serving-cert"]
+
+
+def test_each_distinct_unit_is_built_once_and_then_cached(staged: render.RenderResult, bundled_overlays: Path, kustomize: kz.Kustomize,
+                                                         tmp_path_factory: pytest.TempPathFactory) -> None:
+    units = {p for c in render.clusters_in(bundled_overlays) for p in render.pieces_of(bundled_overlays, c)}
+    modified = [p for p in units if p.startswith("units/") and render._modifies_upstream(bundled_overlays / p)]
+    assert staged.built == len(units) + len(modified)  # shared units (kubeflow-namespace, cert-manager...) once
+    cache = tmp_path_factory.mktemp("warm")
+    render.render(bundled_overlays, UPSTREAM, kustomize, clusters=["edge-store17"], cache=cache)
+    again = render.render(bundled_overlays, UPSTREAM, kustomize, clusters=["edge-store17"], cache=cache)
+    assert (again.built, again.cached) == (0, 3 + 1)
+
+
+def test_a_broken_overlay_fails_its_own_cluster_only(bundled_overlays: Path, kustomize: kz.Kustomize, tmp_path: Path) -> None:
+    broken = tmp_path / "overlays"
+    shutil.copytree(bundled_overlays, broken)
+    (broken / "units" / "kserve-edge" / "kustomization.yaml").write_text("resources:\n- does-not-exist.yaml\n")
+    result = render.render(broken, UPSTREAM, kustomize, clusters=["edge-store17", "gcp-euw4"], jobs=2, cache=tmp_path / "cache")
+    edge, gcp = result.clusters
+    assert edge.error and "units/kserve-edge" in edge.error and "does-not-exist.yaml" in edge.error
+    assert gcp.error is None and gcp.resources
+
+
+def test_bundled_render_verifies_and_workloads_match_their_real_crds(staged: render.RenderResult) -> None:
+    versions = {"aws-use1": "1.31", "azure-weu": "1.30", "edge-store17": "1.30", "gcp-euw4": "1.32"}
+    declared = verify.declared_vars(UPSTREAM)
+    for cluster in staged.clusters:
+        problems = verify.verify(cluster, versions[cluster.cluster], UPSTREAM / "crds", declared)
+        assert [p.render() for p in problems if p.severity == "error"] == [], cluster.cluster
+        kinds = {r["kind"] for r, o in zip(cluster.resources, cluster.origins) if o.endswith("/own")}
+        assert [p for p in problems if p.code == "SG601" and p.resource.split("/")[-3] in kinds] == []
+    aws = next(c for c in staged.clusters if c.cluster == "aws-use1")
+    assert any(r["kind"] == "CustomResourceDefinition" and r["spec"]["names"]["kind"] == "TrainJob" for r in aws.resources)
+
+
+def test_verify_catches_the_upstream_jobset_defect_in_the_pristine_trainer(staged: render.RenderResult) -> None:
+    pristine = staged.pristine["units/trainer"]
+    cluster = render.ClusterRender("aws-use1", "clusters/aws-use1", tuple(pristine), ("units/trainer",) * len(pristine))
+    problems = verify.verify(cluster, "1.31", UPSTREAM / "crds", verify.declared_vars(UPSTREAM))
+    assert any(p.code == "SG614" and "jobsets.jobset.x-k8s.io" in p.resource for p in problems)
+
+
+def test_verify_flags_the_misdirected_issuer_of_a_whole_cluster_build(staged: render.RenderResult, renders: dict[str, list[Resource]]) -> None:
+    azure = next(c for c in staged.clusters if c.cluster == "azure-weu")
+    origin_of = {json.dumps({**r, "spec": None}, sort_keys=True): o for r, o in zip(azure.resources, azure.origins)}
+    plain = tuple(renders["azure-weu"])
+    origins = tuple(origin_of.get(json.dumps({**r, "spec": None}, sort_keys=True), "units/kserve") for r in plain)
+    problems = verify.verify(render.ClusterRender("azure-weu", "clusters/azure-weu", plain, origins), "1.30", None, frozenset())
+    assert sorted(p.resource for p in problems if p.code == "SG616") == [
+        "cert-manager.io/v1/Certificate/kubeflow/llmisvc-serving-cert",
+        "cert-manager.io/v1/Certificate/kubeflow/serving-cert",
+    ]
+
+
+# --- the render, diff and vendor commands ------------------------------------------------
+
+
+def _cli(args: list[str], xdg_cache: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "XDG_CACHE_HOME": str(xdg_cache), **env}
+    return subprocess.run([sys.executable, "-c", "from stackgen.cli import main; main()", *args],
+                          capture_output=True, text=True, env=environment, timeout=600, cwd=ROOT)
+
+
+def test_this_projects_golden_is_fresh(staged: render.RenderResult, xdg_cache: Path) -> None:
+    done = _cli(["render", "--check", "--upstream", str(UPSTREAM), "-f", str(BUNDLED)], xdg_cache)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "golden up to date" in done.stdout
+    assert not [p for p in (ROOT / "golden").rglob("*") if p.is_file() and p.stat().st_size > 200_000]
+
+
+def test_diff_of_one_changed_field_names_exactly_that(staged: render.RenderResult, xdg_cache: Path, tmp_path: Path) -> None:
+    shutil.copy(BUNDLED, tmp_path / "stack.yaml")
+    shutil.copytree(ROOT / "golden", tmp_path / "golden")
+    stack = tmp_path / "stack.yaml"
+    stack.write_text(stack.read_text().replace("format: pytorch, serveOn: [serving, edge], replicas: 2", "format: pytorch, serveOn: [serving, edge], replicas: 5"))
+    assert _cli(["build", "-f", str(stack)], xdg_cache).returncode == 0
+    done = _cli(["diff", "--upstream", str(UPSTREAM), "-f", str(stack), "--format", "json"], xdg_cache)
+    assert done.returncode == 1, done.stderr
+    body = json.loads(done.stdout)
+    changed = {d["cluster"]: d["changes"] for d in body if d["changes"]}
+    assert sorted(changed) == ["azure-weu", "edge-store17", "gcp-euw4"]  # the clusters that serve it
+    for changes in changed.values():
+        [change] = changes
+        assert change["resource"] == "serving.kserve.io/v1beta1/InferenceService/ml/resnet50"
+        assert {"path": "spec.predictor.minReplicas", "old": 2, "new": 5} in change["fields"]
+
+
+def test_render_without_kustomize_or_mirror_exits_2(xdg_cache: Path, tmp_path: Path) -> None:
+    no_tools = _cli(["render", "--upstream", str(UPSTREAM), "-f", str(BUNDLED), "-o", str(tmp_path / "g")], xdg_cache,
+                    PATH=str(tmp_path), STACKGEN_KUSTOMIZE="")
+    assert no_tools.returncode == 2 and "no kustomize found" in no_tools.stderr and "pip install" in no_tools.stderr
+    no_mirror = _cli(["render", "-f", str(BUNDLED), "-o", str(tmp_path / "g")], tmp_path / "empty-cache", STACKGEN_UPSTREAM="")
+    assert no_mirror.returncode == 2 and "stackgen vendor --from" in no_mirror.stderr
+    assert not (tmp_path / "g").exists()
+
+
+def test_vendor_fills_the_cache_render_then_uses_it(xdg_cache: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "xdg"
+    done = _cli(["vendor", "--from", str(UPSTREAM)], cache)
+    assert done.returncode == 0, done.stderr
+    assert (cache / "stackgen" / "upstream" / "26.03" / "remotes.yaml").is_file()
+    assert (cache / "stackgen" / "upstream" / "26.03" / "crds").is_dir()

@@ -1,0 +1,99 @@
+"""verify: each check catches its defect and passes its fix (no kustomize needed)."""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+
+from stackgen import verify
+from stackgen.render import ClusterRender
+
+Resource = dict[str, t.Any]
+
+
+def _deployment(name: str = "web", image: str = "nginx:1.27", **spec: t.Any) -> Resource:
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "ml"},
+        "spec": {"selector": {"matchLabels": {"app": name}}, "template": {"metadata": {"labels": {"app": name}},
+                 "spec": {"containers": [{"name": "c", "image": image, **spec.pop("container", {})}], **spec}}},
+    }
+
+
+def _codes(resources: list[Resource], origins: list[str] | None = None, declared: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    render = ClusterRender("c1", "clusters/c1", tuple(resources), tuple(origins or ["clusters/c1/own"] * len(resources)))
+    return [(p.code, p.severity) for p in verify.verify(render, "1.31", None, declared)]
+
+
+def test_a_valid_deployment_passes() -> None:
+    assert _codes([_deployment()]) == []
+
+
+def test_schema_violation_names_the_path() -> None:
+    broken = _deployment()
+    broken["spec"]["replicas"] = "three"
+    render = ClusterRender("c1", "clusters/c1", (broken,), ("units/x",))
+    [problem] = verify.verify(render, "1.31", None, frozenset())
+    assert (problem.code, problem.path, problem.resource) == ("SG602", "$.spec.replicas", "apps/v1/Deployment/ml/web")
+    assert problem.render().startswith("clusters/c1: error: apps/v1/Deployment/ml/web: $.spec.replicas:")
+
+
+def test_unknown_kind_is_a_warning_never_silence() -> None:
+    assert _codes([{"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}]) == [("SG601", "warning")]
+
+
+def test_custom_resource_validated_against_its_crd_from_the_render() -> None:
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "widgets.example.com"},
+        "spec": {"group": "example.com", "names": {"kind": "Widget", "plural": "widgets"}, "scope": "Namespaced",
+                 "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                     "type": "object", "properties": {"spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}}}}]},
+    }
+    good = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 3}}
+    bad = {**good, "metadata": {"name": "v"}, "spec": {"size": "big"}}
+    assert _codes([crd, good, bad], ["units/u"] * 3) == [("SG602", "error")]
+
+
+@pytest.mark.parametrize("image", ["nginx", "nginx:latest", "registry.example.com:5000/team/app"])
+def test_unpinned_images_fail(image: str) -> None:
+    assert _codes([_deployment(image=image)]) == [("SG611", "error")]
+
+
+@pytest.mark.parametrize("image", ["nginx:1.27", "registry.example.com:5000/team/app:2", "app@sha256:" + "a" * 64])
+def test_pinned_images_pass(image: str) -> None:
+    assert _codes([_deployment(image=image)]) == []
+
+
+def test_duplicate_ids() -> None:
+    assert _codes([_deployment(), _deployment()]) == [("SG610", "error")]
+
+
+def test_gpu_workload_must_request_gpus() -> None:
+    toleration = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert _codes([_deployment(tolerations=toleration)]) == [("SG612", "error")]
+    fixed = _deployment(tolerations=toleration, container={"resources": {"limits": {"nvidia.com/gpu": 1}}})
+    assert _codes([fixed]) == []
+
+
+def test_authored_secret_with_literal_data() -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "ml"}, "data": {"k": "dg=="}}
+    assert _codes([secret]) == [("SG613", "error")]
+    assert _codes([secret], ["units/dex"]) == []  # upstream's own Secrets are another check's business
+
+
+def test_unresolved_kustomize_var_but_not_container_env() -> None:
+    crd_like = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "ml", "annotations": {"x": "$(CERTIFICATE_NAME)"}}}
+    env = _deployment(container={"args": ["--ns=$(POD_NAMESPACE)"]})
+    assert _codes([crd_like, env], declared=frozenset({"CERTIFICATE_NAME"})) == [("SG614", "error")]
+
+
+def test_ca_injection_must_come_from_the_same_unit() -> None:
+    certificate = {"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "pvc-cert", "namespace": "kubeflow"},
+                   "spec": {"secretName": "s", "issuerRef": {"name": "i"}}}
+    webhook = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+               "metadata": {"name": "w", "annotations": {"cert-manager.io/inject-ca-from": "kubeflow/pvc-cert"}}, "webhooks": []}
+    render = ClusterRender("c1", "clusters/c1", (certificate, webhook), ("units/volumes", "units/trainer"))
+    codes = [p.code for p in verify.verify(render, "1.31", None, frozenset())]
+    assert "SG615" in codes
+    same = ClusterRender("c1", "clusters/c1", (certificate, webhook), ("units/volumes", "units/volumes"))
+    assert "SG615" not in [p.code for p in verify.verify(same, "1.31", None, frozenset())]
