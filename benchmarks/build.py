@@ -33,7 +33,7 @@ def fleet(size: int) -> bytes:
     clusters = []
     for i in range(size):
         cloud = CLOUDS[i % 4]
-        roles = ROLE_SETS[i % 4] if cloud != "onprem" else ["edge"]
+        roles = list(ROLE_SETS[i % 4]) if cloud != "onprem" else ["edge"]  # copies: shared lists dump as YAML aliases
         cluster: dict[str, t.Any] = {
             "name": f"{cloud}-{i:04d}", "cloud": cloud, "region": f"region-{i % 7}",
             "kubernetesVersion": "1.31", "roles": roles, "server": f"https://k8s-{i}.example.com",
@@ -78,6 +78,7 @@ def main() -> None:
     for size in args.sizes:
         data = fleet(size)
         t_load, loaded = best(args.repeat, lambda: load_bytes(data))
+        assert loaded.ok, loaded.diagnostics[:3]
         t_validate, diagnostics = best(args.repeat, lambda: validate(loaded))
         assert not diagnostics, diagnostics[:3]
         t_place, (stack, placement) = best(args.repeat, lambda: (lambda s: (s, place(s)))(build_model(loaded.tree)))

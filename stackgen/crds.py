@@ -14,6 +14,7 @@ import jsonschema
 import yaml
 
 Schema = dict[str, t.Any]
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 TypeKey = tuple[str, str]  # (apiVersion, kind)
 
 
@@ -35,7 +36,7 @@ def schemas_from_crds(crds: t.Iterable[t.Mapping[str, t.Any]]) -> dict[TypeKey, 
 def schemas_from_dir(root: Path) -> dict[TypeKey, Schema]:
     documents: list[t.Mapping[str, t.Any]] = []
     for path in sorted(root.rglob("*.yaml")) if root.is_dir() else []:
-        documents.extend(d for d in yaml.safe_load_all(path.read_text("utf-8")) if isinstance(d, dict))
+        documents.extend(d for d in yaml.load_all(path.read_text("utf-8"), Loader=_LOADER) if isinstance(d, dict))
     return schemas_from_crds(documents)
 
 

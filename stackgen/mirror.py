@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,11 +80,28 @@ def resolve(mirror: Mirror, url: str) -> Path | None:
     return None
 
 
+def _link_or_copy(source: str, target: str) -> None:
+    # Hard links make the ~40 MB mirror free to "copy"; files that get rewritten are replaced
+    # by new files (see _rewrite), never written through the shared inode.
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _writable_dirs(root: Path) -> None:
+    for directory, _, _ in os.walk(root):
+        mode = os.stat(directory).st_mode
+        if not mode & stat.S_IWUSR:
+            os.chmod(directory, mode | stat.S_IWUSR)
+
+
 def materialize(mirror: Mirror, overlays: Path, dest: Path) -> Workspace:
     upstream = dest / "upstream"
     for tree in MIRRORED_TREES:
         if (mirror.root / tree).is_dir():
-            shutil.copytree(mirror.root / tree, upstream / tree, symlinks=False)
+            shutil.copytree(mirror.root / tree, upstream / tree, symlinks=False, copy_function=_link_or_copy)
+    _writable_dirs(upstream)
     shutil.copy2(mirror.root / "remotes.yaml", upstream / "remotes.yaml")
     local = Mirror(upstream, mirror.entries)
     copied = dest / "overlays"
@@ -115,4 +133,6 @@ def _rewrite(mirror: Mirror, kustomization: Path, shown_as: Path) -> None:
             raise MirrorError(f"{shown_as}: remote base {reference} has no entry in the mirror ({mirror.root.name}/remotes.yaml)")
         relative = os.path.relpath(target, kustomization.parent)
         text = re.sub(rf"(?m)^(\s*-\s*['\"]?){re.escape(reference)}(['\"]?\s*(#.*)?)$", lambda m: m.group(1) + relative + m.group(2), text)
-    kustomization.write_text(text, "utf-8")
+    replacement = kustomization.with_name(kustomization.name + ".stackgen-tmp")
+    replacement.write_text(text, "utf-8")
+    os.replace(replacement, kustomization)  # a new inode: the mirror's file stays untouched

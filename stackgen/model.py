@@ -6,6 +6,7 @@ stages (place) can report a problem at the line of the job or model that caused 
 
 from __future__ import annotations
 
+import functools
 import typing as t
 from dataclasses import dataclass
 
@@ -157,7 +158,11 @@ class Stack:
         return next(c for c in self.clusters if c.name == name)
 
     def dataset(self, name: str) -> Dataset:
-        return next(d for d in self.datasets if d.name == name)
+        return self._datasets_by_name[name]
+
+    @functools.cached_property
+    def _datasets_by_name(self) -> dict[str, Dataset]:
+        return {d.name: d for d in self.datasets}
 
 
 Tree = t.Mapping[str, t.Any]

@@ -63,12 +63,19 @@ def _why_selected(selectors: t.Iterable[str], cluster: Cluster) -> str:
 
 def place(stack: Stack) -> Placement:
     findings: list[Finding] = []
-    plans = tuple(_plan_cluster(stack, cluster, findings) for cluster in sorted(stack.clusters, key=lambda c: c.name))
+    # Index jobs by the cluster of their dataset once: a fleet has thousands of clusters.
+    home = {d.name: d.cluster for d in stack.datasets}
+    jobs_by_cluster: dict[str, list[TrainingJob]] = {}
+    for job in stack.training_jobs:
+        jobs_by_cluster.setdefault(home[job.dataset], []).append(job)
+    plans = tuple(
+        _plan_cluster(stack, cluster, tuple(jobs_by_cluster.get(cluster.name, ())), findings)
+        for cluster in sorted(stack.clusters, key=lambda c: c.name)
+    )
     return Placement(plans, tuple(findings))
 
 
-def _plan_cluster(stack: Stack, cluster: Cluster, findings: list[Finding]) -> ClusterPlan:
-    jobs = tuple(j for j in stack.training_jobs if stack.dataset(j.dataset).cluster == cluster.name)
+def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...], findings: list[Finding]) -> ClusterPlan:
     models = tuple(m for m in stack.models if selects(m.serve_on, cluster))
     requested = _requested(stack, cluster, jobs, models, findings)
     needed_by = catalog.closure(requested, cluster.is_edge)

@@ -59,11 +59,9 @@ def verify(render: ClusterRender, kubernetes_version: str, mirror_crds: Path | N
     def report(resource: Resource, path: str, code: str, message: str, severity: str = "error") -> None:
         problems.append(Problem(render.cluster, render.overlay, resource_id(resource), path, severity, code, message))
 
-    custom = crds.schemas_from_crds(render.resources)
-    custom.update(crds.schemas_from_dir(mirror_crds) if mirror_crds else {})
-    missing_kinds: set[tuple[str, str]] = set()
+    validators = _Validators(kubernetes_version, crds.schemas_from_crds(render.resources), mirror_crds)
     for resource, origin in zip(render.resources, render.origins):
-        _check_schema(resource, kubernetes_version, custom, report, missing_kinds)
+        _check_schema(resource, validators, report)
         _check_images(resource, report)
         if origin.endswith(f"/{OWN}") or origin == OWN:
             _check_gpu(resource, report)
@@ -90,28 +88,52 @@ def _builtin_validator(version: str, api_version: str, kind: str) -> jsonschema.
         schema = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/{kind.lower()}-{short}.json", version)
     except (FileNotFoundError, kv.VersionNotSupportedError):
         return None
-    definitions = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version)
-    registry = SchemaResource.from_contents(definitions) @ (SchemaResource.from_contents(schema) @ Registry())
+    registry = SchemaResource.from_contents(schema) @ _definitions(schema_dir, version)
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
 @functools.cache
-def _custom_validator(schema_json: str) -> jsonschema.Draft7Validator:
-    return jsonschema.Draft7Validator(json.loads(schema_json))
+def _definitions(schema_dir: str, version: str) -> Registry:
+    """The shared definitions of one Kubernetes version, parsed once (they are megabytes)."""
+    definitions = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version)
+    return SchemaResource.from_contents(definitions) @ Registry()
 
 
-def _check_schema(resource: Resource, version: str, custom: t.Mapping[crds.TypeKey, crds.Schema],
-                  report: t.Callable[..., None], missing: set[tuple[str, str]]) -> None:
+class _Validators:
+    """One compiled validator per kind for this render: compiling, not validating, is the cost."""
+
+    def __init__(self, kubernetes_version: str, custom: t.Mapping[crds.TypeKey, crds.Schema], mirror_crds: Path | None):
+        self.version = kubernetes_version
+        self.custom = custom
+        self.mirror_crds = mirror_crds
+        self.compiled: dict[crds.TypeKey, t.Any] = {}
+        self.reported: set[crds.TypeKey] = set()
+
+    def get(self, api_version: str, kind: str) -> t.Any:
+        key = (api_version, kind)
+        if key not in self.compiled:
+            self.compiled[key] = self._compile(key)
+        return self.compiled[key]
+
+    def _compile(self, key: crds.TypeKey) -> t.Any:
+        api_version, kind = key
+        if key in self.custom:
+            return jsonschema.Draft7Validator(self.custom[key])
+        group = api_version.split("/")[0]
+        if "." not in group or group.endswith(".k8s.io"):
+            return _builtin_validator(self.version, api_version, kind)
+        # The mirror's CRDs (Argo CD, Flux, External Secrets) are read only when needed.
+        mirrored = crds.schemas_from_dir(self.mirror_crds) if self.mirror_crds else {}
+        return jsonschema.Draft7Validator(mirrored[key]) if key in mirrored else None
+
+
+def _check_schema(resource: Resource, validators: _Validators, report: t.Callable[..., None]) -> None:
     """SG602: `kind: Deployment` without `spec.selector` fails; SG601: a kind with no schema warns once."""
     api_version, kind = str(resource.get("apiVersion")), str(resource.get("kind"))
-    validator: t.Any = None
-    if (api_version, kind) in custom:
-        validator = _custom_validator(json.dumps(custom[(api_version, kind)], sort_keys=True))
-    elif "." not in api_version.split("/")[0] or api_version.split("/")[0].endswith(".k8s.io"):
-        validator = _builtin_validator(version, api_version, kind)
+    validator = validators.get(api_version, kind)
     if validator is None:
-        if (api_version, kind) not in missing:
-            missing.add((api_version, kind))
+        if (api_version, kind) not in validators.reported:
+            validators.reported.add((api_version, kind))
             report(resource, "$", "SG601", f"no schema found for {kind} ({api_version}): not validated", "warning")
         return
     for error in sorted(validator.iter_errors(resource), key=lambda e: e.json_path)[:5]:

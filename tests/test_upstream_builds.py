@@ -301,3 +301,12 @@ def test_vendor_fills_the_cache_render_then_uses_it(xdg_cache: Path, tmp_path: P
     assert done.returncode == 0, done.stderr
     assert (cache / "stackgen" / "upstream" / "26.03" / "remotes.yaml").is_file()
     assert (cache / "stackgen" / "upstream" / "26.03" / "crds").is_dir()
+
+
+def test_materialize_never_changes_the_mirror(workspace: mirror.Workspace) -> None:
+    """The workspace hard-links the mirror; rewritten kustomizations must be new files."""
+    original = UPSTREAM / "kubeflow-manifests/applications/trainer/upstream/third-party/jobset/kustomization.yaml"
+    rewritten = workspace.upstream / "kubeflow-manifests/applications/trainer/upstream/third-party/jobset/kustomization.yaml"
+    assert "https://github.com/kubernetes-sigs/jobset/releases/download/v0.10.1/manifests.yaml" in original.read_text()
+    assert "https://" not in rewritten.read_text().split("resources:")[1].split("patches:")[0]
+    assert not os.path.samefile(original, rewritten)
