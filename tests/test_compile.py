@@ -151,3 +151,31 @@ def test_placement_invariants_hold_in_the_compiled_tree(tree: dict[str, t.Any]) 
             assert not any(u.split("-")[0] in {"istio", "knative", "auth"} for u in unit_names), unit_names
         for unit in unit_names:
             assert f"units/{unit}/kustomization.yaml" in files
+
+
+_SELECTOR_VALUES = ["edge", "serving", "training", "notebooks", "aws-use1", "gcp-euw4", "edge-store17", "azure-weu"]
+_MUTATIONS = st.one_of(
+    st.sampled_from(["aws", "gcp", "azure", "onprem", "edge", "serving", "training", "aws-use1", "imagenet", "vault", "1.31", "ml", "x"]),
+    st.lists(st.sampled_from(_SELECTOR_VALUES), min_size=1, max_size=3, unique=True),
+    st.integers(0, 5),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_every_stack_that_validates_compiles(data: st.DataObject) -> None:
+    """Whatever validate accepts, model, place and compile handle (findings, never exceptions)."""
+    from stackgen.diagnostics import has_errors
+    from stackgen.load import load_bytes
+    from stackgen.validate import validate
+
+    tree = yaml.safe_load(BUNDLED.read_text())
+    for _ in range(data.draw(st.integers(1, 4))):
+        section = data.draw(st.sampled_from(["clusters", "datasets", "trainingJobs", "models", "secrets", "components"]))
+        node = tree["spec"][section]
+        node = node[data.draw(st.sampled_from(sorted(node)))] if section == "components" else node[data.draw(st.integers(0, len(node) - 1))]
+        node[data.draw(st.sampled_from(sorted(node)))] = data.draw(_MUTATIONS)
+    loaded = load_bytes(yaml.safe_dump(tree).encode())
+    if not has_errors(validate(loaded)):
+        files, placement = _compile(loaded.tree)
+        assert placement.findings or files
