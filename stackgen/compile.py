@@ -8,6 +8,7 @@ Layout (DESIGN.md "Output layout"):
     components/<layer>/                   kustomize Components (cloud or role), patches only
     clusters/<cluster>/kustomization.yaml aggregates units + own/, adds no transformer
     clusters/<cluster>/own/               objects stackgen authors for that cluster alone
+    gitops/<engine>/<cluster>/            Argo CD or Flux objects that deliver the above
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from stackgen import catalog, workloads
+from stackgen import catalog, gitops, workloads
 from stackgen.model import Cluster, Stack
 from stackgen.place import ClusterPlan, Placement
 
@@ -48,12 +49,16 @@ class UnitClash(Exception):
 def compile_stack(stack: Stack, placement: Placement) -> FileTree:
     files: FileTree = {}
     units: dict[str, Unit] = {}
+    unit_names: dict[str, tuple[str, ...]] = {}
     for plan in placement.plans:
         cluster_units = [unit_for(stack, plan.cluster, name) for name in plan.component_names]
         for unit in cluster_units:
             if units.setdefault(unit.name, unit) != unit:
                 raise UnitClash(f"unit name `{unit.name}` is used by two different variants")
         files.update(_cluster_files(stack, plan, cluster_units))
+        unit_names[plan.cluster.name] = tuple(unit.name for unit in cluster_units)
+    for path, body in gitops.engine_files(stack, placement, unit_names).items():
+        files[f"gitops/{path}"] = _yaml(body)
     for unit in units.values():
         files[f"units/{unit.name}/kustomization.yaml"] = _unit_kustomization(unit, stack.upstream.kubeflow)
     for layer in sorted({layer for unit in units.values() for layer in unit.layers}):

@@ -125,6 +125,8 @@ def render_checked(
         if run_verify:
             problems += verify_.verify(cluster, versions[cluster.cluster], mirror_root / "crds", declared)
         golden[cluster.cluster] = golden_.golden_files(cluster, result.pristine, checked.stack.upstream.kubeflow, result.kustomize_version, full)
+    if run_verify:
+        problems += verify_.verify_engine_objects(compile_checked(checked), mirror_root / "crds")
     return Rendered(result, tuple(problems), golden)
 
 

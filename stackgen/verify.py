@@ -6,6 +6,7 @@ Checks, each with a stable code (docstrings of the check functions give pass/fai
     SG610 duplicate resource id               SG613 Secret with literal data authored by stackgen
     SG614 unresolved kustomize var            SG615 CA injection from another piece's Certificate
     SG616 Certificate issued by another piece's Issuer
+    SG603 Argo CD / Flux object that its real CRD rejects
 """
 
 from __future__ import annotations
@@ -302,3 +303,23 @@ def declared_vars(mirror_root: Path) -> frozenset[str]:
 
 def kubernetes_validate_version() -> str:
     return str(kubernetes_validate.__version__) if hasattr(kubernetes_validate, "__version__") else "unknown"
+
+
+def verify_engine_objects(files: t.Mapping[str, bytes], mirror_crds: Path) -> list[Problem]:
+    """SG603: every generated Argo CD / Flux object against the mirror's pinned CRDs."""
+    schemas = crds.schemas_from_dir(mirror_crds)
+    problems = []
+    for path, content in sorted(files.items()):
+        if not path.startswith("gitops/"):
+            continue
+        body = yaml.safe_load(content)
+        if str(body.get("apiVersion", "")).startswith("kustomize.config.k8s.io"):
+            continue
+        errors = crds.validate_object(body, schemas)
+        cluster = path.split("/")[2] if path.count("/") >= 3 else ""
+        if errors is None:
+            problems.append(Problem(cluster, path, resource_id(body), "$", "warning", "SG601", f"no CRD found for {body.get('kind')} ({body.get('apiVersion')})"))
+        for error in errors or []:
+            where, _, message = error.partition(": ")
+            problems.append(Problem(cluster, path, resource_id(body), where, "error", "SG603", _short(message)))
+    return problems

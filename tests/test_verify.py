@@ -8,6 +8,7 @@ import pytest
 
 from stackgen import verify
 from stackgen.render import ClusterRender
+from tests.upstream import UPSTREAM, requires_upstream
 
 Resource = dict[str, t.Any]
 
@@ -97,3 +98,10 @@ def test_ca_injection_must_come_from_the_same_unit() -> None:
     assert "SG615" in codes
     same = ClusterRender("c1", "clusters/c1", (certificate, webhook), ("units/volumes", "units/volumes"))
     assert "SG615" not in [p.code for p in verify.verify(same, "1.31", None, frozenset())]
+
+
+@requires_upstream
+def test_engine_objects_are_checked_against_the_mirror_crds() -> None:
+    bad = b"apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: r, namespace: flux-system}\nspec: {interval: 5m, url: 'git@h:o/r.git'}\n"
+    [problem] = verify.verify_engine_objects({"gitops/flux/c1/gitrepository.yaml": bad}, UPSTREAM / "crds")
+    assert (problem.code, problem.cluster, problem.path) == ("SG603", "c1", "$.spec.url")

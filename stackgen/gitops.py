@@ -1,0 +1,312 @@
+"""GitOps engine objects: how each cluster's units and own objects reach the cluster.
+
+One Argo CD Application or Flux Kustomization per (cluster, unit), plus one for the cluster's
+own objects and one per add-on, ordered from the catalog's dependency graph (sync waves or
+`dependsOn`), never by annotating upstream resources. Each cluster's engine objects live in
+their own folder, `gitops/<engine>/<cluster>/`, and name only that cluster: in the standalone
+topology a cluster's own engine reads just that folder, so no cluster holds another's
+credentials and one cluster's failure cannot block another.
+
+Argo CD uses an app-of-apps per cluster rather than an ApplicationSet: ApplicationSet ignores
+sync waves, and the waves are what order CRDs and namespaces before what needs them.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass
+
+from stackgen import catalog
+from stackgen.diagnostics import Finding
+from stackgen.model import Cluster, Stack
+from stackgen.place import ClusterPlan, Placement
+
+Object = dict[str, t.Any]
+ARGOCD_NAMESPACE = "argocd"
+FLUX_NAMESPACE = "flux-system"
+IN_CLUSTER = "https://kubernetes.default.svc"
+
+
+@dataclass(frozen=True)
+class HelmChart:
+    """A pinned Helm release of a cluster add-on upstream does not ship."""
+
+    name: str
+    repository: str
+    chart: str
+    version: str
+    namespace: str
+    values: t.Mapping[str, t.Any]
+
+
+# External Secrets Operator at the version of the CRDs stackgen validates against.
+EXTERNAL_SECRETS = HelmChart("external-secrets", "https://charts.external-secrets.io", "external-secrets", "2.9.0", "external-secrets",
+                             {"installCRDs": True})
+# Recorded GPU operator releases (NVIDIA: 2025-04 release line; AMD: ROCm gpu-operator 1.2).
+GPU_OPERATORS = {
+    "nvidia": HelmChart("gpu-operator", "https://helm.ngc.nvidia.com/nvidia", "gpu-operator", "v25.3.0", "gpu-operator",
+                        {"driver": {"enabled": True}, "toolkit": {"enabled": True}}),
+    "amd": HelmChart("amd-gpu-operator", "https://rocm.github.io/gpu-operator", "gpu-operator-charts", "v1.2.0", "kube-amd-gpu", {}),
+}
+
+
+@dataclass(frozen=True)
+class SyncUnit:
+    """What one engine object deploys: a unit (or the cluster's own folder) and its order."""
+
+    name: str  # unit name, or "own"
+    path: str  # repository path
+    wave: int
+    needs: tuple[str, ...]  # other SyncUnit names of the same cluster it must follow
+
+
+def hub_findings(stack: Stack) -> list[Finding]:
+    """In the hub topology every cluster needs the API server the hub deploys to."""
+    if stack.gitops.topology != "hub":
+        return []
+    return [
+        Finding(c.path, "SG403", f"cluster `{c.name}` has no `server`; the hub topology deploys to each cluster's API server",
+                hint="add `server: https://<api-server>:443`")
+        for c in stack.clusters
+        if not c.server
+    ]
+
+
+def add_ons(stack: Stack, plan: ClusterPlan) -> tuple[HelmChart, ...]:
+    charts = []
+    if plan.secrets:
+        charts.append(EXTERNAL_SECRETS)
+    if plan.cluster.gpu is not None:
+        charts.append(GPU_OPERATORS[plan.cluster.gpu.vendor])
+    return tuple(charts)
+
+
+def sync_units(stack: Stack, plan: ClusterPlan, unit_names: t.Sequence[str]) -> tuple[SyncUnit, ...]:
+    """Units in dependency order with waves from the catalog graph, then the cluster's own folder."""
+    edge = plan.cluster.is_edge
+    by_component = dict(zip(plan.component_names, unit_names))
+    root = stack.gitops.path
+    units = [
+        SyncUnit(
+            name=by_component[component],
+            path=f"{root}/units/{by_component[component]}",
+            wave=10 * (1 + catalog.depth(component, edge)),
+            needs=tuple(by_component[n] for n in catalog.needs_of(component, edge) if n in by_component),
+        )
+        for component in plan.component_names
+    ]
+    last = max((u.wave for u in units), default=0)
+    add_on_names = tuple(chart.name for chart in add_ons(stack, plan))
+    units.append(SyncUnit("own", f"{root}/clusters/{plan.cluster.name}/own", last + 10, tuple(u.name for u in units) + add_on_names))
+    return tuple(units)
+
+
+def engine_files(stack: Stack, placement: Placement, cluster_units: t.Mapping[str, t.Sequence[str]]) -> dict[str, Object]:
+    """Repository-relative path under gitops/ -> object, for the stack's engine."""
+    files: dict[str, Object] = {}
+    for plan in placement.plans:
+        units = sync_units(stack, plan, cluster_units[plan.cluster.name])
+        charts = add_ons(stack, plan)
+        if stack.gitops.engine == "argocd":
+            files.update(_argocd(stack, plan.cluster, units, charts))
+        else:
+            files.update(_flux(stack, plan.cluster, units, charts))
+    if stack.gitops.topology == "hub":
+        # The management cluster applies every cluster's entry point from one place.
+        entries = [f"{p.cluster.name}/root.yaml" if stack.gitops.engine == "argocd" else p.cluster.name for p in placement.plans]
+        files[f"{stack.gitops.engine}/kustomization.yaml"] = _kustomization(entries)
+    return files
+
+
+def _kustomization(resources: t.Sequence[str]) -> Object:
+    return {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": list(resources)}
+
+
+def _labels(cluster: Cluster) -> dict[str, str]:
+    return {"app.kubernetes.io/managed-by": "stackgen", "stackgen.io/cluster": cluster.name}
+
+
+def _destination(stack: Stack, cluster: Cluster) -> str:
+    if stack.gitops.topology == "hub":
+        assert cluster.server, "hub_findings refuses clusters without a server"
+        return cluster.server
+    return IN_CLUSTER
+
+
+# --- Argo CD -----------------------------------------------------------------------------
+
+_CA_BUNDLES = [
+    {"group": "admissionregistration.k8s.io", "kind": "MutatingWebhookConfiguration", "jqPathExpressions": [".webhooks[]?.clientConfig.caBundle"]},
+    {"group": "admissionregistration.k8s.io", "kind": "ValidatingWebhookConfiguration", "jqPathExpressions": [".webhooks[]?.clientConfig.caBundle"]},
+    {"group": "apiextensions.k8s.io", "kind": "CustomResourceDefinition", "jsonPointers": ["/spec/conversion/webhook/clientConfig/caBundle"]},
+]
+_SYNC_OPTIONS = [
+    "ServerSideApply=true",  # Kubeflow's CRDs exceed the client-side last-applied annotation limit
+    "SkipDryRunOnMissingResource=true",  # custom resources whose CRD arrives in the same sync
+    "CreateNamespace=true",
+    "RespectIgnoreDifferences=true",  # cert-manager owns the injected caBundle fields
+]
+_RETRY = {"limit": 10, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}}
+
+
+def _application(stack: Stack, cluster: Cluster, name: str, wave: int, source: Object, namespace: str | None = None) -> Object:
+    destination: Object = {"server": _destination(stack, cluster)}
+    if namespace:
+        destination["namespace"] = namespace
+    # No resources-finalizer: deleting an Application never cascades into its CRDs (and with
+    # them every custom resource of the cluster); removal is an explicit, reviewed act.
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {
+            "name": f"{cluster.name}-{name}",
+            "namespace": ARGOCD_NAMESPACE,
+            "labels": _labels(cluster),
+            "annotations": {"argocd.argoproj.io/sync-wave": str(wave)},
+        },
+        "spec": {
+            "project": cluster.name,
+            "source": source,
+            "destination": destination,
+            "syncPolicy": {"automated": {"prune": True, "selfHeal": True}, "syncOptions": list(_SYNC_OPTIONS), "retry": _RETRY},
+            "ignoreDifferences": [dict(item) for item in _CA_BUNDLES],
+        },
+    }
+
+
+def _argocd(stack: Stack, cluster: Cluster, units: tuple[SyncUnit, ...], charts: tuple[HelmChart, ...]) -> dict[str, Object]:
+    root = f"argocd/{cluster.name}"
+    git = stack.gitops
+    files: dict[str, Object] = {
+        f"{root}/apps/appproject.yaml": {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "AppProject",
+            "metadata": {"name": cluster.name, "namespace": ARGOCD_NAMESPACE, "labels": _labels(cluster)},
+            "spec": {
+                "description": f"stackgen: everything deployed to cluster {cluster.name}",
+                "sourceRepos": [git.repo_url] + [chart.repository for chart in charts],
+                "destinations": [{"server": _destination(stack, cluster), "namespace": "*"}],
+                "clusterResourceWhitelist": [{"group": "*", "kind": "*"}],
+            },
+        },
+    }
+    for unit in units:
+        source = {"repoURL": git.repo_url, "targetRevision": git.revision, "path": unit.path}
+        files[f"{root}/apps/{unit.name}.yaml"] = _application(stack, cluster, unit.name, unit.wave, source)
+    for chart in charts:
+        source = {"repoURL": chart.repository, "chart": chart.chart, "targetRevision": chart.version,
+                  "helm": {"releaseName": chart.name, "valuesObject": dict(chart.values)}}
+        # Add-ons go first: the cluster's own ExternalSecrets and GPU jobs need them.
+        files[f"{root}/apps/addon-{chart.name}.yaml"] = _application(stack, cluster, chart.name, 0, source, chart.namespace)
+    files[f"{root}/root.yaml"] = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": f"{cluster.name}-root", "namespace": ARGOCD_NAMESPACE, "labels": _labels(cluster)},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": git.repo_url, "targetRevision": git.revision, "path": f"{git.path}/gitops/{root}/apps"},
+            # The app-of-apps creates Applications in the engine's own cluster, whatever the topology.
+            "destination": {"server": IN_CLUSTER, "namespace": ARGOCD_NAMESPACE},
+            "syncPolicy": {"automated": {"prune": True, "selfHeal": True}, "retry": _RETRY},
+        },
+    }
+    return files
+
+
+# --- Flux --------------------------------------------------------------------------------
+
+
+def _flux(stack: Stack, cluster: Cluster, units: tuple[SyncUnit, ...], charts: tuple[HelmChart, ...]) -> dict[str, Object]:
+    root = f"flux/{cluster.name}"
+    git = stack.gitops
+    source_name = f"{cluster.name}-repo"
+    repository: Object = {
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "GitRepository",
+        "metadata": {"name": source_name, "namespace": FLUX_NAMESPACE, "labels": _labels(cluster)},
+        "spec": {"interval": "5m", "url": flux_url(git.repo_url), "ref": {"branch": git.revision}},
+    }
+    if not git.repo_url.startswith("https://"):
+        repository["spec"]["secretRef"] = {"name": "stackgen-git-credentials"}  # SSH key the operator creates
+    files: dict[str, Object] = {f"{root}/gitrepository.yaml": repository}
+    names = ["gitrepository.yaml"]
+    if charts:
+        files[f"{root}/kustomization-addons.yaml"] = _flux_kustomization(stack, cluster, "addons", f"{git.path}/gitops/{root}/addons", (), source_name)
+        names.append("kustomization-addons.yaml")
+        addon_files = []
+        for chart in charts:
+            files[f"{root}/addons/{chart.name}.yaml"] = _helm_release(stack, cluster, chart)
+            files[f"{root}/addons/{chart.name}-repository.yaml"] = {
+                "apiVersion": "source.toolkit.fluxcd.io/v1",
+                "kind": "HelmRepository",
+                "metadata": {"name": f"{cluster.name}-{chart.name}", "namespace": FLUX_NAMESPACE, "labels": _labels(cluster)},
+                "spec": {"interval": "1h", "url": chart.repository},
+            }
+            addon_files += [f"{chart.name}-repository.yaml", f"{chart.name}.yaml"]
+        files[f"{root}/addons/kustomization.yaml"] = _kustomization(sorted(addon_files))
+    for unit in units:
+        needs = unit.needs
+        if unit.name == "own":
+            needs = tuple(n for n in needs if n not in {c.name for c in charts}) + (("addons",) if charts else ())
+        files[f"{root}/kustomization-{unit.name}.yaml"] = _flux_kustomization(stack, cluster, unit.name, unit.path, needs, source_name)
+        names.append(f"kustomization-{unit.name}.yaml")
+    files[f"{root}/kustomization.yaml"] = _kustomization(names)
+    return files
+
+
+def flux_url(url: str) -> str:
+    """Flux takes ssh:// URLs only: `git@host:org/repo.git` -> `ssh://git@host/org/repo.git`."""
+    if url.startswith("git@") and ":" in url:
+        host, _, path = url.partition(":")
+        return f"ssh://{host}/{path}"
+    return url
+
+
+def _kube_config(stack: Stack, cluster: Cluster) -> Object | None:
+    # The hub reaches each cluster with a kubeconfig Secret the operator creates: never written here.
+    return {"secretRef": {"name": f"{cluster.name}-kubeconfig"}} if stack.gitops.topology == "hub" else None
+
+
+def _flux_kustomization(stack: Stack, cluster: Cluster, name: str, path: str, needs: t.Sequence[str], source: str) -> Object:
+    spec: Object = {
+        "interval": "10m",
+        "retryInterval": "2m",
+        "timeout": "10m",
+        "path": f"./{path}",
+        "prune": True,
+        "wait": True,
+        "sourceRef": {"kind": "GitRepository", "name": source},
+    }
+    if needs:
+        spec["dependsOn"] = [{"name": f"{cluster.name}-{need}"} for need in needs]
+    kube_config = _kube_config(stack, cluster)
+    if kube_config:
+        spec["kubeConfig"] = kube_config
+    return {
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": f"{cluster.name}-{name}", "namespace": FLUX_NAMESPACE, "labels": _labels(cluster)},
+        "spec": spec,
+    }
+
+
+def _helm_release(stack: Stack, cluster: Cluster, chart: HelmChart) -> Object:
+    spec: Object = {
+        "interval": "1h",
+        "releaseName": chart.name,
+        "targetNamespace": chart.namespace,
+        "install": {"createNamespace": True, "crds": "CreateReplace", "remediation": {"retries": 3}},
+        "upgrade": {"crds": "CreateReplace", "remediation": {"retries": 3}},
+        "chart": {"spec": {"chart": chart.chart, "version": chart.version,
+                           "sourceRef": {"kind": "HelmRepository", "name": f"{cluster.name}-{chart.name}"}}},
+        "values": dict(chart.values),
+    }
+    kube_config = _kube_config(stack, cluster)
+    if kube_config:
+        spec["kubeConfig"] = kube_config
+    return {
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": {"name": f"{cluster.name}-{chart.name}", "namespace": FLUX_NAMESPACE, "labels": _labels(cluster)},
+        "spec": spec,
+    }
