@@ -17,7 +17,6 @@ import typing as t
 from dataclasses import dataclass
 
 from stackgen import catalog
-from stackgen.diagnostics import Finding
 from stackgen.model import Cluster, Stack
 from stackgen.place import ClusterPlan, Placement
 
@@ -58,18 +57,6 @@ class SyncUnit:
     path: str  # repository path
     wave: int
     needs: tuple[str, ...]  # other SyncUnit names of the same cluster it must follow
-
-
-def hub_findings(stack: Stack) -> list[Finding]:
-    """In the hub topology every cluster needs the API server the hub deploys to."""
-    if stack.gitops.topology != "hub":
-        return []
-    return [
-        Finding(c.path, "SG403", f"cluster `{c.name}` has no `server`; the hub topology deploys to each cluster's API server",
-                hint="add `server: https://<api-server>:443`")
-        for c in stack.clusters
-        if not c.server
-    ]
 
 
 def add_ons(stack: Stack, plan: ClusterPlan) -> tuple[HelmChart, ...]:
@@ -128,7 +115,7 @@ def _labels(cluster: Cluster) -> dict[str, str]:
 
 def _destination(stack: Stack, cluster: Cluster) -> str:
     if stack.gitops.topology == "hub":
-        assert cluster.server, "hub_findings refuses clusters without a server"
+        assert cluster.server, "validate refuses hub clusters without a server (SG210)"
         return cluster.server
     return IN_CLUSTER
 

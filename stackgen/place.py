@@ -12,7 +12,7 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
-from stackgen import catalog, gitops
+from stackgen import catalog
 from stackgen.diagnostics import Finding
 from stackgen.model import STORE_CLOUD, Cluster, Model, Secret, Stack, TrainingJob
 
@@ -72,7 +72,6 @@ def place(stack: Stack) -> Placement:
         _plan_cluster(stack, cluster, tuple(jobs_by_cluster.get(cluster.name, ())), findings)
         for cluster in sorted(stack.clusters, key=lambda c: c.name)
     )
-    findings.extend(gitops.hub_findings(stack))
     return Placement(plans, tuple(findings))
 
 

@@ -13,6 +13,14 @@ from stackgen.place import Placement, place
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "stack.yaml"
 CASES = Path(__file__).resolve().parent / "cases"
+HEADER = """
+apiVersion: stackgen.io/v1alpha1
+kind: Stack
+metadata: {name: t}
+spec:
+  gitops: {engine: argocd, repoURL: "https://github.com/a/b.git"}
+"""
+"""The start of a small stack for stage tests: append `clusters:` and the rest."""
 
 
 def checked(path: Path) -> Checked:

@@ -9,7 +9,9 @@ import pytest
 import yaml
 
 from stackgen import crds, write
-from tests.compiling import BUNDLED, CASES, checked, compiled, placed
+from stackgen.load import load_bytes
+from stackgen.validate import validate
+from tests.compiling import BUNDLED, CASES, checked, compiled
 from tests.upstream import UPSTREAM, requires_upstream
 
 GITOPS_CASES = [CASES / "positive" / name / "stack.yaml" for name in ("gitops-argocd-hub", "gitops-flux-standalone", "gitops-flux-hub")]
@@ -88,9 +90,9 @@ def test_flux_depends_on_mirrors_the_graph_and_hub_uses_kubeconfigs(tmp_path: Pa
 
 
 def test_hub_needs_every_server() -> None:
-    _, placement = placed(BUNDLED.read_text().replace("topology: standalone", "topology: hub").replace("      server: https://10.17.0.10:6443\n", ""))
-    [finding] = placement.findings
-    assert finding.code == "SG403" and "edge-store17" in finding.message
+    text = BUNDLED.read_text().replace("topology: standalone", "topology: hub").replace("      server: https://10.17.0.10:6443\n", "")
+    [diagnostic] = validate(load_bytes(text.encode()))
+    assert (diagnostic.code, diagnostic.line) == ("SG210", 42) and "edge-store17" in diagnostic.message
 
 
 def test_no_engine_object_of_one_cluster_names_another() -> None:

@@ -3,15 +3,7 @@
 from __future__ import annotations
 
 from stackgen.place import place
-from tests.compiling import BUNDLED, model_of, placed
-
-HEADER = """
-apiVersion: stackgen.io/v1alpha1
-kind: Stack
-metadata: {name: t}
-spec:
-  gitops: {engine: argocd, repoURL: "https://github.com/a/b.git"}
-"""
+from tests.compiling import BUNDLED, HEADER, model_of, placed
 
 
 def test_bundled_stack_places_training_by_its_data_and_models_on_serving_and_edge() -> None:

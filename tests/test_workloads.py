@@ -8,15 +8,7 @@ import pytest
 
 from stackgen import workloads
 from stackgen.model import Cluster, Gpu, Identity
-from tests.compiling import BUNDLED, placed
-
-HEADER = """
-apiVersion: stackgen.io/v1alpha1
-kind: Stack
-metadata: {name: t}
-spec:
-  gitops: {engine: argocd, repoURL: "https://github.com/a/b.git"}
-"""
+from tests.compiling import BUNDLED, HEADER, placed
 
 
 def _own(text: str, cluster: str) -> dict[str, t.Any]:
