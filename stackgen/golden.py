@@ -167,10 +167,7 @@ def _field_changes(old: t.Any, new: t.Any) -> tuple[FieldChange, ...]:
 def _path(deepdiff_path: str) -> str:
     # root['spec']['predictor']['minReplicas'] -> spec.predictor.minReplicas
     parts = re.findall(r"\['([^']*)'\]|\[(\d+)\]", deepdiff_path)
-    text = ""
-    for name, index in parts:
-        text += f"[{index}]" if index else (f".{name}" if text or not text else name)
-    return text.lstrip(".")
+    return "".join(f"[{index}]" if index else f".{name}" for name, index in parts).lstrip(".")
 
 
 def diff_cluster(cluster: str, old: t.Mapping[str, bytes], new: t.Mapping[str, bytes]) -> ClusterDiff:
@@ -194,7 +191,8 @@ def diff_cluster(cluster: str, old: t.Mapping[str, bytes], new: t.Mapping[str, b
 
 
 def _changed(key: str, before: t.Mapping[str, str], after: t.Mapping[str, str], old: t.Mapping[str, bytes], new: t.Mapping[str, bytes]) -> ResourceChange:
-    name = _file_name({"apiVersion": after["apiVersion"], "kind": after["kind"], "metadata": {"namespace": after["namespace"] or None, "name": after["name"]} if after["namespace"] else {"name": after["name"]}})
+    metadata = {"name": after["name"], **({"namespace": after["namespace"]} if after["namespace"] else {})}
+    name = _file_name({"apiVersion": after["apiVersion"], "kind": after["kind"], "metadata": metadata})
     for folder in ("own", f"patches/{after['origin']}", "resources"):
         path = f"{folder}/{name}"
         if path in old or path in new:

@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import jsonschema
-import kubernetes_validate
 import yaml
 from kubernetes_validate import utils as kv
 from referencing import Registry, Resource as SchemaResource
@@ -300,9 +299,6 @@ def declared_vars(mirror_root: Path) -> frozenset[str]:
         names.update(v["name"] for v in body.get("vars") or [] if isinstance(v, dict) and "name" in v)
     return frozenset(names)
 
-
-def kubernetes_validate_version() -> str:
-    return str(kubernetes_validate.__version__) if hasattr(kubernetes_validate, "__version__") else "unknown"
 
 
 def verify_engine_objects(files: t.Mapping[str, bytes], mirror_crds: Path) -> list[Problem]:
