@@ -181,7 +181,7 @@ def _argocd(stack: Stack, cluster: Cluster, units: tuple[SyncUnit, ...], charts:
         source: Object = {"repoURL": git.repo_url, "targetRevision": git.revision, "path": unit.path}
         files[f"{root}/apps/{unit.name}.yaml"] = _application(stack, cluster, unit.name, unit.wave, source)
     for chart in charts:
-        source: Object = {"repoURL": chart.repository, "chart": chart.chart, "targetRevision": chart.version,
+        source = {"repoURL": chart.repository, "chart": chart.chart, "targetRevision": chart.version,
                   "helm": {"releaseName": chart.name, "valuesObject": dict(chart.values)}}
         # Add-ons go first: the cluster's own ExternalSecrets and GPU jobs need them.
         files[f"{root}/apps/addon-{chart.name}.yaml"] = _application(stack, cluster, chart.name, 0, source, chart.namespace)
