@@ -12,7 +12,7 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
-from stackgen import catalog
+from stackgen import catalog, stores
 from stackgen.diagnostics import Finding
 from stackgen.model import STORE_CLOUD, Cluster, Model, Secret, Stack, TrainingJob
 
@@ -97,6 +97,11 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
     findings.extend(_job_findings(stack, jobs))
     workload_namespaces = {j.namespace for j in jobs} | {m.namespace for m in models}
     secrets = tuple(s for s in stack.secrets if _secret_lands(s, cluster, workload_namespaces))
+    for secret in secrets:
+        try:
+            stores.store_for(secret, cluster)
+        except stores.StoreProblem as problem:
+            findings.append(Finding(secret.path + ("key",), "SG406", str(problem), hint=problem.hint))
     return ClusterPlan(cluster, components, jobs, models, secrets)
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import typing as t
 
-from stackgen import catalog
+from stackgen import catalog, stores
 from stackgen.model import Cluster, Model, Stack, TrainingJob
 from stackgen.place import ClusterPlan
 
 Object = dict[str, t.Any]
-WORKLOAD_SERVICE_ACCOUNT = "stackgen-workload"
+WORKLOAD_SERVICE_ACCOUNT = stores.WORKLOAD_SERVICE_ACCOUNT
 MANAGED_BY = {"app.kubernetes.io/managed-by": "stackgen"}
 
 # How GKE names accelerators in its node label (cloud.google.com/gke-accelerator).
@@ -52,6 +52,8 @@ def own_objects(stack: Stack, plan: ClusterPlan) -> dict[str, Object]:
         objects[f"storageclass-{cluster.storage_class}.yaml"] = _storage_class(cluster)
     for model in plan.models:
         objects[f"inferenceservice-{model.name}.yaml"] = _inference_service(model, cluster)
+    for secret in plan.secrets:
+        objects.update(stores.objects(secret, cluster, MANAGED_BY))
     return objects
 
 
