@@ -225,6 +225,11 @@ _EDGE_INGRESS = {
     "pathTemplate": "/serving/{{ .Namespace }}/{{ .Name }}",
 }
 
+def edge_ingress(domain: str) -> str:
+    """KServe's ingress config on edge (JSON, one key per line for review) for `domain`."""
+    return json.dumps({**_EDGE_INGRESS, "ingressDomain": domain}, indent=2)
+
+
 LAYERS: t.Mapping[str, tuple[Patch, ...]] = {
     "aws": (
         Patch(
@@ -269,7 +274,7 @@ LAYERS: t.Mapping[str, tuple[Patch, ...]] = {
                 # KServe parses these values as JSON: keep them JSON, one key per line for review.
                 "data": {
                     "deploy": json.dumps({"defaultDeploymentMode": "Standard"}, indent=2),
-                    "ingress": json.dumps(_EDGE_INGRESS, indent=2),
+                    "ingress": edge_ingress(str(_EDGE_INGRESS["ingressDomain"])),
                 },
             },
         ),

@@ -94,22 +94,29 @@ def unit_for(stack: Stack, cluster: Cluster, component: str) -> Unit:
 
 
 def _cluster_patches(component: str, cluster: Cluster) -> tuple[t.Mapping[str, t.Any], ...]:
+    """Patches that carry one cluster's values, making the unit `<component>-<cluster>`."""
     # EKS's oauth2-proxy overlay carries literal AWS_REGION / CLUSTER_ID placeholders in the
     # issuer that trusts the cluster's service-account tokens: fill in this cluster's issuer.
     if component == "auth" and cluster.cloud == "aws" and cluster.oidc_issuer:
-        return (
-            {
-                "target": {
-                    "group": "security.istio.io",
-                    "version": "v1beta1",
-                    "kind": "RequestAuthentication",
-                    "name": "m2m-token-issuer",
-                    "namespace": "istio-system",
-                },
-                "patch": f"- op: replace\n  path: /spec/jwtRules/0/issuer\n  value: {cluster.oidc_issuer}\n",
-            },
-        )
+        return (_json_patch("security.istio.io", "v1beta1", "RequestAuthentication", "m2m-token-issuer", "istio-system",
+                            "/spec/jwtRules/0/issuer", cluster.oidc_issuer),)
+    # The Kubeflow gateway answers only for the cluster's host instead of any host.
+    if component == "istio" and cluster.ingress_host:
+        return (_json_patch("networking.istio.io", "v1alpha3", "Gateway", "kubeflow-gateway", "kubeflow",
+                            "/spec/servers/0/hosts", [cluster.ingress_host]),)
+    # Edge KServe names its model URLs under the cluster's host (the edge layer's config otherwise).
+    if component == "kserve" and cluster.is_edge and cluster.ingress_host:
+        return (_json_patch("", "v1", "ConfigMap", "inferenceservice-config", "kubeflow",
+                            "/data/ingress", catalog.edge_ingress(cluster.ingress_host)),)
     return ()
+
+
+def _json_patch(group: str, version: str, kind: str, name: str, namespace: str, path: str, value: t.Any) -> t.Mapping[str, t.Any]:
+    target = {"group": group, "version": version, "kind": kind, "name": name, "namespace": namespace}
+    if not group:
+        del target["group"]
+    operation = yaml.dump([{"op": "replace", "path": path, "value": value}], Dumper=_Dumper, sort_keys=False, width=4096)
+    return {"target": target, "patch": operation}
 
 
 def _unit_kustomization(unit: Unit, release: str) -> bytes:

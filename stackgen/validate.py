@@ -2,17 +2,18 @@
 
 Every problem is reported at once, sorted by position, at the node that causes it: an unknown
 key at the key, a missing key at its parent mapping, a wrong value at the value. Messages are
-written here, never taken from jsonschema, whose messages echo values (which may be secrets).
+written here, never taken from jsonschema, whose messages echo values (which may be secrets),
+and every field of every diagnostic passes through `_redact` before it leaves this module.
 
 Codes (stable; tests and users rely on them):
     SG101 unknown key                 SG201 duplicate name
     SG102 missing required key        SG202 unknown cluster, dataset, role or name in a selector
     SG103 value not among the allowed SG203 cluster named like a role
     SG104 wrong type                  SG204 training job's dataset on a cluster without `training`
-    SG105 malformed value (pattern)   SG205 model or secret selector matches no cluster
+    SG105 malformed value (pattern)   SG205 model selector that matches no cluster
     SG106 out of range / size         SG206 identity or issuer that does not fit the cluster
     SG107 unknown component           SG207 secret that needs `auth.secretRef` to reach its store
-    SG108 kubernetesVersion as float  SG208 secret that lands on no cluster (warning)
+    SG108 kubernetesVersion as number SG208 secret that lands on no cluster (warning)
                                       SG209 role selector no cluster has yet (warning)
                                       SG210 hub topology, cluster without `server`
     SG301 literal credential (shown masked)
@@ -20,6 +21,7 @@ Codes (stable; tests and users rely on them):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import difflib
 import functools
@@ -30,10 +32,11 @@ import typing as t
 from pathlib import Path
 
 import jsonschema
+from jsonschema.exceptions import best_match
 
 from stackgen.diagnostics import Diagnostic, JsonPath, Severity, json_path
 from stackgen.load import Loaded
-from stackgen.model import ROLES, STORE_CLOUD
+from stackgen.model import DEFAULT_NAMESPACE, ROLES, STORE_CLOUD
 
 CODES: t.Mapping[str, str] = {
     "SG101": "unknown key",
@@ -48,10 +51,10 @@ CODES: t.Mapping[str, str] = {
     "SG202": "reference to something stack.yaml does not declare",
     "SG203": "cluster named like a role",
     "SG204": "training job's dataset is on a cluster without the training role",
-    "SG205": "selector that matches no cluster",
+    "SG205": "model selector that matches no cluster",
     "SG206": "identity or OIDC issuer that does not fit its cluster",
     "SG207": "secret needs credentials to reach its store",
-    "SG208": "secret that lands on no cluster",
+    "SG208": "secret that lands on no cluster (warning)",
     "SG209": "role selector that no cluster has yet (warning)",
     "SG210": "hub topology with a cluster that has no `server`",
     "SG301": "literal credential in stack.yaml",
@@ -81,12 +84,20 @@ def _validator() -> jsonschema.Draft7Validator:
     return jsonschema.Draft7Validator(load_schema())
 
 
+@dataclasses.dataclass(frozen=True)
+class _Item:
+    """A diagnostic with its JSON path kept as a tuple, so filters need not parse strings."""
+
+    path: JsonPath
+    diagnostic: Diagnostic
+
+
 class _Report:
     """Collects diagnostics for one file, placing each at its node."""
 
     def __init__(self, loaded: Loaded):
         self.loaded = loaded
-        self.items: list[Diagnostic] = []
+        self.items: list[_Item] = []
 
     def at_value(self, path: JsonPath, code: str, message: str, hint: str | None = None, severity: Severity = "error") -> None:
         self._add(self.loaded.source.value_at(path), path, code, message, hint, severity)
@@ -95,34 +106,45 @@ class _Report:
         self._add(self.loaded.source.key_at(path), path, code, message, hint, "error")
 
     def _add(self, position: t.Any, path: JsonPath, code: str, message: str, hint: str | None, severity: Severity) -> None:
-        self.items.append(
-            Diagnostic(self.loaded.file, position.line, position.column, severity, code, message, json_path(path), hint)
-        )
+        diagnostic = Diagnostic(self.loaded.file, position.line, position.column, severity, code, message, json_path(path), hint)
+        self.items.append(_Item(path, diagnostic))
 
 
 def validate(loaded: Loaded) -> list[Diagnostic]:
+    """Schema errors, cross-reference errors and literal credentials, all at once, sorted."""
+    if not loaded.ok:  # nothing to validate: the loader's own diagnostics say why
+        return sorted(loaded.diagnostics)
     report = _Report(loaded)
-    tree = loaded.tree
-    for error in _validator().iter_errors(tree):
+    for error in _validator().iter_errors(loaded.tree):
         _schema_error(report, error)
-    _cross_references(report, tree)
-    _credentials(report, tree, ())
-    return sorted(_without_echoes(report.items))
+    _cross_references(report, loaded.tree)
+    _credentials(report, loaded.tree, ())
+    return sorted({_redacted(item.diagnostic) for item in _without_echoes(report.items)})
 
 
-def _without_echoes(items: list[Diagnostic]) -> set[Diagnostic]:
-    """Drop errors that only restate another: a credential's pattern error, and "missing `region`"
-    beside the unknown key `regoin` that was meant to be it."""
-    credentials = {d.path for d in items if d.code == "SG301"}
-    meant = {(d.path.rsplit(".", 1)[0], d.hint) for d in items if d.code == "SG101" and d.hint}
-    kept = set()
+def _without_echoes(items: list[_Item]) -> list[_Item]:
+    """Drop errors that only restate another at the same node: a credential's pattern error,
+    an enum error beside the type error for the same value, and "missing `region`" beside the
+    unknown key `regoin` that was meant to be it."""
+    codes_at: dict[JsonPath, set[str]] = {}
     for item in items:
-        if item.code == "SG105" and item.path in credentials:
+        codes_at.setdefault(item.path, set()).add(item.diagnostic.code)
+    meant = {item.path[:-1] + (_quoted(item.diagnostic.hint or ""),) for item in items if item.diagnostic.code == "SG101"}
+    kept = []
+    for item in items:
+        code, others = item.diagnostic.code, codes_at[item.path]
+        if (code == "SG105" and "SG301" in others) or (code == "SG103" and others & {"SG104", "SG108"}):
             continue
-        if item.code == "SG102" and (item.path, f"did you mean `{item.message.split('`')[1]}`?") in meant:
+        if code == "SG102" and item.path + (_quoted(item.diagnostic.message),) in meant:
             continue
-        kept.add(item)
+        kept.append(item)
     return kept
+
+
+def _quoted(text: str) -> str:
+    """The first `name` in a message or hint."""
+    parts = text.split("`")
+    return parts[1] if len(parts) > 2 else ""
 
 
 # --- schema errors -----------------------------------------------------------------------
@@ -148,7 +170,7 @@ def _type_name(value: object) -> str:
     if isinstance(value, int):
         return "an integer"
     if isinstance(value, float):
-        return "a number"
+        return "a float"
     if isinstance(value, (datetime.date, datetime.datetime)):
         return "a date"
     if value is None:
@@ -164,22 +186,24 @@ _EXPECTED = {"string": "a string", "integer": "an integer", "object": "a mapping
 
 
 def _shown(value: object) -> str:
+    """A value for a message: short, and redacted before JSON escaping could hide a secret's shape."""
     if isinstance(value, str):
-        return f'"{_mask(value)}"' if _looks_secret(value) else json.dumps(value, ensure_ascii=False)[:80]
-    return str(value)[:80]
+        return _clip(json.dumps(_redact(value), ensure_ascii=False))
+    return _clip(str(value))
+
+
+def _clip(text: str, width: int = 80) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _schema_error(report: _Report, error: jsonschema.ValidationError) -> None:
     path: JsonPath = tuple(error.absolute_path)
     kind, expected, value = error.validator, error.validator_value, error.instance
-    if "propertyNames" in error.schema_path:
-        # jsonschema reports the offending key as the instance, at the mapping's path.
-        names = load_schema()["properties"]["spec"]["properties"]["components"]["propertyNames"]["enum"]
-        report.at_key(path + (str(value),), "SG107", f"unknown component `{value}`", _did_you_mean(str(value), names))
+    if kind in ("oneOf", "anyOf") and error.context:
+        # best_match descends into the branch that fits the value's type, then its deepest error.
+        _schema_error(report, best_match([error]))
     elif kind == "additionalProperties" and isinstance(value, dict):
-        allowed = set(error.schema.get("properties", {}))
-        for key in sorted(set(value) - allowed):
-            report.at_key(path + (key,), "SG101", f"unknown key `{key}` in {_where(path)}", _did_you_mean(key, allowed))
+        _unknown_keys(report, path, value, set(error.schema.get("properties", {})))
     elif kind == "required" and isinstance(value, dict):
         for key in expected:
             if key not in value:
@@ -194,17 +218,26 @@ def _schema_error(report: _Report, error: jsonschema.ValidationError) -> None:
         _type_error(report, path, expected, value)
     elif kind == "pattern":
         _pattern_error(report, path, value)
-    elif kind in ("minItems", "maxItems", "minLength", "maxLength", "minimum", "maximum", "uniqueItems"):
+    elif kind in _RANGE_KINDS:
         report.at_value(path, "SG106", _range_message(kind, expected, path, value))
     else:
         report.at_value(path, "SG105", f"`{_name(path)}` is not valid here")
 
 
+def _unknown_keys(report: _Report, path: JsonPath, value: dict[str, t.Any], allowed: set[str]) -> None:
+    for key in sorted(set(value) - allowed):
+        if path == ("spec", "components"):
+            report.at_key(path + (key,), "SG107", f"unknown component `{key}`", _did_you_mean(key, allowed))
+        else:
+            report.at_key(path + (key,), "SG101", f"unknown key `{key}` in {_where(path)}", _did_you_mean(key, allowed))
+
+
 def _type_error(report: _Report, path: JsonPath, expected: t.Any, value: object) -> None:
     if _name(path) == "kubernetesVersion" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        # YAML reads 1.30 as the float 1.3: the message says what YAML saw, the hint what was meant.
         report.at_value(
             path, "SG108",
-            f"`kubernetesVersion` must be a string like \"1.31\"; YAML read {value!r} as a number",
+            f"`kubernetesVersion` must be a string like \"1.31\"; YAML read {value!r} as {_type_name(value)}",
             hint=f'quote it: kubernetesVersion: "{_version_guess(value)}"',
         )
         return
@@ -215,9 +248,35 @@ def _type_error(report: _Report, path: JsonPath, expected: t.Any, value: object)
 
 def _version_guess(value: float | int) -> str:
     text = repr(float(value))
-    major, _, minor = text.partition(".")
     # 1.3 was almost surely written 1.30: YAML drops the trailing zero.
-    return f"{major}.{minor}0" if len(minor) == 1 and minor != "0" and int(major) == 1 and int(minor) < 4 else text
+    return text + "0" if text in ("1.1", "1.2", "1.3") else text
+
+
+_PATTERN_MEANING: t.Mapping[str, str] = {
+    "name": "a DNS-1123 label (lowercase letters, digits and `-`, starting and ending alphanumeric)",
+    "cluster": "a cluster name (a DNS-1123 label)",
+    "dataset": "a dataset name (a DNS-1123 label)",
+    "namespace": "a namespace name (a DNS-1123 label)",
+    "runtime": "a runtime name (a DNS-1123 label)",
+    "region": "a region or site name (lowercase letters, digits and `-`)",
+    "image": "an image reference pinned by tag or digest (`repo/name:tag` or `@sha256:...`)",
+    "uri": "a storage URI (s3://, gs://, az://, abfss://, hf://, https:// or pvc://)",
+    "storageUri": "a storage URI (s3://, gs://, az://, abfss://, hf://, https:// or pvc://)",
+    "repoURL": "a git URL (https://, ssh:// or git@host:path) without credentials",
+    "revision": "a branch, tag or commit without spaces",
+    "server": "an https:// URL of the API server",
+    "awsRoleArn": "an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)",
+    "gcpServiceAccount": "a service-account e-mail (<name>@<project>.iam.gserviceaccount.com)",
+    "azureClientId": "a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+    "oidcIssuer": "an EKS OIDC issuer (https://oidc.eks.<region>.amazonaws.com/id/<ID>)",
+    "ingressHost": "a DNS host name",
+    "s3Endpoint": "an http:// or https:// URL",
+    "storageClass": "a StorageClass name (a DNS-1123 subdomain)",
+    "type": "a GPU model in lowercase (a100, h100, l4, mi300x)",
+    "size": "a Kubernetes quantity such as 500Gi or 150Ti",
+    "path": "a relative path without `..`",
+    "mirror": "a registry host with an optional path, without a scheme (registry.example.com/kubeflow)",
+}
 
 
 def _pattern_error(report: _Report, path: JsonPath, value: object) -> None:
@@ -225,21 +284,14 @@ def _pattern_error(report: _Report, path: JsonPath, value: object) -> None:
     if field == "kubernetesVersion" and isinstance(value, str) and re.fullmatch(r"\d+\.\d+", value):
         report.at_value(path, "SG106", f"`kubernetesVersion` must be between 1.25 and 1.37; got {_shown(value)}")
         return
-    described = {
-        "name": "a DNS-1123 label (lowercase letters, digits and `-`, starting and ending alphanumeric)",
-        "image": "an image reference pinned by tag or digest (`repo/name:tag` or `@sha256:...`)",
-        "uri": "a storage URI (s3://, gs://, az://, abfss://, hf://, https:// or pvc://)",
-        "storageUri": "a storage URI (s3://, gs://, az://, abfss://, hf://, https:// or pvc://)",
-        "repoURL": "a git URL (https://, ssh:// or git@host:path) without credentials",
-        "server": "an https:// URL of the API server",
-        "awsRoleArn": "an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)",
-        "gcpServiceAccount": "a service-account e-mail (<name>@<project>.iam.gserviceaccount.com)",
-        "azureClientId": "a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
-        "oidcIssuer": "an EKS OIDC issuer (https://oidc.eks.<region>.amazonaws.com/id/<ID>)",
-        "size": "a Kubernetes quantity such as 500Gi or 150Ti",
-        "path": "a relative path without `..`",
-    }.get(field, "well formed")
+    if field == "kubernetesVersion":
+        report.at_value(path, "SG105", f"`kubernetesVersion` must be a minor version like \"1.31\"; got {_shown(value)}")
+        return
+    described = _PATTERN_MEANING.get(field, "well formed")
     report.at_value(path, "SG105", f"`{field}` must be {described}; got {_shown(value)}")
+
+
+_RANGE_KINDS = ("minItems", "maxItems", "minLength", "maxLength", "minimum", "maximum", "uniqueItems")
 
 
 def _range_message(kind: str, expected: t.Any, path: JsonPath, value: object) -> str:
@@ -256,6 +308,9 @@ def _range_message(kind: str, expected: t.Any, path: JsonPath, value: object) ->
 
 
 # --- cross-references --------------------------------------------------------------------
+#
+# These run on trees the schema may have rejected, so every access is defensive: items that
+# are not mappings and values that are not strings are skipped (the schema reported them).
 
 
 def _items(spec: t.Mapping[str, t.Any], key: str) -> list[tuple[int, dict[str, t.Any]]]:
@@ -266,7 +321,6 @@ def _items(spec: t.Mapping[str, t.Any], key: str) -> list[tuple[int, dict[str, t
 
 
 def _strings(value: object) -> list[str]:
-    """The string items of a list (malformed lists are reported by the schema)."""
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
@@ -275,108 +329,128 @@ def _text(item: t.Mapping[str, t.Any], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _namespace(item: t.Mapping[str, t.Any]) -> object:
+    return item.get("namespace", DEFAULT_NAMESPACE)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Fleet:
+    """What cross-references resolve against: clusters, their roles and clouds, and datasets."""
+
+    roles_of: t.Mapping[str, frozenset[str]]
+    cloud_of: t.Mapping[str, object]
+    datasets: t.Mapping[str, tuple[int, dict[str, t.Any]]]
+
+    def selected(self, selectors: t.Iterable[str]) -> set[str]:
+        wanted = set(selectors)
+        return {name for name, roles in self.roles_of.items() if name in wanted or roles & wanted}
+
+
+def _fleet(spec: t.Mapping[str, t.Any]) -> _Fleet:
+    roles_of: dict[str, frozenset[str]] = {}
+    cloud_of: dict[str, object] = {}
+    for _, cluster in _items(spec, "clusters"):
+        name = _text(cluster, "name")
+        if name is None:
+            continue
+        roles = cluster.get("roles")
+        valid = isinstance(roles, list) and all(isinstance(r, str) and r in ROLES for r in roles)
+        # A cluster whose roles are malformed (already reported) counts as having every role, so
+        # its mistake does not cascade into "no cluster has role ..." elsewhere.
+        roles_of[name] = roles_of.get(name, frozenset()) | frozenset(roles if valid else ROLES)  # type: ignore[arg-type]
+        cloud_of.setdefault(name, cluster.get("cloud"))
+    datasets: dict[str, tuple[int, dict[str, t.Any]]] = {}
+    for index, dataset in _items(spec, "datasets"):
+        name = _text(dataset, "name")
+        if name is not None:
+            datasets.setdefault(name, (index, dataset))
+    return _Fleet(roles_of, cloud_of, datasets)
+
+
 def _cross_references(report: _Report, tree: t.Any) -> None:
     spec = tree.get("spec") if isinstance(tree, dict) else None
     if not isinstance(spec, dict):
         return
-    clusters = _items(spec, "clusters")
-    # A cluster whose roles are malformed (already reported) matches every role, so its
-    # mistake does not cascade into "no cluster has role ..." elsewhere.
-    roles_of: dict[str, set[str]] = {}
-    for _, cluster in clusters:
-        name = _text(cluster, "name")
-        if name is not None:
-            roles = cluster.get("roles")
-            valid = isinstance(roles, list) and all(isinstance(r, str) and r in ROLES for r in roles)
-            roles_of.setdefault(name, set()).update(roles if valid else ROLES)  # type: ignore[arg-type]
+    fleet = _fleet(spec)
     for key in ("clusters", "datasets", "trainingJobs", "models"):
         _duplicates(report, spec, key, lambda item: _text(item, "name"))
-    _duplicates(report, spec, "secrets", lambda item: f"{item.get('namespace', 'ml')}/{item.get('name')}" if _text(item, "name") else None)
-    gitops = spec.get("gitops")
-    hub = isinstance(gitops, dict) and gitops.get("topology") == "hub"
-    for index, cluster in clusters:
-        name = _text(cluster, "name")
+    _duplicates(report, spec, "secrets", lambda item: f"{_namespace(item)}/{item['name']}" if _text(item, "name") else None)
+    hub = isinstance(spec.get("gitops"), dict) and spec["gitops"].get("topology") == "hub"
+    for index, cluster in _items(spec, "clusters"):
+        _cluster_fits(report, index, cluster)
         if hub and "server" not in cluster:
             report.at_value(("spec", "clusters", index), "SG210",
-                            f"cluster `{name}` has no `server`; the hub topology deploys to each cluster's API server",
+                            f"cluster `{cluster.get('name')}` has no `server`; the hub topology deploys to each cluster's API server",
                             "add `server: https://<api-server>:443`")
-        if name in ROLES:
-            report.at_value(("spec", "clusters", index, "name"), "SG203",
-                            f"cluster `{name}` is named like a role; selectors could not tell them apart", "rename the cluster")
-        _identity_fits(report, index, cluster)
     components = spec.get("components")
     if isinstance(components, dict):
         for component, body in components.items():
             if isinstance(body, dict):
-                _selectors(report, ("spec", "components", component, "runsOn"), body.get("runsOn"), roles_of)
-    datasets = {name: (i, d) for i, d in _items(spec, "datasets") if (name := _text(d, "name"))}
-    for index, dataset in datasets.values():
+                _selectors(report, ("spec", "components", component, "runsOn"), body.get("runsOn"), fleet)
+    for index, dataset in _items(spec, "datasets"):
         where = _text(dataset, "cluster")
-        if where is not None and where not in roles_of:
+        if where is not None and where not in fleet.roles_of:
             report.at_value(("spec", "datasets", index, "cluster"), "SG202", f"dataset `{dataset.get('name')}` is on unknown cluster `{where}`",
-                            _did_you_mean(where, roles_of))
+                            _did_you_mean(where, fleet.roles_of))
     for index, job in _items(spec, "trainingJobs"):
-        _job_dataset(report, index, job, datasets, roles_of)
+        _job_dataset(report, index, job, fleet)
     for index, model in _items(spec, "models"):
         path = ("spec", "models", index, "serveOn")
-        if _selectors(report, path, model.get("serveOn"), roles_of) == 0:
+        if _selectors(report, path, model.get("serveOn"), fleet) == set():
             report.at_value(path, "SG205", f"model `{model.get('name')}` is served nowhere: serveOn matches no cluster")
-    _secrets(report, spec, roles_of, datasets)
+    for index, secret in _items(spec, "secrets"):
+        _secret_reaches_store(report, spec, index, secret, fleet)
 
 
 def _duplicates(report: _Report, spec: t.Mapping[str, t.Any], key: str, name_of: t.Callable[[dict[str, t.Any]], str | None]) -> None:
     first: dict[str, int] = {}
+    kind = "training job" if key == "trainingJobs" else key[:-1]
     for index, item in _items(spec, key):
         name = name_of(item)
         if name is None:
             continue
         if name in first:
             earlier = report.loaded.source.value_at(("spec", key, first[name], "name"))
-            report.at_value(("spec", key, index, "name"), "SG201",
-                            f"duplicate {key[:-1] if key != 'trainingJobs' else 'training job'} name `{name}` (first at line {earlier.line})")
+            report.at_value(("spec", key, index, "name"), "SG201", f"duplicate {kind} name `{name}` (first at line {earlier.line})")
         else:
             first[name] = index
 
 
-def _selectors(report: _Report, path: JsonPath, selectors: object, roles_of: t.Mapping[str, set[str]]) -> int | None:
-    """Report selectors that match nothing; how many clusters the list selects (None: unknown)."""
+def _selectors(report: _Report, path: JsonPath, selectors: object, fleet: _Fleet) -> set[str] | None:
+    """Report selectors that match nothing; the clusters the list selects (None: a selector is
+    unknown or the list is malformed, so what it means cannot be told)."""
     if not isinstance(selectors, list):
         return None
-    reported = len(report.items)
-    selected: set[str] = set()
+    known = True
     for index, selector in enumerate(selectors):
-        if not isinstance(selector, str):
+        if not isinstance(selector, str) or selector in fleet.roles_of:
             continue
-        if selector in roles_of:
-            selected.add(selector)
-        elif selector in ROLES:
-            hits = {name for name, roles in roles_of.items() if selector in roles}
-            if not hits:
-                # A fleet may declare a role before its first cluster exists: say so, do not fail.
+        if selector in ROLES:
+            if not fleet.selected([selector]):
+                # A fleet may declare a role before its first cluster exists (DESIGN's own example
+                # runs kserve on `edge` with no edge cluster): say so, do not fail.
                 report.at_value(path + (index,), "SG209", f"no cluster has role `{selector}` (yet); this selector matches nothing",
                                 severity="warning")
-            selected |= hits
-        else:
-            report.at_value(path + (index,), "SG202", f"`{selector}` is neither a role nor a cluster name",
-                            _did_you_mean(selector, list(roles_of) + list(ROLES)) or f"roles: {', '.join(ROLES)}")
-    errors = [d for d in report.items[reported:] if d.severity == "error"]
-    return None if errors else len(selected)
+            continue
+        known = False
+        report.at_value(path + (index,), "SG202", f"`{selector}` is neither a role nor a cluster name",
+                        _did_you_mean(selector, [*fleet.roles_of, *ROLES]) or f"roles: {', '.join(ROLES)}")
+    return fleet.selected(_strings(selectors)) if known else None
 
 
-def _job_dataset(report: _Report, index: int, job: t.Mapping[str, t.Any], datasets: t.Mapping[str, tuple[int, dict[str, t.Any]]],
-                 roles_of: t.Mapping[str, set[str]]) -> None:
+def _job_dataset(report: _Report, index: int, job: t.Mapping[str, t.Any], fleet: _Fleet) -> None:
     name = _text(job, "dataset")
     path = ("spec", "trainingJobs", index, "dataset")
     if name is None:
         return
-    if name not in datasets:
-        report.at_value(path, "SG202", f"training job `{job.get('name')}` reads unknown dataset `{name}`", _did_you_mean(name, datasets))
+    if name not in fleet.datasets:
+        report.at_value(path, "SG202", f"training job `{job.get('name')}` reads unknown dataset `{name}`", _did_you_mean(name, fleet.datasets))
         return
-    cluster = _text(datasets[name][1], "cluster")
-    if cluster is None or cluster not in roles_of or "training" in roles_of[cluster]:
+    cluster = _text(fleet.datasets[name][1], "cluster")
+    if cluster is None or cluster not in fleet.roles_of or "training" in fleet.roles_of[cluster]:
         return
-    qualified = sorted(c for c, roles in roles_of.items() if "training" in roles)
-    hint = (f"clusters that could hold it: {', '.join(qualified)}" if qualified else "no cluster has the `training` role")
+    qualified = sorted(fleet.selected(["training"]))
+    hint = f"clusters that could hold it: {', '.join(qualified)}" if qualified else "no cluster has the `training` role"
     report.at_value(
         path, "SG204",
         f"training job `{job.get('name')}` would run on `{cluster}` (where dataset `{name}` lives), "
@@ -387,124 +461,150 @@ def _job_dataset(report: _Report, index: int, job: t.Mapping[str, t.Any], datase
 
 _IDENTITY_CLOUD = {"awsRoleArn": "aws", "gcpServiceAccount": "gcp", "azureClientId": "azure"}
 _CLOUD_NAMES = {"aws": "an AWS", "gcp": "a GCP", "azure": "an Azure"}
+_EKS_ISSUER_REGION = re.compile(r"https://oidc\.eks\.([a-z0-9-]+)\.amazonaws\.com/")
 
 
-def _identity_fits(report: _Report, index: int, cluster: t.Mapping[str, t.Any]) -> None:
-    cloud = cluster.get("cloud")
+def _cluster_fits(report: _Report, index: int, cluster: t.Mapping[str, t.Any]) -> None:
+    path = ("spec", "clusters", index)
+    name, cloud = cluster.get("name"), cluster.get("cloud")
+    if name in ROLES:
+        report.at_value(path + ("name",), "SG203", f"cluster `{name}` is named like a role; selectors could not tell them apart", "rename the cluster")
     if cloud not in ("aws", "gcp", "azure", "onprem"):
-        return  # the schema reports the cloud; its identity cannot be judged against it
+        return  # the schema reports the cloud; identity cannot be judged against it
     identity = cluster.get("identity")
-    if isinstance(identity, dict):
-        for key in identity:
-            if key in _IDENTITY_CLOUD and _IDENTITY_CLOUD[key] != cloud:
-                report.at_key(("spec", "clusters", index, "identity", key), "SG206",
-                              f"`{key}` is {_CLOUD_NAMES[_IDENTITY_CLOUD[key]]} identity, but cluster `{cluster.get('name')}` runs on {cloud}")
-    issuer = _text(cluster, "oidcIssuer")
+    for key in identity if isinstance(identity, dict) else ():
+        if key in _IDENTITY_CLOUD and _IDENTITY_CLOUD[key] != cloud:
+            report.at_key(path + ("identity", key), "SG206",
+                          f"`{key}` is {_CLOUD_NAMES[_IDENTITY_CLOUD[key]]} identity, but cluster `{name}` runs on {cloud}")
+    issuer, region = _text(cluster, "oidcIssuer"), _text(cluster, "region")
     if issuer is None:
         return
     if cloud != "aws":
-        report.at_key(("spec", "clusters", index, "oidcIssuer"), "SG206", f"`oidcIssuer` is for EKS clusters; `{cluster.get('name')}` runs on {cloud}")
-    elif (match := re.match(r"https://oidc\.eks\.([a-z0-9-]+)\.amazonaws\.com/", issuer)) and match.group(1) != cluster.get("region"):
-        report.at_value(("spec", "clusters", index, "oidcIssuer"), "SG206",
-                        f"`oidcIssuer` is in region {match.group(1)}, but cluster `{cluster.get('name')}` is in {cluster.get('region')}")
+        report.at_key(path + ("oidcIssuer",), "SG206", f"`oidcIssuer` is for EKS clusters; `{name}` runs on {cloud}")
+    elif (match := _EKS_ISSUER_REGION.match(issuer)) and region is not None and match.group(1) != region:
+        report.at_value(path + ("oidcIssuer",), "SG206", f"`oidcIssuer` is in region {match.group(1)}, but cluster `{name}` is in {region}",
+                        f"use the issuer of the EKS cluster in {region}")
 
 
-def _secrets(report: _Report, spec: t.Mapping[str, t.Any], roles_of: t.Mapping[str, set[str]],
-             datasets: t.Mapping[str, tuple[int, dict[str, t.Any]]]) -> None:
-    clusters = {n: c for _, c in _items(spec, "clusters") if (n := _text(c, "name"))}
-    for index, secret in _items(spec, "secrets"):
-        store = _text(secret, "store")
-        if store not in STORE_CLOUD:
-            continue
-        store_cloud = STORE_CLOUD[store]
-        auth = secret.get("auth")
-        has_auth = isinstance(auth, dict) and isinstance(auth.get("secretRef"), dict)
-        path = ("spec", "secrets", index)
-        runs_on = secret.get("runsOn")
-        if isinstance(runs_on, list):
-            _selectors(report, path + ("runsOn",), runs_on, roles_of)
-            selectors = set(_strings(runs_on))
-            targets = {n for n, roles in roles_of.items() if n in selectors or roles & selectors}
-            foreign = sorted(n for n in targets if store_cloud is None or clusters[n].get("cloud") != store_cloud)
-            if foreign and not has_auth:
-                report.at_value(path, "SG207", _needs_auth(secret, store, foreign), _AUTH_HINT)
-        elif store_cloud is None and not has_auth:
-            report.at_value(path, "SG207", _needs_auth(secret, store, []), _AUTH_HINT)
-        elif store_cloud is not None and not _workloads_on(spec, str(secret.get("namespace", "ml")), store_cloud, clusters, roles_of, datasets):
-            report.at_value(path, "SG208", f"secret `{secret.get('name')}` lands on no cluster: no {store_cloud} cluster runs workloads in "
-                            f"namespace `{secret.get('namespace', 'ml')}`", "add `runsOn` to send it somewhere", severity="warning")
+_AUTH_HINT = "add `auth: {secretRef: {name: <Secret holding the store's credentials>}}`"
 
 
-_AUTH_HINT = "add `auth: {secretRef: {name: <secret with the store's credentials>}}`"
+def _secret_reaches_store(report: _Report, spec: t.Mapping[str, t.Any], index: int, secret: t.Mapping[str, t.Any], fleet: _Fleet) -> None:
+    """Workload identity reaches a cloud's store only from that cloud, and vault from nowhere;
+    every other way in needs a credentials reference."""
+    store = _text(secret, "store")
+    if store is None or store not in STORE_CLOUD:
+        return
+    store_cloud = STORE_CLOUD[store]
+    path = ("spec", "secrets", index)
+    runs_on = secret.get("runsOn")
+    if isinstance(runs_on, list):
+        targets = _selectors(report, path + ("runsOn",), runs_on, fleet) or set()
+    else:
+        targets = _landing(spec, _namespace(secret), store_cloud, fleet)
+        if not targets:
+            where = f"no {store_cloud} cluster" if store_cloud else "no cluster"
+            report.at_value(path, "SG208", f"secret `{secret.get('name')}` lands on no cluster: {where} runs workloads in "
+                            f"namespace `{_namespace(secret)}`", "add `runsOn` to send it somewhere", severity="warning")
+    auth = secret.get("auth")
+    if isinstance(auth, dict) and isinstance(auth.get("secretRef"), dict):
+        return
+    foreign = sorted(n for n in targets if fleet.cloud_of.get(n) != store_cloud)
+    if store_cloud is None:
+        report.at_value(path, "SG207", f"secret `{secret.get('name')}` is read from vault, which no cluster reaches by workload identity: "
+                        "it needs a credentials reference (`auth.secretRef`)", _AUTH_HINT)
+    elif foreign:
+        report.at_value(path, "SG207", f"secret `{secret.get('name')}` cannot reach {store} from {', '.join(foreign)} by workload identity: "
+                        "it needs a credentials reference (`auth.secretRef`)", _AUTH_HINT)
 
 
-def _needs_auth(secret: t.Mapping[str, t.Any], store: str, foreign: list[str]) -> str:
-    where = f" on {', '.join(foreign)}" if foreign else ""
-    return f"secret `{secret.get('name')}` cannot reach {store}{where} by workload identity: it needs a credentials reference (`auth.secretRef`)"
-
-
-def _workloads_on(spec: t.Mapping[str, t.Any], namespace: str, cloud: str, clusters: t.Mapping[str, t.Mapping[str, t.Any]],
-                  roles_of: t.Mapping[str, set[str]], datasets: t.Mapping[str, tuple[int, dict[str, t.Any]]]) -> bool:
-    on_cloud = {n for n, c in clusters.items() if c.get("cloud") == cloud}
+def _landing(spec: t.Mapping[str, t.Any], namespace: object, store_cloud: str | None, fleet: _Fleet) -> set[str]:
+    """Where a secret without `runsOn` goes: clusters on the store's cloud (any, for vault) that
+    run a training job or serve a model in the secret's namespace."""
+    used: set[str] = set()
     for _, job in _items(spec, "trainingJobs"):
-        dataset = datasets.get(str(job.get("dataset")))
-        if job.get("namespace", "ml") == namespace and dataset and _text(dataset[1], "cluster") in on_cloud:
-            return True
+        dataset = fleet.datasets.get(str(job.get("dataset")))
+        cluster = _text(dataset[1], "cluster") if dataset else None
+        if _namespace(job) == namespace and cluster in fleet.roles_of:
+            used.add(t.cast(str, cluster))
     for _, model in _items(spec, "models"):
-        serve_on = set(_strings(model.get("serveOn")))
-        if model.get("namespace", "ml") == namespace and any(n in serve_on or roles_of.get(n, set()) & serve_on for n in on_cloud):
-            return True
-    return False
+        if _namespace(model) == namespace:
+            used |= fleet.selected(_strings(model.get("serveOn")))
+    return {n for n in used if store_cloud is None or fleet.cloud_of.get(n) == store_cloud}
 
 
 # --- literal credentials -----------------------------------------------------------------
+#
+# Each pattern matches the whole secret (a private key runs to its END line, or to the end of
+# the text), so replacing the match hides all of it. Masks keep four characters: enough to
+# recognise which credential it was, never enough to use it.
 
 _SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("an AWS access key id", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
-    ("a GitHub token", re.compile(r"\b(ghp|gho|ghs|ghu|ghr)_[A-Za-z0-9]{20,}|\bgithub_pat_[A-Za-z0-9_]{20,}")),
+    ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("a private key", re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|.*)", re.S)),
+    ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})")),
     ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
-    ("a Google service-account key", re.compile(r"\"private_key\"\s*:")),
-    ("a JSON Web Token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+")),
-    ("a password inside a URL", re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")),
+    ("a Google service-account key", re.compile(r'"private_key"\s*:\s*(?:"(?:[^"\\]|\\.)*"?)?')),
+    ("a JSON Web Token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")),
     ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
 )
-_SECRET_KEYS = re.compile(r"^(password|passwd|pwd|token|secret|secretkey|secret_key|accesskey|access_key|apikey|api_key|clientsecret|client_secret|aws_secret_access_key|privatekey)$", re.I)
+_URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^/\s:@]+:)([^/\s@]+)(@)", re.I)
+# Normalised (lowercase, no `_` or `-`) names of keys whose value is a credential; suffixes, so
+# `dbPassword`, `github_token` and `aws_secret_access_key` count too. No schema property
+# ends this way (a test holds that), so such a value is never echoed by a schema message.
+_SECRET_KEY_SUFFIXES = ("password", "passwd", "token", "secret", "secretkey", "accesskey", "apikey", "privatekey")
 
 
-def _looks_secret(text: str) -> bool:
-    return any(pattern.search(text) for _, pattern in _SECRET_PATTERNS)
+def _secret_key(key: str) -> bool:
+    normal = re.sub(r"[-_]", "", key).lower()
+    return normal == "pwd" or normal.endswith(_SECRET_KEY_SUFFIXES)
 
 
-def _mask(text: str) -> str:
-    """The text with each secret cut to its first four characters; the rest is kept for context."""
-    url = re.match(r"([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+(@.*)", text)
-    if url:
-        return url.group(1) + "****" + url.group(2)[:60]
+def _redact(text: str) -> str:
+    """`text` with every credential-shaped part masked; idempotent."""
+    text = _URL_PASSWORD.sub(r"\1****\3", text)
     for _, pattern in _SECRET_PATTERNS:
-        match = pattern.search(text)
-        if match:
-            return (text[: match.start()] + match.group(0)[:4] + "****")[-80:]
-    return text[:4] + "****"
+        text = pattern.sub(lambda match: match.group(0)[:4] + "****", text)
+    return text
+
+
+def _masked(value: str) -> str:
+    """A whole value known to be a secret: a short one keeps less, so no mask reveals it all."""
+    return value[: min(4, len(value) // 3)] + "****"
+
+
+def _redacted(diagnostic: Diagnostic) -> Diagnostic:
+    hint = _redact(diagnostic.hint) if diagnostic.hint else diagnostic.hint
+    return dataclasses.replace(diagnostic, message=_redact(diagnostic.message), path=_redact(diagnostic.path), hint=hint)
 
 
 def _credentials(report: _Report, node: t.Any, path: JsonPath) -> None:
     if isinstance(node, dict):
         for key, value in node.items():
             child = path + (key,)
-            if _looks_secret(key):
-                report.at_key(child, "SG301", f"literal credential in a key: `{_mask(key)}`", _CREDENTIAL_HINT)
-            if _SECRET_KEYS.match(key) and isinstance(value, str) and value:
-                report.at_value(child, "SG301", f"literal credential: `{key}` holds a value (`{_mask(value)}`)", _CREDENTIAL_HINT)
+            if _kind_of_secret(key):
+                report.at_key(child, "SG301", f"literal credential in a key: `{_clip(_redact(key))}`", _CREDENTIAL_HINT)
+            if _secret_key(key) and _is_literal(value):
+                report.at_value(child, "SG301", f"literal credential: `{_clip(_redact(key))}` holds a value (`{_masked(str(value))}`)",
+                                _CREDENTIAL_HINT)
             else:
                 _credentials(report, value, child)
     elif isinstance(node, list):
         for index, value in enumerate(node):
             _credentials(report, value, path + (index,))
-    elif isinstance(node, str):
-        kind = next((label for label, pattern in _SECRET_PATTERNS if pattern.search(node)), None)
-        if kind:
-            report.at_value(path, "SG301", f"literal credential: {kind} (`{_mask(node)}`)", _CREDENTIAL_HINT)
+    elif isinstance(node, str) and (kind := _kind_of_secret(node)):
+        report.at_value(path, "SG301", f"literal credential: {kind} (`{_clip(_redact(node))}`)", _CREDENTIAL_HINT)
+
+
+def _kind_of_secret(text: str) -> str | None:
+    if _URL_PASSWORD.search(text):
+        return "a password inside a URL"
+    return next((label for label, pattern in _SECRET_PATTERNS if pattern.search(text)), None)
+
+
+def _is_literal(value: object) -> bool:
+    """A non-empty string or a number: `password: 123456` is as literal as a quoted one."""
+    return (isinstance(value, str) and value != "") or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
 _CREDENTIAL_HINT = "stack.yaml holds references, never secrets: put it in your cloud's secret store and list it under spec.secrets"

@@ -83,6 +83,11 @@ def _service_account(cluster: Cluster, namespace: str) -> Object:
     if cluster.cloud == "azure" and identity.azure_client_id:
         annotations["azure.workload.identity/client-id"] = identity.azure_client_id
         labels["azure.workload.identity/use"] = "true"
+    if cluster.s3_endpoint:
+        # KServe's storage initializer reads an S3-compatible endpoint from its service account.
+        scheme, _, host = cluster.s3_endpoint.partition("://")
+        annotations["serving.kserve.io/s3-endpoint"] = host.rstrip("/")
+        annotations["serving.kserve.io/s3-usehttps"] = "1" if scheme == "https" else "0"
     extra: dict[str, t.Any] = {"labels": labels}
     if annotations:
         extra["annotations"] = annotations
@@ -154,6 +159,8 @@ def _train_job(job: TrainingJob, dataset_uri: str, claim: str | None, cluster: C
         "numNodes": job.workers,
         "env": [{"name": "DATASET_URI", "value": dataset_uri}],
     }
+    if cluster.s3_endpoint:  # AWS SDKs and s3fs honour it: on-prem object storage, no code change
+        trainer["env"].append({"name": "AWS_ENDPOINT_URL", "value": cluster.s3_endpoint})
     if job.gpus_per_worker:
         resource = _GPU_RESOURCE[cluster.gpu.vendor if cluster.gpu else "nvidia"]
         amount = str(job.gpus_per_worker)

@@ -70,7 +70,7 @@ def test_removed_cluster_disappears_and_users_file_stays(project: Path) -> None:
     result = _run("build", "-f", str(stack))
     assert result.exit_code == 0, result.output
     assert not (project / "overlays" / "clusters" / "edge-store17" / "kustomization.yaml").exists()
-    assert not (project / "overlays" / "units" / "kserve-edge").exists()
+    assert not (project / "overlays" / "units" / "kserve-edge-store17").exists()
     assert notes.read_text() == "site contact: ..."
     assert "NOTES.md: warning: not written by stackgen" in result.stderr
 

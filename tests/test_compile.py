@@ -25,13 +25,14 @@ def test_units_are_shared_and_variants_named_by_what_varies() -> None:
     stack, placement = placed(BUNDLED.read_text())
     files = compile_stack(stack, placement)
     units = sorted({p.split("/")[1] for p in files if p.startswith("units/")})
-    assert "istio-aws" in units and "istio-gcp" in units and "istio-azure" in units
+    assert "istio-aws" in units and "istio-azure" in units
     assert "auth-aws-use1" in units and "auth" in units
-    assert "kserve" in units and "kserve-edge" in units
-    gcp = _kustomization(files, "units/istio-gcp/kustomization.yaml")
+    assert "kserve" in units and "kserve-edge-store17" in units  # edge, with the site's own host
+    assert "istio-gcp-euw4" in units and "istio-gcp" not in units
+    gcp = _kustomization(files, "units/istio-gcp-euw4/kustomization.yaml")
     assert any("istio-install/overlays/gke" in r for r in gcp["resources"])
     assert gcp["components"] == ["../../components/gcp"]
-    edge = _kustomization(files, "units/kserve-edge/kustomization.yaml")
+    edge = _kustomization(files, "units/kserve-edge-store17/kustomization.yaml")
     assert edge["resources"] == [catalog.remote_url("applications/kserve/kserve", "26.03")]
     assert edge["components"] == ["../../components/edge"]
 
@@ -53,7 +54,7 @@ def test_no_cluster_name_is_stamped_into_a_shared_unit() -> None:
     files = compile_stack(stack, placement)
     names = [c.name for c in stack.clusters]
     for path, content in files.items():
-        if path.startswith("units/") and not any(path.startswith(f"units/auth-{n}/") for n in names):
+        if path.startswith("units/") and not any(path.startswith(f"units/{c}-{n}/") for n in names for c in ("auth", "istio", "kserve")):
             assert not any(n in content.decode() for n in names), path
 
 

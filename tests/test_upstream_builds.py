@@ -215,10 +215,10 @@ def test_each_distinct_unit_is_built_once_and_then_cached(staged: render.RenderR
 def test_a_broken_overlay_fails_its_own_cluster_only(bundled_overlays: Path, kustomize: kz.Kustomize, tmp_path: Path) -> None:
     broken = tmp_path / "overlays"
     shutil.copytree(bundled_overlays, broken)
-    (broken / "units" / "kserve-edge" / "kustomization.yaml").write_text("resources:\n- does-not-exist.yaml\n")
+    (broken / "units" / "kserve-edge-store17" / "kustomization.yaml").write_text("resources:\n- does-not-exist.yaml\n")
     result = render.render(broken, UPSTREAM, kustomize, clusters=["edge-store17", "gcp-euw4"], jobs=2, cache=tmp_path / "cache")
     edge, gcp = result.clusters
-    assert edge.error and "units/kserve-edge" in edge.error and "does-not-exist.yaml" in edge.error
+    assert edge.error and "units/kserve-edge-store17" in edge.error and "does-not-exist.yaml" in edge.error
     assert gcp.error is None and gcp.resources
 
 
@@ -310,3 +310,17 @@ def test_materialize_never_changes_the_mirror(workspace: mirror.Workspace) -> No
     assert "https://github.com/kubernetes-sigs/jobset/releases/download/v0.10.1/manifests.yaml" in original.read_text()
     assert "https://" not in rewritten.read_text().split("resources:")[1].split("patches:")[0]
     assert not os.path.samefile(original, rewritten)
+
+
+def test_per_cluster_ingress_host_and_s3_endpoint_reach_the_render(renders: dict[str, list[Resource]]) -> None:
+    [gateway] = [r for r in renders["gcp-euw4"] if r["kind"] == "Gateway" and r["metadata"]["name"] == "kubeflow-gateway"]
+    assert gateway["spec"]["servers"][0]["hosts"] == ["ml.euw4.acme.example.com"]
+    [aws_gateway] = [r for r in renders["aws-use1"] if r["kind"] == "Gateway" and r["metadata"]["name"] == "kubeflow-gateway"]
+    assert aws_gateway["spec"]["servers"][0]["hosts"] == ["*"]
+    edge = renders["edge-store17"]
+    [config] = [r for r in edge if r["kind"] == "ConfigMap" and r["metadata"]["name"] == "inferenceservice-config"]
+    ingress = yaml.safe_load(config["data"]["ingress"])
+    assert (ingress["ingressDomain"], ingress["ingressClassName"]) == ("store17.edge.acme.example.com", "nginx")
+    assert yaml.safe_load(config["data"]["deploy"]) == {"defaultDeploymentMode": "Standard"}
+    [account] = [r for r in edge if r["kind"] == "ServiceAccount" and r["metadata"]["name"] == "stackgen-workload"]
+    assert account["metadata"]["annotations"] == {"serving.kserve.io/s3-endpoint": "minio.store17.lan:9000", "serving.kserve.io/s3-usehttps": "0"}

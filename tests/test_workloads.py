@@ -40,7 +40,9 @@ def test_identity_annotations_per_cloud() -> None:
         "azure.workload.identity/client-id": "3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
     }
     assert azure["inferenceservice-resnet50.yaml"]["metadata"]["labels"]["azure.workload.identity/use"] == "true"
-    assert "annotations" not in _own(text, "edge-store17")["serviceaccount-ml.yaml"]["metadata"]
+    # on-prem has no workload identity; its S3-compatible store is named for KServe instead
+    assert _own(text, "edge-store17")["serviceaccount-ml.yaml"]["metadata"]["annotations"] == {
+        "serving.kserve.io/s3-endpoint": "minio.store17.lan:9000", "serving.kserve.io/s3-usehttps": "0"}
 
 
 def test_models_on_edge_run_in_standard_mode_with_small_requests() -> None:
