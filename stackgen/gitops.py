@@ -218,7 +218,10 @@ def _flux(stack: Stack, cluster: Cluster, units: tuple[SyncUnit, ...], charts: t
     files: dict[str, Object] = {f"{root}/gitrepository.yaml": repository}
     names = ["gitrepository.yaml"]
     if charts:
-        files[f"{root}/kustomization-addons.yaml"] = _flux_kustomization(stack, cluster, "addons", f"{git.path}/gitops/{root}/addons", (), source_name)
+        # The HelmReleases live beside the engine and reach the cluster by their own kubeConfig,
+        # so this Kustomization applies them locally even in the hub topology.
+        files[f"{root}/kustomization-addons.yaml"] = _flux_kustomization(
+            stack, cluster, "addons", f"{git.path}/gitops/{root}/addons", (), source_name, remote=False)
         names.append("kustomization-addons.yaml")
         addon_files = []
         for chart in charts:
@@ -254,7 +257,8 @@ def _kube_config(stack: Stack, cluster: Cluster) -> Object | None:
     return {"secretRef": {"name": f"{cluster.name}-kubeconfig"}} if stack.gitops.topology == "hub" else None
 
 
-def _flux_kustomization(stack: Stack, cluster: Cluster, name: str, path: str, needs: t.Sequence[str], source: str) -> Object:
+def _flux_kustomization(stack: Stack, cluster: Cluster, name: str, path: str, needs: t.Sequence[str], source: str,
+                        remote: bool = True) -> Object:
     spec: Object = {
         "interval": "10m",
         "retryInterval": "2m",
@@ -266,7 +270,7 @@ def _flux_kustomization(stack: Stack, cluster: Cluster, name: str, path: str, ne
     }
     if needs:
         spec["dependsOn"] = [{"name": f"{cluster.name}-{need}"} for need in needs]
-    kube_config = _kube_config(stack, cluster)
+    kube_config = _kube_config(stack, cluster) if remote else None
     if kube_config:
         spec["kubeConfig"] = kube_config
     return {

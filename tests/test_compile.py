@@ -141,6 +141,13 @@ def test_compile_is_deterministic_and_ignores_declaration_order(tree: dict[str, 
 def test_placement_invariants_hold_in_the_compiled_tree(tree: dict[str, t.Any]) -> None:
     files, placement = _compile(tree)
     assume(not placement.findings)
+    stack = build_model(tree)
+    for job in stack.training_jobs:  # every job lands on its dataset's cluster, and only there
+        hosts = [p.cluster.name for p in placement.plans if job in p.training_jobs]
+        assert hosts == [stack.dataset(job.dataset).cluster]
+    for model in stack.models:  # every model on every cluster its serveOn selects
+        selected = {c.name for c in stack.clusters if set(model.serve_on) & ({c.name} | set(c.roles))}
+        assert {p.cluster.name for p in placement.plans if model in p.models} == selected
     for plan in placement.plans:
         resources = yaml.safe_load(files[f"clusters/{plan.cluster.name}/kustomization.yaml"])["resources"]
         unit_names = {r.rsplit("/", 1)[-1] for r in resources[:-1]}

@@ -86,6 +86,9 @@ def test_flux_depends_on_mirrors_the_graph_and_hub_uses_kubeconfigs(tmp_path: Pa
     assert {"name": "aws-use1-addons"} in own["spec"]["dependsOn"]
     release = yaml.safe_load(files["gitops/flux/aws-use1/addons/gpu-operator.yaml"])
     assert release["spec"]["chart"]["spec"]["version"] == "v25.3.0"
+    assert release["spec"]["kubeConfig"] == {"secretRef": {"name": "aws-use1-kubeconfig"}}
+    addons = yaml.safe_load(files["gitops/flux/aws-use1/kustomization-addons.yaml"])
+    assert "kubeConfig" not in addons["spec"]  # HelmReleases are applied beside the engine
     assert yaml.safe_load(files["gitops/flux/kustomization.yaml"])["resources"] == ["aws-use1", "azure-weu", "edge-store17", "gcp-euw4"]
 
 
