@@ -225,8 +225,8 @@ def render_markdown(diffs: t.Sequence[ClusterDiff]) -> str:
         return "\n".join(lines + ["No changes.", ""])
     lines += ["| cluster | added | removed | changed |", "|---|---:|---:|---:|"]
     for diff in changed:
-        counts = [sum(c.change == kind for c in diff.changes) for kind in ("added", "removed", "changed")]
-        lines.append(f"| `{diff.cluster}` | {counts[0]} | {counts[1]} | {counts[2]} |")
+        counts = _counts(diff)
+        lines.append(f"| `{diff.cluster}` | {counts['added']} | {counts['removed']} | {counts['changed']} |")
     for diff in changed:
         lines += ["", f"<details><summary><code>{diff.cluster}</code>: {_summary(diff)}</summary>", ""]
         lines += [f"> {n}" for n in diff.notes]
@@ -249,9 +249,12 @@ def render_json(diffs: t.Sequence[ClusterDiff]) -> str:
     return json.dumps(body, indent=2, sort_keys=True, default=str) + "\n"
 
 
+def _counts(diff: ClusterDiff) -> dict[str, int]:
+    return {kind: sum(c.change == kind for c in diff.changes) for kind in ("added", "removed", "changed")}
+
+
 def _summary(diff: ClusterDiff) -> str:
-    counts = {kind: sum(c.change == kind for c in diff.changes) for kind in ("added", "removed", "changed")}
-    return ", ".join(f"{n} {kind}" for kind, n in counts.items() if n) or "notes only"
+    return ", ".join(f"{n} {kind}" for kind, n in _counts(diff).items() if n) or "notes only"
 
 
 def _value(value: t.Any) -> str:
