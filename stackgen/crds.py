@@ -1,7 +1,17 @@
 """CRD openAPIV3Schema -> JSON Schema validators, from CRD objects or CRD files on disk.
 
-Kubernetes structural schemas are OpenAPI v3 with extensions; the differences that matter
-for validation are `nullable` and `x-kubernetes-int-or-string`, rewritten here into JSON Schema.
+Kubernetes structural schemas are OpenAPI v3 with extensions. What matters for validation is
+rewritten here into JSON Schema (draft 7):
+  - `nullable: true` -> the type (and any enum) also admits null;
+  - `x-kubernetes-int-or-string` -> integer or string;
+  - `x-kubernetes-preserve-unknown-fields` / `x-kubernetes-embedded-resource` -> open objects;
+  - every other `x-kubernetes-*` key (list/map types, CEL validations) is dropped: the API
+    server checks those, a schema validator cannot.
+With `strict=True` an object schema that lists its `properties` rejects any other key, as
+`kubectl apply --validate=strict` (the default since Kubernetes 1.27) and server-side apply do:
+a misspelt field in a generated object is an error, not silently pruned.
+
+Reused by verify (rendered custom resources, SG603) and the GitOps tests.
 """
 
 from __future__ import annotations
@@ -18,39 +28,80 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 TypeKey = tuple[str, str]  # (apiVersion, kind)
 
 
-def schemas_from_crds(crds: t.Iterable[t.Mapping[str, t.Any]]) -> dict[TypeKey, Schema]:
+def schemas_from_crds(crds: t.Iterable[t.Mapping[str, t.Any]], strict: bool = False) -> dict[TypeKey, Schema]:
+    """(group/version, kind) -> JSON Schema, for every served version of every CRD given."""
     found: dict[TypeKey, Schema] = {}
     for crd in crds:
-        if crd.get("kind") != "CustomResourceDefinition":
+        if not isinstance(crd, t.Mapping) or crd.get("kind") != "CustomResourceDefinition":
             continue
-        spec = crd.get("spec", {})
-        group, kind = spec.get("group", ""), spec.get("names", {}).get("kind", "")
-        for version in spec.get("versions", []):
+        spec = crd.get("spec") or {}
+        group, kind = spec.get("group", ""), (spec.get("names") or {}).get("kind", "")
+        for version in spec.get("versions") or []:
             schema = (version.get("schema") or {}).get("openAPIV3Schema")
             if version.get("served", True) and schema:
-                found[(f"{group}/{version['name']}", kind)] = to_json_schema(schema)
+                # The first definition wins, so the result never depends on input order twice over.
+                found.setdefault((f"{group}/{version['name']}", kind), to_json_schema(schema, strict))
     return found
 
 
 @functools.cache
-def schemas_from_dir(root: Path) -> dict[TypeKey, Schema]:
+def _schemas_in_dir(root: Path, strict: bool) -> dict[TypeKey, Schema]:
     documents: list[t.Mapping[str, t.Any]] = []
-    for path in sorted(root.rglob("*.yaml")) if root.is_dir() else []:
+    files = sorted([*root.rglob("*.yaml"), *root.rglob("*.yml")]) if root.is_dir() else []
+    for path in files:
         documents.extend(d for d in yaml.load_all(path.read_text("utf-8"), Loader=_LOADER) if isinstance(d, dict))
-    return schemas_from_crds(documents)
+    return schemas_from_crds(documents, strict)
 
 
-def to_json_schema(node: t.Any) -> t.Any:
+def schemas_from_dir(root: Path) -> dict[TypeKey, Schema]:
+    """Every CRD under `root` (recursively), read once per process. Do not mutate the result."""
+    return _schemas_in_dir(Path(root), False)
+
+
+def load_crd_schemas(dirs: Path | str | t.Iterable[Path | str], strict: bool = False) -> dict[TypeKey, Schema]:
+    """Every CRD under each of `dirs` (a missing dir adds nothing); the first dir defining a type wins."""
+    roots = [Path(dirs)] if isinstance(dirs, (str, Path)) else [Path(d) for d in dirs]
+    found: dict[TypeKey, Schema] = {}
+    for root in roots:
+        for key, schema in _schemas_in_dir(root, strict).items():
+            found.setdefault(key, schema)
+    return found
+
+
+def to_json_schema(node: t.Any, strict: bool = False) -> t.Any:
+    """An OpenAPI v3 structural schema (with Kubernetes extensions) as draft-7 JSON Schema."""
     if isinstance(node, list):
-        return [to_json_schema(item) for item in node]
+        return [to_json_schema(item, strict) for item in node]
     if not isinstance(node, dict):
         return node
-    converted = {key: to_json_schema(value) for key, value in node.items() if not key.startswith("x-kubernetes-") and key != "nullable"}
+    converted: Schema = {}
+    for key, value in node.items():
+        if key.startswith("x-kubernetes-") or key == "nullable":
+            continue
+        if key in ("properties", "patternProperties", "definitions") and isinstance(value, dict):
+            # Keys of these maps are field names (a field may be called `nullable`): convert values only.
+            converted[key] = {name: to_json_schema(sub, strict) for name, sub in value.items()}
+        elif key in ("example", "default", "enum", "const"):
+            converted[key] = value  # data, never a schema
+        else:
+            converted[key] = to_json_schema(value, strict)
     if node.get("x-kubernetes-int-or-string"):
         converted.pop("type", None)
         converted["anyOf"] = [{"type": "integer"}, {"type": "string"}]
-    if node.get("nullable") and "type" in converted:
-        converted["type"] = [converted["type"], "null"] if isinstance(converted["type"], str) else [*converted["type"], "null"]
+    if node.get("nullable"):
+        if "type" in converted:
+            types = [converted["type"]] if isinstance(converted["type"], str) else list(converted["type"])
+            converted["type"] = types if "null" in types else [*types, "null"]
+        if "enum" in converted and None not in converted["enum"]:
+            converted["enum"] = [*converted["enum"], None]
+    open_object = node.get("x-kubernetes-preserve-unknown-fields") or node.get("x-kubernetes-embedded-resource")
+    if strict and "properties" in node and "additionalProperties" not in node and not open_object:
+        converted["additionalProperties"] = False
+    if strict and node.get("x-kubernetes-embedded-resource") and "properties" in converted:
+        # An embedded object always may carry its own type and metadata.
+        for name in ("apiVersion", "kind"):
+            converted["properties"].setdefault(name, {"type": "string"})
+        converted["properties"].setdefault("metadata", {"type": "object"})
     return converted
 
 
@@ -59,8 +110,11 @@ def validator(schema: Schema) -> jsonschema.Draft7Validator:
 
 
 def validate_object(obj: t.Mapping[str, t.Any], schemas: t.Mapping[TypeKey, Schema]) -> list[str] | None:
-    """Error messages with their JSON paths; None when no schema covers the object's kind."""
+    """Errors as `<JSON path>: <message>`, sorted; [] when valid; None when no schema covers the kind.
+
+    None (not []) lets a caller tell "valid" from "not validated" (verify warns SG601 on the latter).
+    """
     schema = schemas.get((str(obj.get("apiVersion")), str(obj.get("kind"))))
     if schema is None:
         return None
-    return [f"{error.json_path}: {error.message}" for error in validator(schema).iter_errors(obj)]
+    return sorted(f"{error.json_path}: {error.message}" for error in validator(schema).iter_errors(obj))

@@ -13,6 +13,8 @@ sync waves, and the waves are what order CRDs and namespaces before what needs t
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import typing as t
 from dataclasses import dataclass
 
@@ -36,6 +38,8 @@ class HelmChart:
     version: str
     namespace: str
     values: t.Mapping[str, t.Any]
+    # Catalog components the chart cannot install without (e.g. its webhooks' certificates).
+    needs: tuple[str, ...] = ()
 
 
 # External Secrets Operator at the version of the CRDs stackgen validates against.
@@ -45,7 +49,22 @@ EXTERNAL_SECRETS = HelmChart("external-secrets", "https://charts.external-secret
 GPU_OPERATORS = {
     "nvidia": HelmChart("gpu-operator", "https://helm.ngc.nvidia.com/nvidia", "gpu-operator", "v25.3.0", "gpu-operator",
                         {"driver": {"enabled": True}, "toolkit": {"enabled": True}}),
-    "amd": HelmChart("amd-gpu-operator", "https://rocm.github.io/gpu-operator", "gpu-operator-charts", "v1.2.0", "kube-amd-gpu", {}),
+    # The AMD operator's webhook certificates come from cert-manager: it installs after it.
+    "amd": HelmChart("amd-gpu-operator", "https://rocm.github.io/gpu-operator", "gpu-operator-charts", "v1.2.0", "kube-amd-gpu", {},
+                     needs=("cert-manager",)),
+}
+# Managed clouds' GPU node images already ship the NVIDIA driver (EKS accelerated AMIs, GKE's
+# driver installer, AKS GPU node pools): a second driver from the operator would fight it.
+# GKE keeps it under /home/kubernetes/bin/nvidia and needs CDI (GKE's GPU Operator guide).
+NVIDIA_CLOUD_VALUES: t.Mapping[str, t.Mapping[str, t.Any]] = {
+    "aws": {"driver": {"enabled": False}, "toolkit": {"enabled": True}},
+    "azure": {"driver": {"enabled": False}, "toolkit": {"enabled": True}},
+    "gcp": {
+        "driver": {"enabled": False},
+        "toolkit": {"enabled": True, "installDir": "/home/kubernetes/bin/nvidia"},
+        "hostPaths": {"driverInstallDir": "/home/kubernetes/bin/nvidia"},
+        "cdi": {"enabled": True, "default": True},
+    },
 }
 
 
@@ -57,6 +76,7 @@ class SyncUnit:
     path: str  # repository path
     wave: int
     needs: tuple[str, ...]  # other SyncUnit names of the same cluster it must follow
+    component: str = ""  # the catalog component a unit deploys ("" for own)
 
 
 def add_ons(stack: Stack, plan: ClusterPlan) -> tuple[HelmChart, ...]:
@@ -64,8 +84,16 @@ def add_ons(stack: Stack, plan: ClusterPlan) -> tuple[HelmChart, ...]:
     if plan.secrets:
         charts.append(EXTERNAL_SECRETS)
     if plan.cluster.gpu is not None:
-        charts.append(GPU_OPERATORS[plan.cluster.gpu.vendor])
+        chart = GPU_OPERATORS[plan.cluster.gpu.vendor]
+        if plan.cluster.gpu.vendor == "nvidia" and plan.cluster.cloud in NVIDIA_CLOUD_VALUES:
+            chart = dataclasses.replace(chart, values=NVIDIA_CLOUD_VALUES[plan.cluster.cloud])
+        charts.append(chart)
     return tuple(charts)
+
+
+def add_on_needs(chart: HelmChart, units: t.Sequence[SyncUnit]) -> tuple[SyncUnit, ...]:
+    """The cluster's units an add-on installs after (those deploying what its chart needs)."""
+    return tuple(u for u in units if u.component and u.component in chart.needs)
 
 
 def sync_units(stack: Stack, plan: ClusterPlan, unit_names: t.Sequence[str]) -> tuple[SyncUnit, ...]:
@@ -79,6 +107,7 @@ def sync_units(stack: Stack, plan: ClusterPlan, unit_names: t.Sequence[str]) -> 
             path=f"{root}/units/{by_component[component]}",
             wave=10 * (1 + catalog.depth(component, edge)),
             needs=tuple(by_component[n] for n in catalog.needs_of(component, edge) if n in by_component),
+            component=component,
         )
         for component in plan.component_names
     ]
@@ -168,7 +197,9 @@ def _argocd(stack: Stack, cluster: Cluster, units: tuple[SyncUnit, ...], charts:
         f"{root}/apps/appproject.yaml": {
             "apiVersion": "argoproj.io/v1alpha1",
             "kind": "AppProject",
-            "metadata": {"name": cluster.name, "namespace": ARGOCD_NAMESPACE, "labels": _labels(cluster)},
+            # Wave -1 of the app-of-apps: the project exists before any Application that names it.
+            "metadata": {"name": cluster.name, "namespace": ARGOCD_NAMESPACE, "labels": _labels(cluster),
+                         "annotations": {"argocd.argoproj.io/sync-wave": "-1"}},
             "spec": {
                 "description": f"stackgen: everything deployed to cluster {cluster.name}",
                 "sourceRepos": [git.repo_url] + [chart.repository for chart in charts],
@@ -183,8 +214,10 @@ def _argocd(stack: Stack, cluster: Cluster, units: tuple[SyncUnit, ...], charts:
     for chart in charts:
         source = {"repoURL": chart.repository, "chart": chart.chart, "targetRevision": chart.version,
                   "helm": {"releaseName": chart.name, "valuesObject": dict(chart.values)}}
-        # Add-ons go first: the cluster's own ExternalSecrets and GPU jobs need them.
-        files[f"{root}/apps/addon-{chart.name}.yaml"] = _application(stack, cluster, chart.name, 0, source, chart.namespace)
+        # Add-ons go first (the cluster's own ExternalSecrets and GPU jobs need them), right after
+        # what their chart needs, if anything; units sit on multiples of 10, `own` after them all.
+        wave = max((u.wave + 1 for u in add_on_needs(chart, units)), default=0)
+        files[f"{root}/apps/addon-{chart.name}.yaml"] = _application(stack, cluster, chart.name, wave, source, chart.namespace)
     files[f"{root}/root.yaml"] = {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
@@ -211,17 +244,23 @@ def _flux(stack: Stack, cluster: Cluster, units: tuple[SyncUnit, ...], charts: t
         "apiVersion": "source.toolkit.fluxcd.io/v1",
         "kind": "GitRepository",
         "metadata": {"name": source_name, "namespace": FLUX_NAMESPACE, "labels": _labels(cluster)},
-        "spec": {"interval": "5m", "url": flux_url(git.repo_url), "ref": {"branch": git.revision}},
+        "spec": {"interval": "5m", "url": flux_url(git.repo_url), "ref": flux_ref(git.revision)},
     }
     if not git.repo_url.startswith("https://"):
         repository["spec"]["secretRef"] = {"name": "stackgen-git-credentials"}  # SSH key the operator creates
     files: dict[str, Object] = {f"{root}/gitrepository.yaml": repository}
-    names = ["gitrepository.yaml"]
+    # The cluster's entry point: applied once by hand (docs/gitops.md), it then keeps this whole
+    # folder, itself included, in step with git. It runs where Flux runs (no kubeConfig) and does
+    # not wait on the units it creates, so one slow unit never holds the others back.
+    files[f"{root}/root.yaml"] = _flux_kustomization(stack, cluster, "root", f"{git.path}/gitops/{root}", (), source_name, remote=False, wait=False)
+    names = ["gitrepository.yaml", "root.yaml"]
     if charts:
         # The HelmReleases live beside the engine and reach the cluster by their own kubeConfig,
         # so this Kustomization applies them locally even in the hub topology.
+        # ... and only after what their charts need (the AMD operator: cert-manager).
+        addon_needs = sorted({u.name for chart in charts for u in add_on_needs(chart, units)})
         files[f"{root}/kustomization-addons.yaml"] = _flux_kustomization(
-            stack, cluster, "addons", f"{git.path}/gitops/{root}/addons", (), source_name, remote=False)
+            stack, cluster, "addons", f"{git.path}/gitops/{root}/addons", addon_needs, source_name, remote=False)
         names.append("kustomization-addons.yaml")
         addon_files = []
         for chart in charts:
@@ -244,6 +283,25 @@ def _flux(stack: Stack, cluster: Cluster, units: tuple[SyncUnit, ...], charts: t
     return files
 
 
+_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_VERSION_TAG = re.compile(r"v?[0-9]+(\.[0-9]+)*([-+][0-9A-Za-z.-]+)?")
+
+
+def flux_ref(revision: str) -> Object:
+    """Argo CD's `targetRevision` takes a branch, tag or commit alike; Flux must be told which.
+
+    A full commit SHA is a commit, `refs/...` a full reference, a version (`v1.2.0`, `26.03`) a
+    tag, anything else a branch. A tag that does not look like a version needs `refs/tags/<tag>`.
+    """
+    if _COMMIT.fullmatch(revision):
+        return {"commit": revision}
+    if revision.startswith("refs/"):
+        return {"name": revision}
+    if _VERSION_TAG.fullmatch(revision):
+        return {"tag": revision}
+    return {"branch": revision}
+
+
 def flux_url(url: str) -> str:
     """Flux takes ssh:// URLs only: `git@host:org/repo.git` -> `ssh://git@host/org/repo.git`."""
     if url.startswith("git@") and ":" in url:
@@ -258,14 +316,19 @@ def _kube_config(stack: Stack, cluster: Cluster) -> Object | None:
 
 
 def _flux_kustomization(stack: Stack, cluster: Cluster, name: str, path: str, needs: t.Sequence[str], source: str,
-                        remote: bool = True) -> Object:
+                        remote: bool = True, wait: bool = True) -> Object:
     spec: Object = {
         "interval": "10m",
         "retryInterval": "2m",
         "timeout": "10m",
         "path": f"./{path}",
         "prune": True,
-        "wait": True,
+        # Pruning stays on within a unit (a resource upstream drops goes), but deleting the
+        # Kustomization itself (a component leaves the cluster) orphans its objects rather than
+        # deleting CRDs, and with them every custom resource, or PVCs holding data: removal is
+        # an explicit, reviewed act (the Argo CD side has no resources-finalizer, for the same reason).
+        "deletionPolicy": "Orphan",
+        "wait": wait,
         "sourceRef": {"kind": "GitRepository", "name": source},
     }
     if needs:
@@ -286,6 +349,9 @@ def _helm_release(stack: Stack, cluster: Cluster, chart: HelmChart) -> Object:
         "interval": "1h",
         "releaseName": chart.name,
         "targetNamespace": chart.namespace,
+        # Helm's release records live on the cluster the chart goes to (through kubeConfig in the
+        # hub); the default, the HelmRelease's own flux-system, exists only on the engine's cluster.
+        "storageNamespace": chart.namespace,
         "install": {"createNamespace": True, "crds": "CreateReplace", "remediation": {"retries": 3}},
         "upgrade": {"crds": "CreateReplace", "remediation": {"retries": 3}},
         "chart": {"spec": {"chart": chart.chart, "version": chart.version,

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stackgen import crds, write
+from stackgen import crds, gitops, write
+from stackgen.compile import compile_stack
 from stackgen.load import load_bytes
 from stackgen.validate import validate
-from tests.compiling import BUNDLED, CASES, checked, compiled
+from tests.compiling import BUNDLED, CASES, checked, compiled, placed
 from tests.upstream import UPSTREAM, requires_upstream
 
 GITOPS_CASES = [CASES / "positive" / name / "stack.yaml" for name in ("gitops-argocd-hub", "gitops-flux-standalone", "gitops-flux-hub")]
@@ -139,3 +140,248 @@ def test_no_credentials_are_written() -> None:
     repository = yaml.safe_load(compiled(CASES / "positive" / "gitops-flux-standalone" / "stack.yaml")["gitops/flux/gpu-east/gitrepository.yaml"])
     assert repository["spec"]["secretRef"] == {"name": "stackgen-git-credentials"}
     assert repository["spec"]["url"] == "ssh://git@github.com/acme/fleet.git"
+
+
+# --- delivery details: refs, add-ons, deletion safety, repo paths, isolation ---------------------
+
+_SMALL = """
+apiVersion: stackgen.io/v1alpha1
+kind: Stack
+metadata: {name: small}
+spec:
+  gitops: {engine: ENGINE, topology: TOPOLOGY, repoURL: "https://git.example.com/ml/fleet.git", revision: "REVISION", path: deploy/ml}
+  clusters:
+    - {name: rocm-a, cloud: onprem, region: ber, kubernetesVersion: "1.31", roles: [training], server: "https://10.0.0.1:6443", gpu: {vendor: amd, type: mi300x}}
+    - {name: gke-b, cloud: gcp, region: us-east4, kubernetesVersion: "1.33", roles: [serving], server: "https://34.1.2.3", gpu: {vendor: nvidia, type: l4}}
+    - {name: dgx-c, cloud: onprem, region: muc, kubernetesVersion: "1.31", roles: [training], server: "https://10.0.0.2:6443", gpu: {vendor: nvidia, type: a100}}
+  components:
+    pipelines: {runsOn: [gke-b]}
+    spark: {runsOn: [rocm-a]}
+  secrets:
+    - {name: token, store: vault, key: "https://vault.example.com:8200/secret/ml/token", runsOn: [gke-b], auth: {secretRef: {name: vault-token}}}
+"""
+
+
+def _small_text(engine: str = "argocd", topology: str = "standalone", revision: str = "main") -> str:
+    return _SMALL.replace("ENGINE", engine).replace("TOPOLOGY", topology).replace("REVISION", revision)
+
+
+def _small(engine: str = "argocd", topology: str = "standalone", revision: str = "main") -> dict[str, dict[str, t.Any]]:
+    """Engine objects of a small stack, built straight from the model (not through validate)."""
+    stack, placement = placed(_small_text(engine, topology, revision))
+    assert not placement.findings, placement.findings
+    return _objects(compile_stack(stack, placement))
+
+
+def _engine_variants() -> list[tuple[str, str]]:
+    return [(engine, topology) for engine in ("argocd", "flux") for topology in ("standalone", "hub")]
+
+
+def _waves(objects: dict[str, dict[str, t.Any]], cluster: str) -> dict[str, int]:
+    return {
+        p.rsplit("/", 1)[-1][:-5]: int(b["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+        for p, b in objects.items()
+        if p.startswith(f"gitops/argocd/{cluster}/apps/") and b["kind"] == "Application"
+    }
+
+
+@pytest.mark.parametrize(
+    ("revision", "ref"),
+    [
+        ("main", {"branch": "main"}),
+        ("release/26.03", {"branch": "release/26.03"}),
+        ("v1.2.0", {"tag": "v1.2.0"}),
+        ("26.03", {"tag": "26.03"}),
+        ("refs/tags/prod", {"name": "refs/tags/prod"}),
+        ("0123456789abcdef0123456789abcdef01234567", {"commit": "0123456789abcdef0123456789abcdef01234567"}),
+    ],
+)
+def test_flux_follows_branches_tags_and_commits(revision: str, ref: dict[str, str]) -> None:
+    assert gitops.flux_ref(revision) == ref
+    repository = _small("flux", revision=revision)["gitops/flux/rocm-a/gitrepository.yaml"]
+    assert repository["spec"]["ref"] == ref
+
+
+def test_hub_add_ons_live_beside_helm_controller_and_install_remotely() -> None:
+    objects = _small("flux", "hub")
+    addons = objects["gitops/flux/gke-b/kustomization-addons.yaml"]
+    # The HelmRelease objects must reach the management cluster's helm-controller, not the target.
+    assert "kubeConfig" not in addons["spec"]
+    release = objects["gitops/flux/gke-b/addons/external-secrets.yaml"]
+    assert release["spec"]["kubeConfig"] == {"secretRef": {"name": "gke-b-kubeconfig"}}
+    # Helm's storage lives on the target cluster, where flux-system does not exist in the hub.
+    assert release["spec"]["storageNamespace"] == release["spec"]["targetNamespace"] == "external-secrets"
+    assert objects["gitops/flux/gke-b/kustomization-pipelines.yaml"]["spec"]["kubeConfig"] == {"secretRef": {"name": "gke-b-kubeconfig"}}
+
+
+@pytest.mark.parametrize(("engine", "topology"), _engine_variants())
+def test_deleting_an_engine_object_never_cascades(engine: str, topology: str) -> None:
+    for path, body in _small(engine, topology).items():
+        if body["kind"] == "Application":
+            assert "finalizers" not in body["metadata"], path
+        if body["apiVersion"] == "kustomize.toolkit.fluxcd.io/v1":
+            assert body["spec"]["deletionPolicy"] == "Orphan" and body["spec"]["prune"] is True, path
+
+
+def test_add_ons_follow_what_they_need_and_precede_own() -> None:
+    argocd = _small("argocd")
+    rocm = _waves(argocd, "rocm-a")
+    # AMD's operator needs cert-manager, which nothing here brings (spark does not need it).
+    assert "cert-manager" not in rocm and rocm["addon-amd-gpu-operator"] == 0 < rocm["own"]
+    gke = _waves(argocd, "gke-b")
+    assert gke["addon-external-secrets"] == 0 and gke["addon-gpu-operator"] == 0
+    assert all(w < gke["own"] for name, w in gke.items() if name != "own")
+    assert argocd["gitops/argocd/rocm-a/apps/appproject.yaml"]["metadata"]["annotations"] == {"argocd.argoproj.io/sync-wave": "-1"}
+    flux = _small("flux")
+    assert {"name": "gke-b-addons"} in flux["gitops/flux/gke-b/kustomization-own.yaml"]["spec"]["dependsOn"]
+    assert "dependsOn" not in flux["gitops/flux/gke-b/kustomization-addons.yaml"]["spec"]
+
+
+def test_amd_operator_installs_after_cert_manager() -> None:
+    text = _small_text().replace("spark: {runsOn: [rocm-a]}", "trainer: {runsOn: [rocm-a]}")
+    argocd = _objects(compile_stack(*placed(text)))
+    wave = _waves(argocd, "rocm-a")
+    assert wave["cert-manager"] < wave["addon-amd-gpu-operator"] < wave["trainer"] < wave["own"]
+    flux = _objects(compile_stack(*placed(text.replace("engine: argocd", "engine: flux"))))
+    assert flux["gitops/flux/rocm-a/kustomization-addons.yaml"]["spec"]["dependsOn"] == [{"name": "rocm-a-cert-manager"}]
+
+
+def test_gpu_operator_values_follow_the_cloud() -> None:
+    objects = _small("argocd")
+    gke = objects["gitops/argocd/gke-b/apps/addon-gpu-operator.yaml"]["spec"]["source"]
+    onprem = objects["gitops/argocd/dgx-c/apps/addon-gpu-operator.yaml"]["spec"]["source"]
+    assert gke["chart"] == onprem["chart"] == "gpu-operator" and gke["targetRevision"] == gitops.GPU_OPERATORS["nvidia"].version
+    # GKE installs the driver itself; on-prem nodes get it from the operator.
+    assert gke["helm"]["valuesObject"]["driver"] == {"enabled": False}
+    assert gke["helm"]["valuesObject"]["hostPaths"] == {"driverInstallDir": "/home/kubernetes/bin/nvidia"}
+    assert onprem["helm"]["valuesObject"]["driver"] == {"enabled": True}
+    amd = objects["gitops/argocd/rocm-a/apps/addon-amd-gpu-operator.yaml"]["spec"]["source"]
+    assert (amd["repoURL"], amd["chart"]) == ("https://rocm.github.io/gpu-operator", "gpu-operator-charts")
+
+
+@pytest.mark.parametrize(("engine", "topology"), _engine_variants())
+def test_engine_objects_point_at_folders_the_build_writes(engine: str, topology: str) -> None:
+    """Every repo path an engine object names is `spec.gitops.path` + a folder the build writes."""
+    files = compile_stack(*placed(_small_text(engine, topology)))
+    objects = _objects(files)
+    # Argo CD reads a folder through its kustomization.yaml or, lacking one, its plain YAML files.
+    folders = {path.rsplit("/", 1)[0] for path in files if path.endswith(".yaml")}
+    for path, body in objects.items():
+        cluster = path.split("/")[2]
+        if body["kind"] == "Application":
+            source = body["spec"]["source"]
+            if "chart" in source:
+                continue
+            assert source["repoURL"] == "https://git.example.com/ml/fleet.git" and source["targetRevision"] == "main"
+            assert source["path"].startswith("deploy/ml/") and source["path"][len("deploy/ml/"):] in folders, path
+        elif body["apiVersion"] == "kustomize.toolkit.fluxcd.io/v1":
+            assert body["spec"]["path"].startswith("./deploy/ml/") and body["spec"]["path"][len("./deploy/ml/"):] in folders, path
+            mine = [b for p, b in objects.items() if p.startswith(f"gitops/flux/{cluster}/")]
+            names = {b["metadata"]["name"] for b in mine if b["apiVersion"] == "kustomize.toolkit.fluxcd.io/v1"}
+            assert {d["name"] for d in body["spec"].get("dependsOn", [])} <= names, path
+            assert body["spec"]["sourceRef"]["name"] == objects[f"gitops/flux/{cluster}/gitrepository.yaml"]["metadata"]["name"]
+
+
+@pytest.mark.parametrize(("engine", "topology"), _engine_variants())
+def test_engine_objects_stay_within_their_cluster(engine: str, topology: str) -> None:
+    objects = _small(engine, topology)
+    servers = {"rocm-a": "https://10.0.0.1:6443", "gke-b": "https://34.1.2.3", "dgx-c": "https://10.0.0.2:6443"}
+    for path, body in objects.items():
+        if path.count("/") < 3:
+            assert topology == "hub" and path == f"gitops/{engine}/kustomization.yaml", path  # the hub's entry point
+            continue
+        cluster = path.split("/")[2]
+        expected = servers[cluster] if topology == "hub" else gitops.IN_CLUSTER
+        if body["kind"] == "AppProject":
+            assert body["spec"]["destinations"] == [{"server": expected, "namespace": "*"}]
+            assert body["spec"]["sourceRepos"][0] == "https://git.example.com/ml/fleet.git"
+            assert set(body["spec"]["sourceRepos"][1:]) <= {c.repository for c in (gitops.EXTERNAL_SECRETS, *gitops.GPU_OPERATORS.values())}
+        elif body["kind"] == "Application" and not path.endswith("/root.yaml"):
+            assert body["spec"]["project"] == cluster and body["spec"]["destination"]["server"] == expected, path
+        elif body["kind"] in ("Kustomization", "HelmRelease") and "spec" in body and topology == "hub" \
+                and path.split("/")[3] not in ("kustomization-addons.yaml", "root.yaml"):
+            assert body["spec"]["kubeConfig"] == {"secretRef": {"name": f"{cluster}-kubeconfig"}}, path
+        if "metadata" in body:
+            assert body["metadata"]["name"].startswith(cluster), path
+        # No engine object of one cluster names another cluster or its API server.
+        text = yaml.safe_dump(body)
+        for other, server in servers.items():
+            if other != cluster:
+                assert other not in text and server not in text, (path, other)
+
+
+def test_engine_object_names_are_unique_in_a_hub() -> None:
+    for engine in ("argocd", "flux"):
+        seen: dict[tuple[str, str, str], str] = {}
+        for path, body in _small(engine, "hub").items():
+            if body["apiVersion"].startswith("kustomize.config.k8s.io"):
+                continue
+            key = (body["kind"], body["metadata"]["namespace"], body["metadata"]["name"])
+            assert key not in seen, (path, seen.get(key))
+            seen[key] = path
+
+
+@pytest.mark.parametrize("engine", ["argocd", "flux"])
+def test_changing_one_cluster_changes_no_file_of_another(engine: str) -> None:
+    """Reshaping one cluster (server, GPU, components) touches only its own folders."""
+    base = _small_text(engine, "hub")
+    before = compile_stack(*placed(base))
+    changed = base.replace('"https://34.1.2.3", gpu: {vendor: nvidia, type: l4}', '"https://34.9.9.9"')
+    after = compile_stack(*placed(changed.replace("pipelines: {runsOn: [gke-b]}", "katib: {runsOn: [gke-b]}")))
+    for cluster in ("rocm-a", "dgx-c"):
+        mine = (f"clusters/{cluster}/", f"gitops/{engine}/{cluster}/")
+        assert {p: c for p, c in before.items() if p.startswith(mine)} == {p: c for p, c in after.items() if p.startswith(mine)}, cluster
+    assert any(before.get(p) != c for p, c in after.items() if p.startswith(f"gitops/{engine}/gke-b/"))
+
+
+@pytest.mark.parametrize(("first", "second"), [("engine: argocd", "engine: flux"), ("topology: standalone", "topology: hub")])
+def test_switching_engine_or_topology_rebuilds_cleanly(first: str, second: str, tmp_path: Path) -> None:
+    out = tmp_path / "overlays"
+    write.write(out, compiled(BUNDLED))
+    after = _compile_text(BUNDLED.read_text().replace(first, second), tmp_path)
+    changes = write.write(out, after)
+    touched = set(changes.added) | set(changes.changed) | set(changes.removed)
+    assert touched and all(p.startswith("gitops/") for p in touched), sorted(p for p in touched if not p.startswith("gitops/"))
+    on_disk = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != write.LOCK_NAME}
+    assert on_disk == after
+
+
+@pytest.mark.parametrize("topology", ["standalone", "hub"])
+def test_flux_root_keeps_the_cluster_folder_in_step(topology: str) -> None:
+    objects = _small("flux", topology)
+    root = objects["gitops/flux/gke-b/root.yaml"]
+    assert root["metadata"]["name"] == "gke-b-root"
+    assert root["spec"]["path"] == "./deploy/ml/gitops/flux/gke-b"
+    assert root["spec"]["sourceRef"] == {"kind": "GitRepository", "name": objects["gitops/flux/gke-b/gitrepository.yaml"]["metadata"]["name"]}
+    # Runs where Flux runs, never waits on its units, never cascades into them when deleted.
+    assert "kubeConfig" not in root["spec"] and root["spec"]["wait"] is False and root["spec"]["deletionPolicy"] == "Orphan"
+    listed = objects["gitops/flux/gke-b/kustomization.yaml"]["resources"]
+    assert listed[:2] == ["gitrepository.yaml", "root.yaml"]  # self-managed, like flux-system
+    assert not any(entry.startswith("addons") for entry in listed)  # applied by the addons Kustomization alone
+    if topology == "hub":
+        assert objects["gitops/flux/kustomization.yaml"]["resources"] == ["dgx-c", "gke-b", "rocm-a"]
+
+
+_CRDS = UPSTREAM / "crds"
+
+
+@pytest.mark.skipif(not _CRDS.is_dir(), reason=f"needs the pinned CRDs at {_CRDS} (../shared/upstream/crds, or $STACKGEN_UPSTREAM/crds); absent here")
+@pytest.mark.parametrize(("engine", "topology"), _engine_variants())
+def test_engine_objects_validate_strictly_against_the_real_crds(engine: str, topology: str) -> None:
+    """Strict: a field the pinned CRD does not declare (a typo, a field of a newer release) fails."""
+    schemas = crds.load_crd_schemas([_CRDS], strict=True)
+    kinds = set()
+    for path, body in _small(engine, topology).items():
+        if body["apiVersion"].startswith("kustomize.config.k8s.io"):
+            continue  # the kustomize files that gather engine objects, not custom resources
+        assert crds.validate_object(body, schemas) == [], path
+        kinds.add((body["apiVersion"], body["kind"]))
+    assert kinds == {
+        "argocd": {("argoproj.io/v1alpha1", "Application"), ("argoproj.io/v1alpha1", "AppProject")},
+        "flux": {
+            ("source.toolkit.fluxcd.io/v1", "GitRepository"),
+            ("kustomize.toolkit.fluxcd.io/v1", "Kustomization"),
+            ("source.toolkit.fluxcd.io/v1", "HelmRepository"),
+            ("helm.toolkit.fluxcd.io/v2", "HelmRelease"),
+        },
+    }[engine]
