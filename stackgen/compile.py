@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from stackgen import catalog, gitops, workloads
+from stackgen import catalog, gitops, images, workloads
 from stackgen.model import Cluster, Stack
 from stackgen.place import ClusterPlan, Placement
 
@@ -60,7 +60,7 @@ def compile_stack(stack: Stack, placement: Placement) -> FileTree:
     for path, body in gitops.engine_files(stack, placement, unit_names).items():
         files[f"gitops/{path}"] = _yaml(body)
     for unit in units.values():
-        files[f"units/{unit.name}/kustomization.yaml"] = _unit_kustomization(unit, stack.upstream.kubeflow)
+        files.update(_unit_files(unit, stack))
     for layer in sorted({layer for unit in units.values() for layer in unit.layers}):
         files.update(_layer_files(layer))
     return dict(sorted(files.items()))
@@ -119,7 +119,9 @@ def _json_patch(group: str, version: str, kind: str, name: str, namespace: str, 
     return {"target": target, "patch": operation}
 
 
-def _unit_kustomization(unit: Unit, release: str) -> bytes:
+def _unit_files(unit: Unit, stack: Stack) -> FileTree:
+    release = stack.upstream.kubeflow
+    root = f"units/{unit.name}"
     body: dict[str, t.Any] = {"apiVersion": KUSTOMIZE_API, "kind": "Kustomization"}
     if unit.namespace:
         body["namespace"] = unit.namespace
@@ -128,8 +130,14 @@ def _unit_kustomization(unit: Unit, release: str) -> bytes:
         body["components"] = [f"../../components/{layer}" for layer in unit.layers]
     if unit.patches:
         body["patches"] = [dict(patch) for patch in unit.patches]
+    if stack.registry_mirror:
+        rewrites = images.unit_rewrites(images.catalog(release).get(unit.component, images.ComponentImages(())), stack.registry_mirror)
+        body["patches"] = body.get("patches", []) + rewrites.pop("patches", [])
+        body.update(rewrites)
+        if not body["patches"]:
+            del body["patches"]
     what = f"{unit.component} ({unit.variant} variant)" if unit.variant else f"{unit.component} (same on every cluster)"
-    return _yaml(body, f"# Unit {unit.name}: {what}, kubeflow/manifests {release}.\n")
+    return {f"{root}/kustomization.yaml": _yaml(body, f"# Unit {unit.name}: {what}, kubeflow/manifests {release}.\n")}
 
 
 def _cluster_files(stack: Stack, plan: ClusterPlan, units: list[Unit]) -> FileTree:

@@ -123,7 +123,7 @@ def render_checked(
         if cluster.error:
             continue
         if run_verify:
-            problems += verify_.verify(cluster, versions[cluster.cluster], mirror_root / "crds", declared)
+            problems += verify_.verify(cluster, versions[cluster.cluster], mirror_root / "crds", declared, checked.stack.registry_mirror)
         golden[cluster.cluster] = golden_.golden_files(cluster, result.pristine, checked.stack.upstream.kubeflow, result.kustomize_version, full)
     if run_verify:
         problems += verify_.verify_engine_objects(compile_checked(checked), mirror_root / "crds")

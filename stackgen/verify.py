@@ -5,7 +5,7 @@ Checks, each with a stable code (docstrings of the check functions give pass/fai
     SG602 schema violation                    SG612 GPU workload that requests no GPU
     SG610 duplicate resource id               SG613 Secret with literal data authored by stackgen
     SG614 unresolved kustomize var            SG615 CA injection from another piece's Certificate
-    SG616 Certificate issued by another piece's Issuer
+    SG616 Certificate issued by another piece's Issuer  SG617 image outside `spec.registry.mirror`
     SG603 Argo CD / Flux object that its real CRD rejects
 """
 
@@ -23,7 +23,7 @@ import yaml
 from kubernetes_validate import utils as kv
 from referencing import Registry, Resource as SchemaResource
 
-from stackgen import crds
+from stackgen import crds, images
 from stackgen.render import OWN, ClusterRender
 
 Resource = dict[str, t.Any]
@@ -53,7 +53,8 @@ def resource_id(resource: Resource) -> str:
     return f"{resource.get('apiVersion')}/{resource.get('kind')}/{metadata.get('namespace', '')}/{metadata.get('name')}"
 
 
-def verify(render: ClusterRender, kubernetes_version: str, mirror_crds: Path | None, declared_vars: frozenset[str]) -> list[Problem]:
+def verify(render: ClusterRender, kubernetes_version: str, mirror_crds: Path | None, declared_vars: frozenset[str],
+           registry_mirror: str | None = None) -> list[Problem]:
     problems: list[Problem] = []
 
     def report(resource: Resource, path: str, code: str, message: str, severity: str = "error") -> None:
@@ -62,7 +63,7 @@ def verify(render: ClusterRender, kubernetes_version: str, mirror_crds: Path | N
     validators = _Validators(kubernetes_version, crds.schemas_from_crds(render.resources), mirror_crds)
     for resource, origin in zip(render.resources, render.origins):
         _check_schema(resource, validators, report)
-        _check_images(resource, report)
+        _check_images(resource, registry_mirror, report)
         if origin.endswith(f"/{OWN}") or origin == OWN:
             _check_gpu(resource, report)
             _check_literal_secret(resource, report)
@@ -157,18 +158,6 @@ def _check_duplicates(resources: t.Sequence[Resource], report: t.Callable[..., N
         seen.add(key)
 
 
-def _images(node: t.Any, path: str) -> t.Iterator[tuple[str, str]]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "image" and isinstance(value, str):
-                yield f"{path}.{key}", value
-            else:
-                yield from _images(value, f"{path}.{key}")
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from _images(value, f"{path}[{index}]")
-
-
 def _pinned(image: str) -> bool:
     if "@sha256:" in image:
         return True
@@ -176,11 +165,17 @@ def _pinned(image: str) -> bool:
     return ":" in name and not name.endswith(":latest")
 
 
-def _check_images(resource: Resource, report: t.Callable[..., None]) -> None:
-    """SG611: `image: nginx` or `image: nginx:latest` fails; `nginx:1.27` or `nginx@sha256:...` passes."""
-    for path, image in _images(resource, "$"):
-        if not _pinned(image):
-            report(resource, path, "SG611", f"image `{image}` is not pinned to a tag or digest")
+def _check_images(resource: Resource, registry_mirror: str | None, report: t.Callable[..., None]) -> None:
+    """SG611: `image: nginx` or `image: nginx:latest` fails; `nginx:1.27` or `nginx@sha256:...` passes.
+
+    SG617, with a registry mirror `reg.internal/kf`: `reg.internal/kf/docker.io/library/nginx:1.27`
+    passes, `nginx:1.27` fails, also inside KServe's JSON config.
+    """
+    for ref in images.image_refs(resource):
+        if not ref.path.startswith("$.data.") and not _pinned(ref.image):
+            report(resource, ref.path, "SG611", f"image `{ref.image}` is not pinned to a tag or digest")
+        if registry_mirror and not images.in_mirror(ref.image, registry_mirror):
+            report(resource, ref.path, "SG617", f"image `{ref.image}` is not pulled from the registry mirror {registry_mirror}")
 
 
 def _requests_gpu(node: t.Any) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typing as t
 
-from stackgen import catalog, stores
+from stackgen import catalog, images, stores
 from stackgen.model import Cluster, Model, Stack, TrainingJob
 from stackgen.place import ClusterPlan
 
@@ -47,7 +47,7 @@ def own_objects(stack: Stack, plan: ClusterPlan) -> dict[str, Object]:
         if claim:
             volume_datasets.add(dataset.name)
             objects[f"pvc-{job.namespace}-{claim}.yaml"] = _claim(claim, job.namespace, cluster, dataset.size)
-        objects[f"trainjob-{job.name}.yaml"] = _train_job(job, dataset.uri, claim, cluster)
+        objects[f"trainjob-{job.name}.yaml"] = _train_job(job, dataset.uri, claim, cluster, stack.registry_mirror)
     if volume_datasets and (cluster.cloud, cluster.storage_class) in _STORAGE_CLASSES:
         objects[f"storageclass-{cluster.storage_class}.yaml"] = _storage_class(cluster)
     for model in plan.models:
@@ -153,9 +153,9 @@ def gpu_scheduling(cluster: Cluster) -> tuple[dict[str, str], list[dict[str, str
     return {product_label: "true"}, [toleration]
 
 
-def _train_job(job: TrainingJob, dataset_uri: str, claim: str | None, cluster: Cluster) -> Object:
+def _train_job(job: TrainingJob, dataset_uri: str, claim: str | None, cluster: Cluster, registry_mirror: str | None) -> Object:
     trainer: Object = {
-        "image": job.image,
+        "image": images.mirrored(job.image, registry_mirror) if registry_mirror else job.image,
         "numNodes": job.workers,
         "env": [{"name": "DATASET_URI", "value": dataset_uri}],
     }

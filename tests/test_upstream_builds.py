@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stackgen import catalog
+from stackgen import catalog, images
 from stackgen import kustomize as kz
 from stackgen import mirror, render, verify
 from tests.compiling import BUNDLED, CASES, ROOT, compiled
@@ -55,17 +55,33 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, bundled_overlays: Path) 
     source = tmp_path_factory.mktemp("overlays")
     shutil.copytree(bundled_overlays, source / "bundled")
     _write(compiled(CASES / "positive" / "full-catalog" / "stack.yaml"), source / "full-catalog")
-    paths = source / "catalog"
+    for path in _catalog_paths():
+        target = source / "catalog" / path.replace("/", "__")
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "kustomization.yaml").write_text(yaml.safe_dump({"resources": [catalog.remote_url(path, "26.03")]}))
+    return mirror.materialize(mirror.open_mirror(UPSTREAM), source, tmp_path_factory.mktemp("work"))
+
+
+def _catalog_paths() -> dict[str, set[str]]:
+    """Every upstream path of the catalog, on every cloud and on edge -> the components using it."""
+    users: dict[str, set[str]] = collections.defaultdict(set)
     for component in catalog.COMPONENTS:
-        for cloud in ("onprem", "gcp", "aws"):
+        for cloud in ("onprem", "gcp", "aws", "azure"):
             for edge in (False, True):
                 for path in catalog.paths_of(component.name, cloud, edge):
-                    target = paths / path.replace("/", "__")
-                    target.mkdir(parents=True, exist_ok=True)
-                    (target / "kustomization.yaml").write_text(
-                        yaml.safe_dump({"resources": [catalog.remote_url(path, "26.03")]})
-                    )
-    return mirror.materialize(mirror.open_mirror(UPSTREAM), source, tmp_path_factory.mktemp("work"))
+                    users[path].add(component.name)
+    return dict(users)
+
+
+@pytest.fixture(scope="session")
+def catalog_renders(workspace: mirror.Workspace, kustomize: kz.Kustomize) -> dict[str, list[Resource]]:
+    """Each catalog path built alone: upstream path -> its resources."""
+    def build(path: str) -> tuple[str, list[Resource]]:
+        directory = workspace.overlays / "catalog" / path.replace("/", "__")
+        return path, [x for x in yaml.safe_load_all(kz.build(kustomize, directory)) if x]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(pool.map(build, sorted(_catalog_paths())))
 
 
 @pytest.fixture(scope="session")
@@ -85,12 +101,38 @@ def _ids(resources: list[Resource]) -> set[tuple[str, str, str]]:
     return {(r["kind"], r["metadata"].get("namespace", ""), r["metadata"]["name"]) for r in resources}
 
 
-def test_every_catalog_path_builds_alone(workspace: mirror.Workspace, kustomize: kz.Kustomize) -> None:
-    directories = sorted((workspace.overlays / "catalog").iterdir())
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        counts = dict(pool.map(lambda d: (d.name, len([x for x in yaml.safe_load_all(kz.build(kustomize, d)) if x])), directories))
+def test_every_catalog_path_builds_alone(catalog_renders: dict[str, list[Resource]]) -> None:
+    counts = {path: len(resources) for path, resources in catalog_renders.items()}
     assert len(counts) >= 30
     assert all(count > 0 for count in counts.values()), counts
+
+
+def test_image_catalog_is_fresh(catalog_renders: dict[str, list[Resource]], kustomize: kz.Kustomize, tmp_path: Path, update_goldens: bool) -> None:
+    """`images-26.03.yaml` says where each component's render names images: container names for
+    kustomize's `images:`, and what is left after `images:` ran, for `replacements:`."""
+    mirror_host = "mirror.stackgen.invalid"
+    names = {path: images.container_names(resources) for path, resources in catalog_renders.items()}
+    source = tmp_path / "overlays"
+    for path, found in names.items():
+        target = source / path.replace("/", "__")
+        target.mkdir(parents=True)
+        body = {"resources": [catalog.remote_url(path, "26.03")],
+                "images": [{"name": n, "newName": images.mirrored_name(n, mirror_host)} for n in found]}
+        (target / "kustomization.yaml").write_text(yaml.safe_dump(body))
+    work = mirror.materialize(mirror.open_mirror(UPSTREAM), source, tmp_path / "work")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        after = dict(pool.map(lambda p: (p, [x for x in yaml.safe_load_all(kz.build(kustomize, work.overlays / p.replace("/", "__"))) if x]), sorted(names)))
+    per_component: dict[str, tuple[set[str], list[Resource]]] = collections.defaultdict(lambda: (set(), []))
+    for path, components in _catalog_paths().items():
+        for component in components:
+            per_component[component][0].update(names[path])
+            per_component[component][1].extend(after[path])
+    entries = {c: images.catalog_entry(tuple(sorted(n)), r, mirror_host) for c, (n, r) in per_component.items()}
+    text = images.dump_catalog("26.03", entries)
+    target = ROOT / "stackgen" / images.catalog_file("26.03")
+    if update_goldens:
+        target.write_text(text, encoding="utf-8")
+    assert target.read_text("utf-8") == text, "image catalog is stale: python3 -m pytest tests/test_upstream_builds.py -k image_catalog --update-goldens"
 
 
 def test_every_bundled_cluster_builds_with_its_components(renders: dict[str, list[Resource]]) -> None:
