@@ -80,6 +80,7 @@ class Rendered:
     result: render_.RenderResult
     problems: tuple[verify_.Problem, ...]
     golden: t.Mapping[str, t.Mapping[str, bytes]]  # cluster -> golden files
+    registry_mirror: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -127,7 +128,7 @@ def render_checked(
         golden[cluster.cluster] = golden_.golden_files(cluster, result.pristine, checked.stack.upstream.kubeflow, result.kustomize_version, full)
     if run_verify:
         problems += verify_.verify_engine_objects(compile_checked(checked), mirror_root / "crds")
-    return Rendered(result, tuple(problems), golden)
+    return Rendered(result, tuple(problems), golden, checked.stack.registry_mirror)
 
 
 def golden_changes(golden_root: Path, rendered: Rendered, check_only: bool) -> dict[str, writer.Changes]:

@@ -17,6 +17,7 @@ text is copied into the overlay. Where each image sits is read from a catalog pe
 from __future__ import annotations
 
 import functools
+import json
 import re
 import typing as t
 from dataclasses import dataclass
@@ -132,7 +133,8 @@ def image_refs(resource: Resource) -> t.Iterator[ImageRef]:
     kind, namespace, name = str(resource.get("kind")), str(metadata.get("namespace", "")), str(metadata.get("name"))
     skipped = DOCUMENTATION_KEYS.get((kind, namespace, name), ())
     for path, _, key, value in _strings(resource, "$", ""):
-        if path.startswith("$.data.") and key in skipped:
+        # Metadata names nothing a kubelet pulls (the mirror's own annotations live there).
+        if path.startswith("$.metadata.") or (path.startswith("$.data.") and key in skipped):
             continue
         found = [value] if key == "image" else images_in(value)
         for image in found:
@@ -336,3 +338,47 @@ def _replacements(entries: t.Sequence[EmbeddedImage]) -> list[dict[str, t.Any]]:
             targets.append(target)
         replacements.append({"source": {**select, "fieldPath": f"metadata.annotations.[{key}]"}, "targets": targets})
     return replacements
+
+
+# --- listing: what to copy into the mirror --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pulled:
+    """One image a cluster pulls: its source, where it comes from with the mirror set, and who names it."""
+
+    source: str
+    target: str | None
+    refs: tuple[ImageRef, ...]
+
+
+def pulled(resources: t.Iterable[Resource], mirror: str | None) -> list[Pulled]:
+    by_source: dict[str, list[ImageRef]] = {}
+    for resource in resources:
+        for ref in image_refs(resource):
+            by_source.setdefault(source_of(ref.image, mirror), []).append(ref)
+    return [Pulled(source, mirrored(source, mirror) if mirror else None, tuple(refs)) for source, refs in sorted(by_source.items())]
+
+
+def render_text(listing: t.Mapping[str, t.Sequence[Pulled]]) -> str:
+    """Per cluster, one image per line; with a mirror, `source target`, ready for `crane copy`."""
+    lines = []
+    for cluster, images in sorted(listing.items()):
+        lines.append(f"# {cluster}: {len(images)} images")
+        lines += [f"{image.source} {image.target}" if image.target else image.source for image in images]
+    return "".join(line + "\n" for line in lines)
+
+
+def render_json(listing: t.Mapping[str, t.Sequence[Pulled]]) -> str:
+    body = {
+        cluster: [
+            {
+                "source": image.source,
+                "target": image.target,
+                "references": [{"kind": r.kind, "namespace": r.namespace, "name": r.name, "path": r.path} for r in image.refs],
+            }
+            for image in images
+        ]
+        for cluster, images in sorted(listing.items())
+    }
+    return json.dumps(body, indent=2) + "\n"

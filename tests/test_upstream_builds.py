@@ -366,3 +366,34 @@ def test_per_cluster_ingress_host_and_s3_endpoint_reach_the_render(renders: dict
     assert yaml.safe_load(config["data"]["deploy"]) == {"defaultDeploymentMode": "Standard"}
     [account] = [r for r in edge if r["kind"] == "ServiceAccount" and r["metadata"]["name"] == "stackgen-workload"]
     assert account["metadata"]["annotations"] == {"serving.kserve.io/s3-endpoint": "minio.store17.lan:9000", "serving.kserve.io/s3-usehttps": "0"}
+
+
+# --- air-gap: spec.registry.mirror -----------------------------------------------------------
+
+
+def test_registry_mirror_leaves_no_image_outside_it(xdg_cache: Path, tmp_path: Path) -> None:
+    """Built, rendered and verified (SG617 proves every image is in the mirror); `images` lists the copies to make."""
+    shutil.copy(CASES / "positive" / "registry-mirror" / "stack.yaml", tmp_path / "stack.yaml")
+    stack = str(tmp_path / "stack.yaml")
+    assert _cli(["build", "-f", stack], xdg_cache).returncode == 0
+    done = _cli(["render", "--upstream", str(UPSTREAM), "-f", stack, "--format", "json"], xdg_cache)
+    assert done.returncode == 0, done.stderr
+    assert [p for p in json.loads(done.stdout) if p["severity"] == "error"] == []
+    listed = _cli(["images", "--upstream", str(UPSTREAM), "-f", stack, "--format", "json"], xdg_cache)
+    assert listed.returncode == 0, listed.stderr
+    body = json.loads(listed.stdout)
+    assert sorted(body) == ["dc1", "shop-001"]
+    mirror = "registry.acme.internal:5000/kubeflow"
+    for pulled in body.values():
+        assert all(i["target"] == f"{mirror}/{i['source']}" and not i["source"].startswith(mirror) for i in pulled)
+    sources = {i["source"] for i in body["dc1"]}
+    assert {"ghcr.io/acme/demand:2.1", "docker.io/kserve/agent:v0.16.0", "quay.io/argoproj/argoexec:v3.7.3"} <= sources
+    assert len(body["shop-001"]) < len(body["dc1"])  # the edge pulls core KServe only
+
+
+def test_images_of_the_bundled_stack_without_a_mirror(staged: render.RenderResult, xdg_cache: Path) -> None:
+    done = _cli(["images", "--upstream", str(UPSTREAM), "-f", str(BUNDLED), "--cluster", "edge-store17"], xdg_cache)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("# edge-store17: ") and "docker.io/kserve/kserve-controller:v0.16.0" in lines
+    assert all(" " not in line for line in lines[1:])  # no mirror: sources only

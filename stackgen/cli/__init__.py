@@ -20,6 +20,7 @@ from stackgen import kustomize as kz
 from stackgen import mirror as mirror_
 from stackgen import vendor as vendor_
 from stackgen import explain as explain_
+from stackgen import images as images_
 from stackgen import write as writer
 from stackgen.diagnostics import Diagnostic, render_json, render_text
 from stackgen.validate import schema_text
@@ -244,6 +245,23 @@ def diff(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomi
     printer = {"text": golden_.render_text, "markdown": golden_.render_markdown, "json": golden_.render_json}[output_format]
     click.echo(printer(diffs), nl=False)
     if rendered.failed or any(d.changes or d.notes for d in diffs):
+        sys.exit(EXIT_INVALID)
+
+
+@cli.command()
+@_render_options
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def images(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
+           clusters: tuple[str, ...], quiet: bool, output_format: str) -> None:
+    """Every container image each cluster's render pulls, for mirroring into a private registry.
+
+    With `spec.registry.mirror` set, each line is `SOURCE TARGET` (e.g. for `crane copy`).
+    """
+    rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, quiet, False, run_verify=False)
+    mirror = rendered.registry_mirror
+    listing = {c.cluster: images_.pulled(c.resources, mirror) for c in rendered.result.clusters if not c.error}
+    click.echo((images_.render_json if output_format == "json" else images_.render_text)(listing), nl=False)
+    if rendered.failed:
         sys.exit(EXIT_INVALID)
 
 
