@@ -306,6 +306,50 @@ LAYERS: t.Mapping[str, tuple[Patch, ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class DefaultCredential:
+    """A Secret upstream ships with a literal, publicly known value."""
+
+    component: str
+    namespace: str
+    name: str  # as upstream declares (or generates) it: what kustomize selects
+    rendered: str  # as it renders: a generated Secret carries a content-hash suffix that its users reference
+    what: str
+
+
+# Each is deleted from its unit and materialised instead by an ExternalSecret from a store.
+DEFAULT_CREDENTIALS: tuple[DefaultCredential, ...] = (
+    DefaultCredential("auth", "auth", "dex-passwords", "dex-passwords", "the password hash of Dex's static user"),
+    DefaultCredential("auth", "auth", "dex-oidc-client", "dex-oidc-client", "the OIDC client id and secret Dex shares with oauth2-proxy"),
+    DefaultCredential("auth", "oauth2-proxy", "oauth2-proxy", "oauth2-proxy-h675gf55ht", "oauth2-proxy's OIDC client secret and cookie secret"),
+    DefaultCredential("katib", "kubeflow", "katib-mysql-secrets", "katib-mysql-secrets", "Katib's MySQL root password"),
+    DefaultCredential("pipelines", "kubeflow", "mysql-secret", "mysql-secret", "Pipelines' MySQL user and its empty password"),
+    DefaultCredential("pipelines", "kubeflow", "mlpipeline-minio-artifact", "mlpipeline-minio-artifact", "Pipelines' object-store access keys"),
+    DefaultCredential("model-registry", "kubeflow", "model-registry-db-secrets", "model-registry-db-secrets", "Model Registry's MySQL root password"),
+)
+
+# Keys of those Secrets that name rather than authenticate (user names, client and access-key ids).
+NOT_SECRET_KEYS = frozenset({"username", "MYSQL_USER_NAME", "OIDC_CLIENT_ID", "client-id", "accesskey"})
+# sha256 of every secret value those Secrets carry at the pin (decoded, not empty; the values
+# themselves are never written here or printed), so verify
+# knows a default wherever it renders, under any name. Checked against the real render.
+DEFAULT_CREDENTIAL_DIGESTS: frozenset[str] = frozenset({
+    "179c076ac522159dbbd50d4f1d84faf05551fe5b59d7e5824a800d46559fb1d1",
+    "462a0aa7e3ad7e72bcc06fd22a504044f4a4c79033231b9dc8900ad84fbe29b9",
+    "80c8cb5e94a392a3d8fc7cf03d8a73bf68788e684466a02393405c717243c900",
+    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "c154376989fcff516b441dcc647bfe75780c80caf4f0d10012f98f93db0aa510",
+})
+
+
+def default_credentials(component: str) -> tuple[DefaultCredential, ...]:
+    return tuple(c for c in DEFAULT_CREDENTIALS if c.component == component)
+
+
+def rendered_secret_name(namespace: str, name: str) -> str:
+    return next((c.rendered for c in DEFAULT_CREDENTIALS if (c.namespace, c.name) == (namespace, name)), name)
+
+
 # The JobSet CRD that Trainer pulls in asks cert-manager to inject a CA from an unresolved var
 # (or, inside the whole example, from pvcviewer's Certificate). JobSet rotates its own webhook
 # certificate and trainer ships no Certificate, so the annotation is removed in the unit.

@@ -73,7 +73,7 @@ def unit_for(stack: Stack, cluster: Cluster, component: str) -> Unit:
     layer_names = {cluster.cloud, *cluster.roles} & entry.layers
     if cluster.is_edge:
         layer_names &= {"edge"} if edge else set()
-    patches = tuple(catalog.UNIT_FIXES.get(component, ())) + _cluster_patches(component, cluster)
+    patches = tuple(catalog.UNIT_FIXES.get(component, ())) + _credential_deletions(component) + _cluster_patches(component, cluster)
     if _cluster_patches(component, cluster):
         variant = cluster.name
     elif edge:
@@ -91,6 +91,22 @@ def unit_for(stack: Stack, cluster: Cluster, component: str) -> Unit:
         patches=patches,
         namespace=entry.namespace,
     )
+
+
+def _credential_deletions(component: str) -> tuple[t.Mapping[str, t.Any], ...]:
+    """Upstream's literal default credentials leave the unit; the cluster's ExternalSecret
+    materialises each under the same name from a secret store."""
+    # Patches run before the unit's `namespace:`: where stackgen sets it, upstream has none yet.
+    unset = catalog.BY_NAME[component].namespace is not None
+    deletions = []
+    for credential in catalog.default_credentials(component):
+        identity = {"name": credential.name} if unset else {"name": credential.name, "namespace": credential.namespace}
+        deletions.append({
+            "target": {"version": "v1", "kind": "Secret", **identity},
+            "patch": yaml.dump({"$patch": "delete", "apiVersion": "v1", "kind": "Secret", "metadata": identity},
+                               Dumper=_Dumper, sort_keys=False, width=4096),
+        })
+    return tuple(deletions)
 
 
 def _cluster_patches(component: str, cluster: Cluster) -> tuple[t.Mapping[str, t.Any], ...]:

@@ -64,6 +64,7 @@ def _cluster(stack: Stack, placement: Placement, name: str) -> list[str] | None:
     lines += [f"trainingJob {j.name}: its dataset `{j.dataset}` lives here" for j in plan.training_jobs]
     lines += [f"model {m.name}: serveOn {list(m.serve_on)} selects this cluster" for m in plan.models]
     lines += [f"secret {s.namespace}/{s.name}: from {s.store}" for s in plan.secrets]
+    lines += [f"secret {s.namespace}/{s.name}: from {s.store} {s.key}, replacing upstream's default credential" for s in plan.credentials]
     lines.append(f"overlay: clusters/{name}/")
     return lines
 
@@ -120,7 +121,7 @@ def _secret(stack: Stack, placement: Placement, name: str) -> list[str] | None:
         return None
     lines = []
     for secret in secrets:
-        clusters = [p.cluster.name for p in placement.plans if secret in p.secrets]
+        clusters = [p.cluster.name for p in placement.plans if secret in p.secrets or secret in p.credentials]
         rule = f"runsOn {list(secret.runs_on)}" if secret.runs_on is not None else f"workloads in namespace {secret.namespace} on {secret.store}'s cloud"
         lines.append(f"{secret.namespace}/{secret.name} from {secret.store} key {secret.key}: {rule} -> {', '.join(clusters) or 'no cluster'}")
     return lines

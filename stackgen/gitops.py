@@ -81,7 +81,7 @@ class SyncUnit:
 
 def add_ons(stack: Stack, plan: ClusterPlan) -> tuple[HelmChart, ...]:
     charts = []
-    if plan.secrets:
+    if plan.secrets or plan.credentials:
         charts.append(EXTERNAL_SECRETS)
     if plan.cluster.gpu is not None:
         chart = GPU_OPERATORS[plan.cluster.gpu.vendor]

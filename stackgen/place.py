@@ -13,7 +13,7 @@ import typing as t
 from dataclasses import dataclass
 
 from stackgen import catalog, stores
-from stackgen.diagnostics import Finding
+from stackgen.diagnostics import Finding, JsonPath
 from stackgen.model import STORE_CLOUD, Cluster, Model, Secret, Stack, TrainingJob
 
 
@@ -30,6 +30,8 @@ class ClusterPlan:
     training_jobs: tuple[TrainingJob, ...]
     models: tuple[Model, ...]
     secrets: tuple[Secret, ...]
+    # References that replace upstream's default credentials (declared, or the cloud's default).
+    credentials: tuple[Secret, ...] = ()
 
     @property
     def component_names(self) -> tuple[str, ...]:
@@ -96,13 +98,59 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
         )
     findings.extend(_job_findings(stack, jobs))
     workload_namespaces = {j.namespace for j in jobs} | {m.namespace for m in models}
-    secrets = tuple(s for s in stack.secrets if _secret_lands(s, cluster, workload_namespaces))
-    for secret in secrets:
+    shipped = {(c.namespace, c.name): c for name in needed_by for c in catalog.default_credentials(name)}
+    landed = [s for s in stack.secrets if _secret_lands(s, cluster, workload_namespaces, shipped)]
+    for secret in landed:
         try:
             stores.store_for(secret, cluster)
         except stores.StoreProblem as problem:
             findings.append(Finding(secret.path + ("key",), "SG406", str(problem), hint=problem.hint))
-    return ClusterPlan(cluster, components, jobs, models, secrets)
+    secrets = tuple(s for s in landed if (s.namespace, s.name) not in shipped)
+    credentials = _credentials(stack, cluster, [s for s in landed if (s.namespace, s.name) in shipped], shipped, findings)
+    return ClusterPlan(cluster, components, jobs, models, secrets, credentials)
+
+
+def _credentials(stack: Stack, cluster: Cluster, declared: list[Secret], shipped: t.Mapping[tuple[str, str], catalog.DefaultCredential],
+                 findings: list[Finding]) -> tuple[Secret, ...]:
+    """A reference for each default credential upstream ships to this cluster: the secret
+    stack.yaml declares under its name and namespace, else one in the cluster's own cloud store."""
+    references = {(s.namespace, s.name): s for s in declared}
+    for key, credential in sorted(shipped.items()):
+        if key in references:
+            continue
+        reference = _default_reference(cluster, credential)
+        reason = f"{cluster.cloud} has no store stackgen can locate"
+        if reference is not None:
+            try:
+                stores.store_for(reference, cluster)
+            except stores.StoreProblem as problem:
+                reason, reference = f"{problem.hint.replace('write its key as', 'its own store needs')}", None
+        if reference is None:
+            store = {"azure": "azure-key-vault", "gcp": "gcp-secret-manager"}.get(cluster.cloud, "vault")
+            findings.append(Finding(
+                _component_path(stack, credential.component, cluster), "SG407",
+                f"cluster `{cluster.name}` runs {credential.component}, whose upstream Secret {credential.namespace}/{credential.name} "
+                f"holds {credential.what}; stackgen replaces it with a secret-store reference, but {reason}",
+                hint=f"declare it under spec.secrets: {{name: {credential.name}, namespace: {credential.namespace}, store: {store}, key: ...}}",
+            ))
+        else:
+            references[key] = reference
+    return tuple(references[key] for key in sorted(references))
+
+
+def _default_reference(cluster: Cluster, credential: catalog.DefaultCredential) -> Secret | None:
+    """Where a credential lives when stack.yaml does not say: the cluster's own cloud store, one per cluster."""
+    parts = ("stackgen", cluster.name, credential.namespace, credential.name)
+    if cluster.cloud == "aws":
+        return Secret(credential.name, credential.namespace, "aws-secrets-manager", "/".join(parts), cluster.path)
+    if cluster.cloud == "gcp":  # Secret Manager ids allow no `/`
+        return Secret(credential.name, credential.namespace, "gcp-secret-manager", "-".join(parts), cluster.path)
+    return None  # Key Vault needs its vault's name, on-prem a Vault server: stack.yaml must say
+
+
+def _component_path(stack: Stack, component: str, cluster: Cluster) -> JsonPath:
+    listed = next((c for c in stack.components if c.name == component), None)
+    return listed.path if listed else cluster.path
 
 
 def _requested(
@@ -165,8 +213,11 @@ def _edge_refusal(component: str, cluster: Cluster, path: tuple[t.Any, ...], who
     )
 
 
-def _secret_lands(secret: Secret, cluster: Cluster, workload_namespaces: set[str]) -> bool:
+def _secret_lands(secret: Secret, cluster: Cluster, workload_namespaces: set[str], shipped: t.Container[tuple[str, str]]) -> bool:
+    """With `runsOn`, where it says; without, where workloads use its namespace, or where it
+    replaces a default credential upstream ships, on the store's own cloud (Vault: any)."""
     if secret.runs_on is not None:
         return selects(secret.runs_on, cluster)
     store_cloud = STORE_CLOUD[secret.store]
-    return secret.namespace in workload_namespaces and store_cloud in (None, cluster.cloud)
+    used = secret.namespace in workload_namespaces or (secret.namespace, secret.name) in shipped
+    return used and store_cloud in (None, cluster.cloud)

@@ -114,8 +114,12 @@ def _vault(secret: Secret, cluster: Cluster) -> StoreRef:
     return StoreRef({"vault": {"server": server, "path": mount, "version": "v2", "auth": auth}}, path)
 
 
-def objects(secret: Secret, cluster: Cluster, labels: t.Mapping[str, str]) -> dict[str, Object]:
-    """File name -> object: the SecretStore and the ExternalSecret of one secret on one cluster."""
+def objects(secret: Secret, cluster: Cluster, labels: t.Mapping[str, str], target: str | None = None) -> dict[str, Object]:
+    """File name -> object: the SecretStore and the ExternalSecret of one secret on one cluster.
+
+    `target` names the Secret materialised when it differs from the reference's name (an
+    upstream generated Secret keeps its content-hash suffix, which its users reference).
+    """
     store = store_for(secret, cluster)
     metadata = {"name": secret.name, "namespace": secret.namespace, "labels": dict(labels)}
     return {
@@ -129,7 +133,7 @@ def objects(secret: Secret, cluster: Cluster, labels: t.Mapping[str, str]) -> di
             "spec": {
                 "refreshInterval": "1h",
                 "secretStoreRef": {"kind": "SecretStore", "name": secret.name},
-                "target": {"name": secret.name, "creationPolicy": "Owner"},
+                "target": {"name": target or secret.name, "creationPolicy": "Owner"},
                 "dataFrom": [{"extract": {"key": store.remote_key}}],
             },
         },

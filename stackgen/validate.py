@@ -34,6 +34,7 @@ from pathlib import Path
 import jsonschema
 from jsonschema.exceptions import best_match
 
+from stackgen import catalog
 from stackgen.diagnostics import Diagnostic, JsonPath, Severity, json_path
 from stackgen.load import Loaded
 from stackgen.model import DEFAULT_NAMESPACE, ROLES, STORE_CLOUD
@@ -486,6 +487,7 @@ def _cluster_fits(report: _Report, index: int, cluster: t.Mapping[str, t.Any]) -
                         f"use the issuer of the EKS cluster in {region}")
 
 
+_SHIPPED_CREDENTIALS = frozenset((c.namespace, c.name) for c in catalog.DEFAULT_CREDENTIALS)
 _AUTH_HINT = "add `auth: {secretRef: {name: <Secret holding the store's credentials>}}`"
 
 
@@ -502,7 +504,11 @@ def _secret_reaches_store(report: _Report, spec: t.Mapping[str, t.Any], index: i
         targets = _selectors(report, path + ("runsOn",), runs_on, fleet) or set()
     else:
         targets = _landing(spec, _namespace(secret), store_cloud, fleet)
-        if not targets:
+        # A reference for one of upstream's default credentials lands where its component runs,
+        # which placement decides.
+        namespace = _namespace(secret)
+        replaces_default = isinstance(namespace, str) and (namespace, _text(secret, "name")) in _SHIPPED_CREDENTIALS
+        if not targets and not replaces_default:
             where = f"no {store_cloud} cluster" if store_cloud else "no cluster"
             report.at_value(path, "SG208", f"secret `{secret.get('name')}` lands on no cluster: {where} runs workloads in "
                             f"namespace `{_namespace(secret)}`", "add `runsOn` to send it somewhere", severity="warning")

@@ -6,12 +6,16 @@ Checks, each with a stable code (docstrings of the check functions give pass/fai
     SG610 duplicate resource id               SG613 Secret with literal data authored by stackgen
     SG614 unresolved kustomize var            SG615 CA injection from another piece's Certificate
     SG616 Certificate issued by another piece's Issuer  SG617 image outside `spec.registry.mirror`
+    SG618 Secret that still carries one of upstream's default credentials
     SG603 Argo CD / Flux object that its real CRD rejects
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
+import hashlib
 import json
 import re
 import typing as t
@@ -23,7 +27,7 @@ import yaml
 from kubernetes_validate import utils as kv
 from referencing import Registry, Resource as SchemaResource
 
-from stackgen import crds, images
+from stackgen import catalog, crds, images
 from stackgen.render import OWN, ClusterRender
 
 Resource = dict[str, t.Any]
@@ -64,6 +68,7 @@ def verify(render: ClusterRender, kubernetes_version: str, mirror_crds: Path | N
     for resource, origin in zip(render.resources, render.origins):
         _check_schema(resource, validators, report)
         _check_images(resource, registry_mirror, report)
+        _check_default_credentials(resource, report)
         if origin.endswith(f"/{OWN}") or origin == OWN:
             _check_gpu(resource, report)
             _check_literal_secret(resource, report)
@@ -176,6 +181,35 @@ def _check_images(resource: Resource, registry_mirror: str | None, report: t.Cal
             report(resource, ref.path, "SG611", f"image `{ref.image}` is not pinned to a tag or digest")
         if registry_mirror and not images.in_mirror(ref.image, registry_mirror):
             report(resource, ref.path, "SG617", f"image `{ref.image}` is not pulled from the registry mirror {registry_mirror}")
+
+
+_SHIPPED = {(c.namespace, c.rendered): c for c in catalog.DEFAULT_CREDENTIALS}
+
+
+def _check_default_credentials(resource: Resource, report: t.Callable[..., None]) -> None:
+    """SG618: upstream's `auth/dex-passwords` with its data, or any Secret holding a value whose
+    digest is one of upstream's defaults (`minio123`, katib's `test`), fails; a Secret with no
+    data, or data of its own, passes. The message never shows the value."""
+    if resource.get("kind") != "Secret" or resource.get("apiVersion") != "v1":
+        return
+    metadata = resource.get("metadata") or {}
+    shipped = _SHIPPED.get((metadata.get("namespace", ""), metadata.get("name")))
+    values = {**{k: _decoded(v) for k, v in (resource.get("data") or {}).items()},
+              **{k: str(v).encode() for k, v in (resource.get("stringData") or {}).items()}}
+    if shipped and values:
+        report(resource, "$.data", "SG618", f"still carries upstream's default credential ({shipped.what}); "
+               "stackgen replaces it with an ExternalSecret: is the unit's delete patch missing?")
+        return
+    for key, value in sorted(values.items()):
+        if value and hashlib.sha256(value).hexdigest() in catalog.DEFAULT_CREDENTIAL_DIGESTS:
+            report(resource, f"$.data.{key}", "SG618", "holds one of upstream's published default credentials")
+
+
+def _decoded(value: t.Any) -> bytes:
+    try:
+        return base64.b64decode(str(value), validate=True)
+    except (ValueError, binascii.Error):
+        return str(value).encode()
 
 
 def _requests_gpu(node: t.Any) -> bool:

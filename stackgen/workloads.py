@@ -11,7 +11,7 @@ from __future__ import annotations
 import typing as t
 
 from stackgen import catalog, images, stores
-from stackgen.model import Cluster, Model, Stack, TrainingJob
+from stackgen.model import STORE_CLOUD, Cluster, Model, Stack, TrainingJob
 from stackgen.place import ClusterPlan
 
 Object = dict[str, t.Any]
@@ -54,6 +54,11 @@ def own_objects(stack: Stack, plan: ClusterPlan) -> dict[str, Object]:
         objects[f"inferenceservice-{model.name}.yaml"] = _inference_service(model, cluster)
     for secret in plan.secrets:
         objects.update(stores.objects(secret, cluster, MANAGED_BY))
+    for credential in plan.credentials:
+        objects.update(stores.objects(credential, cluster, MANAGED_BY, catalog.rendered_secret_name(credential.namespace, credential.name)))
+        # Upstream creates the namespace; the store's workload identity needs the account in it.
+        if credential.auth is None and STORE_CLOUD[credential.store] == cluster.cloud:
+            objects[f"serviceaccount-{credential.namespace}.yaml"] = _service_account(cluster, credential.namespace)
     return objects
 
 

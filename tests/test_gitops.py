@@ -152,7 +152,7 @@ spec:
   gitops: {engine: ENGINE, topology: TOPOLOGY, repoURL: "https://git.example.com/ml/fleet.git", revision: "REVISION", path: deploy/ml}
   clusters:
     - {name: rocm-a, cloud: onprem, region: ber, kubernetesVersion: "1.31", roles: [training], server: "https://10.0.0.1:6443", gpu: {vendor: amd, type: mi300x}}
-    - {name: gke-b, cloud: gcp, region: us-east4, kubernetesVersion: "1.33", roles: [serving], server: "https://34.1.2.3", gpu: {vendor: nvidia, type: l4}}
+    - {name: gke-b, cloud: gcp, region: us-east4, kubernetesVersion: "1.33", roles: [serving], server: "https://34.1.2.3", gpu: {vendor: nvidia, type: l4}, identity: {gcpServiceAccount: ml@acme-ml.iam.gserviceaccount.com}}
     - {name: dgx-c, cloud: onprem, region: muc, kubernetesVersion: "1.31", roles: [training], server: "https://10.0.0.2:6443", gpu: {vendor: nvidia, type: a100}}
   components:
     pipelines: {runsOn: [gke-b]}

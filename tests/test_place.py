@@ -89,3 +89,48 @@ def test_secret_without_runs_on_follows_workloads_on_its_store_cloud() -> None:
 def test_placement_is_sorted_by_cluster_name_whatever_the_file_order() -> None:
     stack = model_of(BUNDLED.read_text())
     assert [p.cluster.name for p in place(stack).plans] == sorted(c.name for c in stack.clusters)
+
+
+# --- upstream's default credentials: replaced by references ---------------------------------
+
+_CREDENTIALS = HEADER + """
+  clusters:
+    - {name: eks, cloud: aws, region: us-east-1, kubernetesVersion: "1.31", roles: [training], oidcIssuer: "https://oidc.eks.us-east-1.amazonaws.com/id/ABC"}
+    - {name: aks, cloud: azure, region: westeurope, kubernetesVersion: "1.31", roles: [training]}
+  components:
+    katib: {runsOn: [training]}
+    notebooks: {runsOn: [training]}
+"""
+
+
+def test_default_credentials_come_from_the_clusters_own_store_or_a_clear_error() -> None:
+    _, placement = placed(_CREDENTIALS)
+    eks = placement.plan("eks")
+    assert {(s.namespace, s.name, s.store, s.key) for s in eks.credentials} >= {
+        ("kubeflow", "katib-mysql-secrets", "aws-secrets-manager", "stackgen/eks/kubeflow/katib-mysql-secrets"),
+        ("auth", "dex-passwords", "aws-secrets-manager", "stackgen/eks/auth/dex-passwords"),
+    }
+    assert eks.secrets == () and "kubeflow" not in eks.namespaces  # upstream creates its namespaces
+    errors = [f for f in placement.findings if f.code == "SG407"]
+    assert {f.path for f in errors} == {("spec", "clusters", 1), ("spec", "components", "katib")}  # auth comes unlisted
+    assert len(errors) == 4  # katib's MySQL and the three of auth, on aks
+    assert any("katib-mysql-secrets" in f.message and "azure-key-vault" in (f.hint or "") for f in errors)
+    assert all("`aks`" in f.message for f in errors)
+
+
+def test_a_declared_reference_replaces_the_default_where_its_component_runs() -> None:
+    declared = _CREDENTIALS + """
+  secrets:
+    - {name: katib-mysql-secrets, namespace: kubeflow, store: azure-key-vault, key: acme-kv/katib-mysql}
+    - {name: dex-passwords, namespace: auth, store: azure-key-vault, key: acme-kv/dex-passwords}
+    - {name: dex-oidc-client, namespace: auth, store: azure-key-vault, key: acme-kv/dex-oidc-client}
+    - {name: oauth2-proxy, namespace: oauth2-proxy, store: azure-key-vault, key: acme-kv/oauth2-proxy}
+"""
+    _, placement = placed(declared)
+    assert placement.findings == ()
+    aks = placement.plan("aks")
+    assert {(s.name, s.key) for s in aks.credentials} == {
+        ("katib-mysql-secrets", "acme-kv/katib-mysql"), ("dex-passwords", "acme-kv/dex-passwords"),
+        ("dex-oidc-client", "acme-kv/dex-oidc-client"), ("oauth2-proxy", "acme-kv/oauth2-proxy"),
+    }
+    assert all(s.store == "aws-secrets-manager" for s in placement.plan("eks").credentials)  # Key Vault stays on Azure

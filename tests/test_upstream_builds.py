@@ -6,7 +6,9 @@ The overlays are copied, their remote URLs (and upstream's own remote bases) map
 
 from __future__ import annotations
 
+import base64
 import collections
+import hashlib
 import os
 import subprocess
 import sys
@@ -397,3 +399,50 @@ def test_images_of_the_bundled_stack_without_a_mirror(staged: render.RenderResul
     lines = done.stdout.splitlines()
     assert lines[0].startswith("# edge-store17: ") and "docker.io/kserve/kserve-controller:v0.16.0" in lines
     assert all(" " not in line for line in lines[1:])  # no mirror: sources only
+
+
+# --- upstream's default credentials ---------------------------------------------------------
+
+
+def _secrets_pods_use(resource: Resource) -> t.Iterator[str]:
+    """Names of Secrets a resource's pods read: env, envFrom and volumes."""
+    if isinstance(resource, dict):
+        for key, value in resource.items():
+            if key in ("secretKeyRef", "secretRef") and isinstance(value, dict) and "name" in value:
+                yield value["name"]
+            elif key == "secret" and isinstance(value, dict) and "secretName" in value:
+                yield value["secretName"]
+            else:
+                yield from _secrets_pods_use(value)
+    elif isinstance(resource, list):
+        for item in resource:
+            yield from _secrets_pods_use(item)
+
+
+def test_default_credentials_become_references_the_pods_really_use(renders: dict[str, list[Resource]]) -> None:
+    checked = 0
+    for cluster, resources in renders.items():
+        rendered = {(r["metadata"].get("namespace"), r["metadata"]["name"]) for r in resources if r["kind"] == "Secret"}
+        targets = {(r["metadata"]["namespace"], r["spec"]["target"]["name"]) for r in resources if r["kind"] == "ExternalSecret"}
+        used = {(r["metadata"].get("namespace"), name) for r in resources if r["kind"] in ("Deployment", "StatefulSet") for name in _secrets_pods_use(r)}
+        for credential in catalog.DEFAULT_CREDENTIALS:
+            identity = (credential.namespace, credential.rendered)
+            if identity in used:
+                checked += 1
+                assert identity in targets and identity not in rendered, (cluster, identity)
+        problems = verify.verify(render.ClusterRender(cluster, cluster, tuple(resources), ("units/x",) * len(resources)), "1.31", None, frozenset())
+        assert [p for p in problems if p.code == "SG618"] == [], cluster
+    assert checked >= 7 + 3  # all seven on the full-catalog cluster, auth's three on the bundled ones
+
+
+def test_default_credential_digests_cover_the_pins_defaults(workspace: mirror.Workspace, catalog_renders: dict[str, list[Resource]]) -> None:
+    """DEFAULT_CREDENTIAL_DIGESTS holds a digest of every secret value upstream's defaults carry."""
+    found = set()
+    for resources in catalog_renders.values():
+        for r in resources:
+            if r["kind"] == "Secret" and any((r["metadata"].get("namespace", "kubeflow"), r["metadata"]["name"]) == (c.namespace, c.rendered)
+                                              for c in catalog.DEFAULT_CREDENTIALS):
+                values = {**{k: base64.b64decode(v) for k, v in (r.get("data") or {}).items()},
+                          **{k: str(v).encode() for k, v in (r.get("stringData") or {}).items()}}
+                found |= {hashlib.sha256(v).hexdigest() for k, v in values.items() if v and k not in catalog.NOT_SECRET_KEYS}
+    assert found == catalog.DEFAULT_CREDENTIAL_DIGESTS

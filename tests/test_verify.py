@@ -105,3 +105,20 @@ def test_engine_objects_are_checked_against_the_mirror_crds() -> None:
     bad = b"apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: r, namespace: flux-system}\nspec: {interval: 5m, url: 'git@h:o/r.git'}\n"
     [problem] = verify.verify_engine_objects({"gitops/flux/c1/gitrepository.yaml": bad}, UPSTREAM / "crds")
     assert (problem.code, problem.cluster, problem.path) == ("SG603", "c1", "$.spec.url")
+
+
+def _secret(name: str, namespace: str, **data: str) -> dict[str, t.Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}, "stringData": data}
+
+
+def test_sg618_a_default_credential_still_rendered_fails_without_showing_it() -> None:
+    shipped = _secret("katib-mysql-secrets", "kubeflow", MYSQL_ROOT_PASSWORD="test")
+    renamed = _secret("my-db", "ml", password="minio123")
+    emptied = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "katib-mysql-secrets", "namespace": "kubeflow"}}
+    own = _secret("app", "ml", password="s3cr3t-of-our-own")
+    render = ClusterRender("c", "clusters/c", (shipped, renamed, emptied, own), ("units/katib",) * 4)
+    problems = [p for p in verify.verify(render, "1.31", None, frozenset()) if p.code == "SG618"]
+    assert [(p.resource, p.path) for p in problems] == [
+        ("v1/Secret/kubeflow/katib-mysql-secrets", "$.data"), ("v1/Secret/ml/my-db", "$.data.password"),
+    ]
+    assert not any(value in p.render() for p in problems for value in ("test", "minio123"))
