@@ -9,7 +9,9 @@ earlier stage rejected; diagnostics from every stage that ran are returned toget
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import tempfile
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +82,6 @@ class Rendered:
     result: render_.RenderResult
     problems: tuple[verify_.Problem, ...]
     golden: t.Mapping[str, t.Mapping[str, bytes]]  # cluster -> golden files
-    registry_mirror: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -128,7 +129,7 @@ def render_checked(
         golden[cluster.cluster] = golden_.golden_files(cluster, result.pristine, checked.stack.upstream.kubeflow, result.kustomize_version, full)
     if run_verify:
         problems += verify_.verify_engine_objects(compile_checked(checked), mirror_root / "crds")
-    return Rendered(result, tuple(problems), golden, checked.stack.registry_mirror)
+    return Rendered(result, tuple(problems), golden)
 
 
 def golden_changes(golden_root: Path, rendered: Rendered, check_only: bool) -> dict[str, writer.Changes]:
@@ -145,3 +146,33 @@ def read_golden(golden_root: Path, cluster: str) -> dict[str, bytes]:
     if not root.is_dir():
         return {}
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and not p.name.startswith(".stackgen")}
+
+
+def old_pins(checked: Checked, golden_root: Path, rendered: Rendered, kustomize: kz.Kustomize, jobs: int,
+             env: t.Mapping[str, str] | None = None) -> dict[str, golden_.OldPin]:
+    """For clusters whose golden was made with another upstream pin: that pin rendered from its
+    vendored mirror (the same stack, compiled against the old pin), or None where it is not vendored."""
+    assert checked.stack is not None and checked.placement is not None
+    current = checked.stack.upstream.kubeflow
+    by_pin: dict[str, list[str]] = {}
+    for cluster in sorted(rendered.golden):
+        pin = golden_.golden_pin(read_golden(golden_root, cluster))
+        if pin is not None and pin != current:
+            by_pin.setdefault(pin, []).append(cluster)
+    found: dict[str, golden_.OldPin] = {}
+    for pin, clusters in sorted(by_pin.items()):
+        mirror_root = vendor_.cache_dir(pin, env)
+        if not (mirror_root / "remotes.yaml").is_file():
+            found.update({cluster: golden_.OldPin(pin, None) for cluster in clusters})
+            continue
+        stack = dataclasses.replace(checked.stack, upstream=dataclasses.replace(checked.stack.upstream, kubeflow=pin))
+        with tempfile.TemporaryDirectory(prefix="stackgen-old-pin-") as scratch:
+            overlays = Path(scratch)
+            for path, content in compile_stack(stack, checked.placement).items():
+                (overlays / path).parent.mkdir(parents=True, exist_ok=True)
+                (overlays / path).write_bytes(content)
+            result = render_.render(overlays, mirror_root, kustomize, clusters, jobs, render_.cache_root(env))
+        for cluster in result.clusters:
+            resources = None if cluster.error else {golden_.resource_key(r): r for r in cluster.resources}
+            found[cluster.cluster] = golden_.OldPin(pin, resources)
+    return found

@@ -170,23 +170,57 @@ def _path(deepdiff_path: str) -> str:
     return "".join(f"[{index}]" if index else f".{name}" for name, index in parts).lstrip(".")
 
 
-def diff_cluster(cluster: str, old: t.Mapping[str, bytes], new: t.Mapping[str, bytes]) -> ClusterDiff:
-    """Compare two golden trees of one cluster (files relative to golden/<cluster>/)."""
+@dataclass(frozen=True)
+class OldPin:
+    """What the old upstream pin of a cluster's golden renders to, when the mirror has that pin."""
+
+    pin: str
+    resources: t.Mapping[str, Resource] | None  # resource key -> resource; None: pin not in the mirror
+
+
+def resource_key(resource: Resource) -> str:
+    return _key(_ident(resource))
+
+
+def golden_pin(files: t.Mapping[str, bytes]) -> str | None:
+    if "index.yaml" not in files:
+        return None
+    return str((yaml.safe_load(files["index.yaml"]).get("upstream") or {}).get("kubeflow"))
+
+
+def diff_cluster(cluster: str, old: t.Mapping[str, bytes], new: t.Mapping[str, bytes],
+                 old_pin: OldPin | None = None, current: t.Mapping[str, Resource] | None = None) -> ClusterDiff:
+    """Compare two golden trees of one cluster (files relative to golden/<cluster>/).
+
+    After an upstream upgrade the goldens hold no text of upstream resources, only hashes:
+    `old_pin` (the old pin rendered from the mirror) and `current` (this render, in full) give
+    their field-level changes instead.
+    """
     if "index.yaml" not in old:
         return ClusterDiff(cluster, notes=("no golden yet: every resource is new",))
     old_index, new_index = yaml.safe_load(old["index.yaml"]), yaml.safe_load(new["index.yaml"])
     notes = []
     if old_index.get("upstream") != new_index.get("upstream"):
-        notes.append(f"upstream pin changed {old_index['upstream']} -> {new_index['upstream']}: upstream resources differ "
-                     "by hash only unless the old pin is vendored (stackgen vendor --from DIR)")
+        before_pin, after_pin = old_index["upstream"].get("kubeflow"), new_index["upstream"].get("kubeflow")
+        if old_pin is not None and old_pin.resources is not None:
+            notes.append(f"upstream pin changed {before_pin} -> {after_pin}: upstream resources compared field by field "
+                         f"with a render of {before_pin} from the mirror")
+        else:
+            notes.append(f"upstream pin changed {before_pin} -> {after_pin}: {before_pin} is not in the mirror, so upstream "
+                         f"resources differ by hash only; run `stackgen vendor --from DIR --pin {before_pin}` for field-level changes")
     before = {_key(e): e for e in old_index["resources"]}
     after = {_key(e): e for e in new_index["resources"]}
     changes = [ResourceChange(k, "added", after[k]["origin"]) for k in sorted(after.keys() - before.keys())]
     changes += [ResourceChange(k, "removed", before[k]["origin"]) for k in sorted(before.keys() - after.keys())]
+    rerendered = old_pin.resources if old_pin is not None and old_pin.resources is not None else None
     for key in sorted(before.keys() & after.keys()):
         if before[key]["sha256"] == after[key]["sha256"]:
             continue
-        changes.append(_changed(key, before[key], after[key], old, new))
+        if after[key]["origin"] != OWN and rerendered is not None and current is not None and key in rerendered and key in current:
+            fields = _field_changes(redact_secrets(rerendered[key]), redact_secrets(current[key]))
+            changes.append(ResourceChange(key, "changed", after[key]["origin"], fields))
+        else:
+            changes.append(_changed(key, before[key], after[key], old, new))
     return ClusterDiff(cluster, tuple(c for c in changes if c.change != "changed" or c.fields or c.note), tuple(notes))
 
 

@@ -161,7 +161,7 @@ def _render_options(command: t.Callable[..., None]) -> t.Callable[..., None]:
 
 
 def _rendered(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
-              clusters: tuple[str, ...], quiet: bool, full: bool, run_verify: bool = True) -> driver.Rendered:
+              clusters: tuple[str, ...], quiet: bool, full: bool, run_verify: bool = True) -> tuple[driver.Checked, driver.Rendered]:
     checked = _checked(stack_file, "text")
     if checked is None:
         sys.exit(EXIT_INVALID)
@@ -191,7 +191,7 @@ def _rendered(stack_file: Path, overlays: Path | None, upstream: Path | None, ku
     for cluster in rendered.result.clusters:
         if cluster.error:
             click.echo(f"{out / cluster.overlay}: error: kustomize build failed for cluster {cluster.cluster}:\n{cluster.error}", err=True)
-    return rendered
+    return checked, rendered
 
 
 @cli.command()
@@ -204,7 +204,7 @@ def _rendered(stack_file: Path, overlays: Path | None, upstream: Path | None, ku
 def render(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
            clusters: tuple[str, ...], quiet: bool, golden_dir: Path | None, check_only: bool, golden_format: str, output_format: str) -> None:
     """Render every cluster with kustomize, verify it, and write compact goldens."""
-    rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, quiet, golden_format == "full")
+    _, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, quiet, golden_format == "full")
     if output_format == "json":
         click.echo(json.dumps([p.as_json() for p in rendered.problems], indent=2))
     else:
@@ -239,9 +239,12 @@ def _golden_summary(changed: list[str], check_only: bool) -> str:
 def diff(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
          clusters: tuple[str, ...], quiet: bool, golden_dir: Path | None, output_format: str) -> None:
     """Semantic diff of a fresh render against golden/: which resource, which field."""
-    rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, True, False, run_verify=False)
+    checked, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, True, False, run_verify=False)
     target = golden_dir or stack_file.parent / "golden"
-    diffs = [golden_.diff_cluster(cluster, driver.read_golden(target, cluster), files) for cluster, files in sorted(rendered.golden.items())]
+    old_pins = driver.old_pins(checked, target, rendered, kz.find_kustomize(kustomize_path), jobs or 0)
+    current = {c.cluster: {golden_.resource_key(r): r for r in c.resources} for c in rendered.result.clusters if not c.error}
+    diffs = [golden_.diff_cluster(cluster, driver.read_golden(target, cluster), files, old_pins.get(cluster), current.get(cluster))
+             for cluster, files in sorted(rendered.golden.items())]
     printer = {"text": golden_.render_text, "markdown": golden_.render_markdown, "json": golden_.render_json}[output_format]
     click.echo(printer(diffs), nl=False)
     if rendered.failed or any(d.changes or d.notes for d in diffs):
@@ -257,8 +260,8 @@ def images(stack_file: Path, overlays: Path | None, upstream: Path | None, kusto
 
     With `spec.registry.mirror` set, each line is `SOURCE TARGET` (e.g. for `crane copy`).
     """
-    rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, quiet, False, run_verify=False)
-    mirror = rendered.registry_mirror
+    checked, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, quiet, False, run_verify=False)
+    mirror = checked.stack.registry_mirror if checked.stack else None
     listing = {c.cluster: images_.pulled(c.resources, mirror) for c in rendered.result.clusters if not c.error}
     click.echo((images_.render_json if output_format == "json" else images_.render_text)(listing), nl=False)
     if rendered.failed:
