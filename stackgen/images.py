@@ -129,16 +129,27 @@ def in_mirror(image: str, mirror: str) -> bool:
 
 def image_refs(resource: Resource) -> t.Iterator[ImageRef]:
     """Every image a resource names: `image` fields at any depth, and images inside other strings."""
+    kind, namespace, name = _identity(resource)
+    for path, _, _, found in _named_images(resource):
+        for image in found:
+            yield ImageRef(image, kind, namespace, name, path)
+
+
+def _identity(resource: Resource) -> tuple[str, str, str]:
     metadata = resource.get("metadata") or {}
-    kind, namespace, name = str(resource.get("kind")), str(metadata.get("namespace", "")), str(metadata.get("name"))
-    skipped = DOCUMENTATION_KEYS.get((kind, namespace, name), ())
-    for path, _, key, value in _strings(resource, "$", ""):
+    return str(resource.get("kind")), str(metadata.get("namespace", "")), str(metadata.get("name"))
+
+
+def _named_images(resource: Resource) -> t.Iterator[tuple[str, str, str, list[str]]]:
+    """(JSON path, kustomize field path, value, images it names) of every string naming images."""
+    skipped = DOCUMENTATION_KEYS.get(_identity(resource), ())
+    for path, field, key, value in _strings(resource, "$", ""):
         # Metadata names nothing a kubelet pulls (the mirror's own annotations live there).
         if path.startswith("$.metadata.") or (path.startswith("$.data.") and key in skipped):
             continue
         found = [value] if key == "image" else images_in(value)
-        for image in found:
-            yield ImageRef(image, kind, namespace, name, path)
+        if found:
+            yield path, field, value, found
 
 
 def images_in(text: str) -> list[str]:
@@ -175,16 +186,13 @@ def _strings(node: t.Any, path: str, field: str, key: str = "") -> t.Iterator[tu
 
 def embedded(resource: Resource, exclude: t.Callable[[str], bool]) -> list[EmbeddedImage]:
     """The parts of `resource`'s strings that name images `exclude` does not accept (already mirrored)."""
-    metadata = resource.get("metadata") or {}
-    kind, namespace, name = str(resource.get("kind")), str(metadata.get("namespace", "")), str(metadata.get("name"))
-    skipped = DOCUMENTATION_KEYS.get((kind, namespace, name), ())
+    kind, namespace, name = _identity(resource)
+    owner = (str(resource.get("apiVersion")), kind, namespace, _generated_name(kind, name))
     found = []
-    for path, field, key, value in _strings(resource, "$", ""):
-        if path.startswith("$.metadata.") or (path.startswith("$.data.") and key in skipped):
-            continue
-        wanted = sorted({image for image in ([value] if key == "image" else images_in(value)) if not exclude(image)})
+    for _, field, value, named in _named_images(resource):
+        wanted = sorted({image for image in named if not exclude(image)})
         if wanted:
-            found += _segments((str(resource.get("apiVersion")), kind, namespace, _generated_name(kind, name)), field, value, wanted)
+            found += _segments(owner, field, value, wanted)
     return found
 
 
