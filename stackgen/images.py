@@ -142,12 +142,14 @@ def _identity(resource: Resource) -> tuple[str, str, str]:
 
 def _named_images(resource: Resource) -> t.Iterator[tuple[str, str, str, list[str]]]:
     """(JSON path, kustomize field path, value, images it names) of every string naming images."""
+    if resource.get("kind") == "CustomResourceDefinition":
+        return  # a schema: megabytes of descriptions, and nothing a kubelet pulls
     skipped = DOCUMENTATION_KEYS.get(_identity(resource), ())
     for path, field, key, value in _strings(resource, "$", ""):
         # Metadata names nothing a kubelet pulls (the mirror's own annotations live there).
         if path.startswith("$.metadata.") or (path.startswith("$.data.") and key in skipped):
             continue
-        found = [value] if key == "image" else images_in(value)
+        found = [value] if key == "image" else images_in(value) if "/" in value else []
         if found:
             yield path, field, value, found
 
