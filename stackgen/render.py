@@ -131,7 +131,8 @@ def render(
     wanted = dict(pieces)
     modified = [p for p in pieces if pristine and p.startswith("units/") and _modifies_upstream(overlays / p)]
     wanted.update({f"{p}#pristine": Piece(f"{p}#pristine", pieces[p].key + ":pristine") for p in modified})
-    outputs, errors, built = _build_all(overlays, mirror, kustomize, wanted, jobs or os.cpu_count() or 1, cache, progress)
+    tracker = _ClusterProgress(layout, progress) if progress else None
+    outputs, errors, built = _build_all(overlays, mirror, kustomize, wanted, jobs or os.cpu_count() or 1, cache, tracker)
     renders = []
     for name in names:
         failed = [f"{p}: {errors[p]}" for p in layout[name] if p in errors]
@@ -171,7 +172,7 @@ def _build_all(
     pieces: t.Mapping[str, Piece],
     jobs: int,
     cache: Path | None,
-    progress: t.Callable[[str], None] | None,
+    progress: _ClusterProgress | None,
 ) -> tuple[dict[str, list[Resource]], dict[str, str], int]:
     outputs: dict[str, list[Resource]] = {}
     missing = []
@@ -181,6 +182,8 @@ def _build_all(
             missing.append(piece)
         else:
             outputs[name] = cached
+            if progress:
+                progress.cached(name)
     errors: dict[str, str] = {}
     if not missing:
         return outputs, errors, 0
@@ -202,7 +205,7 @@ def _build_all(
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             for done, (piece, text, error) in enumerate(pool.map(build, missing), start=1):
                 if progress:
-                    progress(f"[{done}/{len(missing)}] {piece.name}")
+                    progress.built(piece.name, done, len(missing))
                 if error is not None:
                     errors[piece.name] = error
                     continue
@@ -210,6 +213,32 @@ def _build_all(
                 outputs[piece.name] = [doc for doc in yaml.load_all(text, Loader=_LOADER) if doc]
                 _cache_write(cache, piece.key, outputs[piece.name])
     return outputs, errors, len(missing) - len(errors)
+
+
+class _ClusterProgress:
+    """Turns finished pieces into the line a person watches: how many clusters are ready."""
+
+    def __init__(self, layout: t.Mapping[str, t.Sequence[str]], show: t.Callable[[str], None]):
+        self.waiting = {cluster: set(pieces) for cluster, pieces in layout.items()}
+        self.show = show
+
+    def cached(self, piece: str) -> None:
+        self._finish(piece)
+
+    def built(self, piece: str, done: int, of: int) -> None:
+        ready = self._finish(piece)
+        ready_count = sum(not waiting for waiting in self.waiting.values())
+        line = f"rendering: {ready_count}/{len(self.waiting)} clusters ready, kustomize build {done}/{of} ({piece})"
+        self.show(line + (f": {', '.join(ready)} ready" if ready else ""))
+
+    def _finish(self, piece: str) -> list[str]:
+        ready = []
+        for cluster, waiting in self.waiting.items():
+            if piece in waiting:
+                waiting.discard(piece)
+                if not waiting:
+                    ready.append(cluster)
+        return ready
 
 
 def _weight(mirror_root: Path, piece: Path) -> int:

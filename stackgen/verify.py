@@ -29,6 +29,7 @@ from referencing import Registry, Resource as SchemaResource
 
 from stackgen import catalog, crds, images
 from stackgen.render import OWN, ClusterRender
+from stackgen.diagnostics import Style, github_annotation, plain
 
 Resource = dict[str, t.Any]
 _POD_KINDS = {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}
@@ -45,8 +46,12 @@ class Problem:
     code: str
     message: str
 
-    def render(self) -> str:
-        return f"{self.overlay}: {self.severity}: {self.resource}: {self.path}: {self.message} [{self.code}]"
+    def render(self, file: str | None = None, style: Style = plain) -> str:
+        where = style("location", f"{file or self.overlay}:")
+        return f"{where} {style(self.severity, self.severity + ':')} {self.resource}: {self.path}: {self.message} {style('code', f'[{self.code}]')}"
+
+    def github(self, file: str) -> str:
+        return github_annotation(self.severity, f"cluster {self.cluster}: {self.resource}: {self.path}: {self.message}", self.code, file)
 
     def as_json(self) -> dict[str, str]:
         return asdict(self)

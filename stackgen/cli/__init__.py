@@ -6,15 +6,16 @@ Exit codes: 0 ok or up to date; 1 invalid input, stale output (--check) or chang
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import typing as t
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-import json
-
-from stackgen import __version__, driver
+from stackgen import __version__, catalog, driver
 from stackgen import golden as golden_
 from stackgen import kustomize as kz
 from stackgen import mirror as mirror_
@@ -22,7 +23,7 @@ from stackgen import vendor as vendor_
 from stackgen import explain as explain_
 from stackgen import images as images_
 from stackgen import write as writer
-from stackgen.diagnostics import Diagnostic, render_json, render_text
+from stackgen.diagnostics import Diagnostic, Style, ansi, plain, render_github, render_json, render_text
 from stackgen.validate import schema_text
 
 EXIT_OK, EXIT_INVALID, EXIT_ENVIRONMENT = 0, 1, 2
@@ -32,13 +33,83 @@ stack_option = click.option(
     show_default=True, help="The stack to compile.",
 )
 format_option = click.option(
-    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-    help="How diagnostics are printed.",
+    "--format", "output_format", type=click.Choice(["text", "json", "github"]), default="text", show_default=True,
+    help="How diagnostics are printed: text on stderr; json, or GitHub Actions annotations, on stdout.",
 )
 
 
+@dataclass(frozen=True)
+class Output:
+    """How much to say and whether to paint it, from --quiet/--verbose/--color and NO_COLOR."""
+
+    verbosity: int  # -1 quiet: errors and warnings only; 0 normal; 1 verbose
+    color: str  # auto | always | never
+
+    def style(self, stream: t.TextIO) -> Style:
+        if self.color == "always":
+            return ansi
+        # https://no-color.org: a non-empty NO_COLOR turns colour off unless asked for explicitly.
+        wanted = self.color == "auto" and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+        return ansi if wanted and stream.isatty() else plain
+
+    def say(self, text: str, err: bool = False) -> None:
+        if self.verbosity >= 0:
+            click.echo(text, err=err)
+
+    def detail(self, text: str) -> None:
+        if self.verbosity > 0:
+            click.echo(text, err=True)
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: t.Any) -> t.Any:
+    # Shared by the group and every command, so `stackgen -q build` and `stackgen build -q` both work;
+    # a command's default never undoes what the group was told.
+    # (The defaults are False and None, so any other value was asked for.)
+    chosen = ctx.meta.setdefault("stackgen.output", {})
+    if value not in (None, False) or param.name not in chosen:
+        chosen[param.name] = value
+    return value
+
+
+def output_options(command: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    options = [
+        click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_remember,
+                     help="Print only errors and warnings: no summary, no progress."),
+        click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_remember,
+                     help="Also say what was done: files written, pieces built or cached, tools used."),
+        click.option("--color", type=click.Choice(["auto", "always", "never"]), default=None, expose_value=False,
+                     callback=_remember, help="Colour diagnostics [default: auto: on a terminal, unless NO_COLOR is set]."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _output() -> Output:
+    chosen = click.get_current_context().meta.get("stackgen.output", {})
+    if chosen.get("quiet") and chosen.get("verbose"):
+        raise click.UsageError("--quiet and --verbose exclude each other")
+    return Output(-1 if chosen.get("quiet") else 1 if chosen.get("verbose") else 0, chosen.get("color") or "auto")
+
+
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    try:
+        tool = kz.find_kustomize(None).describe()
+    except kz.KustomizeNotFound:
+        tool = "kustomize: not found (render, diff and images need one; see `stackgen render --help`)"
+    for pin in catalog.SUPPORTED_RELEASES:
+        mirror = vendor_.cache_dir(pin)
+        where = f"vendored at {mirror}" if (mirror / "remotes.yaml").is_file() else "not vendored: `stackgen vendor --from DIR`"
+        click.echo(f"stackgen {__version__}\n{tool}\nkubeflow/manifests {pin} ({where})")
+    ctx.exit(EXIT_OK)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="stackgen")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Print the versions of stackgen and kustomize and the pinned Kubeflow release, then exit.")
+@output_options
 def cli() -> None:
     """Compile one stack.yaml into one self-contained Kustomize overlay per cluster."""
 
@@ -46,8 +117,11 @@ def cli() -> None:
 def _report(diagnostics: t.Sequence[Diagnostic], output_format: str) -> None:
     if output_format == "json":
         click.echo(render_json(diagnostics), nl=False)
+    elif output_format == "github":
+        click.echo(render_github(diagnostics), nl=False)
     elif diagnostics:
-        click.echo(render_text(diagnostics), nl=False, err=True)
+        # color=True: click would strip the codes off a pipe, but the style already decided (--color always).
+        click.echo(render_text(diagnostics, _output().style(sys.stderr)), nl=False, err=True, color=True)
 
 
 def _checked(stack_file: Path, output_format: str) -> driver.Checked | None:
@@ -57,6 +131,7 @@ def _checked(stack_file: Path, output_format: str) -> driver.Checked | None:
 
 
 @cli.command()
+@output_options
 @stack_option
 @format_option
 def validate(stack_file: Path, output_format: str) -> None:
@@ -64,11 +139,17 @@ def validate(stack_file: Path, output_format: str) -> None:
     checked = _checked(stack_file, output_format)
     if checked is None:
         sys.exit(EXIT_INVALID)
-    if output_format == "text":
-        click.echo(f"{stack_file}: valid ({len(checked.stack.clusters)} clusters)")  # type: ignore[union-attr]
+    if output_format != "text":
+        return
+    output = _output()
+    for plan in checked.placement.plans:  # type: ignore[union-attr]
+        output.detail(f"{plan.cluster.name} ({plan.cluster.cloud}): {', '.join(plan.component_names) or 'no components'}; "
+                      f"{len(plan.training_jobs)} training jobs, {len(plan.models)} models")
+    output.say(f"{stack_file}: valid ({len(checked.stack.clusters)} clusters)")  # type: ignore[union-attr]
 
 
 @cli.command()
+@output_options
 @stack_option
 @click.option("-o", "--output", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Where overlays are written [default: spec.gitops.path beside stack.yaml].")
@@ -91,21 +172,24 @@ def build(stack_file: Path, output: Path | None, check_only: bool, output_format
         sys.exit(EXIT_ENVIRONMENT)
     for path in changes.foreign:
         click.echo(f"{out / path}: warning: not written by stackgen; kept as is", err=True)
-    _summarise(out, changes, check_only)
+    _summarise(out, changes, check_only, _output())
     if check_only and changes.stale:
         sys.exit(EXIT_INVALID)
 
 
-def _summarise(out: Path, changes: writer.Changes, check_only: bool) -> None:
+def _summarise(out: Path, changes: writer.Changes, check_only: bool, output: Output) -> None:
     if check_only:
         if changes.interrupted:
             click.echo(f"{out}: an interrupted build left a journal; run `stackgen build` to finish it", err=True)
         for label, paths in (("missing", changes.added), ("differs", changes.changed), ("extra", changes.removed)):
             for path in paths:
                 click.echo(f"{out / path}: {label}", err=True)
-        click.echo(f"{out}: stale: {_counts(changes)}" if changes.stale else f"{out}: up to date")
-    else:
-        click.echo(f"{out}: {_counts(changes)}" if changes.stale else f"{out}: up to date")
+        output.say(f"{out}: stale: {_counts(changes)}" if changes.stale else f"{out}: up to date")
+        return
+    for label, paths in (("added", changes.added), ("changed", changes.changed), ("removed", changes.removed)):
+        for path in paths:
+            output.detail(f"{out / path}: {label}")
+    output.say(f"{out}: {_counts(changes)}" if changes.stale else f"{out}: up to date")
 
 
 def _counts(changes: writer.Changes) -> str:
@@ -113,6 +197,7 @@ def _counts(changes: writer.Changes) -> str:
 
 
 @cli.command()
+@output_options
 @stack_option
 @click.argument("subject")
 def explain(stack_file: Path, subject: str) -> None:
@@ -132,6 +217,7 @@ def explain(stack_file: Path, subject: str) -> None:
 
 
 @cli.command()
+@output_options
 @stack_option
 @click.option("--format", "graph_format", type=click.Choice(["dot", "mermaid"]), default="dot", show_default=True)
 def graph(stack_file: Path, graph_format: str) -> None:
@@ -153,7 +239,6 @@ def _render_options(command: t.Callable[..., None]) -> t.Callable[..., None]:
         click.option("--kustomize", "kustomize_path", default=None, help="kustomize (or kubectl) binary to use."),
         click.option("--jobs", type=click.IntRange(min=1), default=None, help="Parallel kustomize builds [default: cores]."),
         click.option("--cluster", "clusters", multiple=True, help="Only this cluster (repeatable)."),
-        click.option("--quiet", is_flag=True, help="No progress output."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -161,7 +246,7 @@ def _render_options(command: t.Callable[..., None]) -> t.Callable[..., None]:
 
 
 def _rendered(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
-              clusters: tuple[str, ...], quiet: bool, full: bool, run_verify: bool = True) -> tuple[driver.Checked, driver.Rendered]:
+              clusters: tuple[str, ...], full: bool, run_verify: bool = True) -> tuple[driver.Checked, driver.Rendered]:
     checked = _checked(stack_file, "text")
     if checked is None:
         sys.exit(EXIT_INVALID)
@@ -177,7 +262,11 @@ def _rendered(stack_file: Path, overlays: Path | None, upstream: Path | None, ku
     except (kz.KustomizeNotFound, driver.UpstreamMissing) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_ENVIRONMENT)
-    show = None if quiet or not sys.stderr.isatty() else (lambda line: click.echo(f"\r\033[K{line}", err=True, nl=False))
+    output = _output()
+    output.detail(f"using {tool.describe()}; upstream mirror {mirror_root}")
+    # A progress line only for a person at a terminal: CI logs keep no carriage returns.
+    watched = output.verbosity >= 0 and sys.stderr.isatty() and not os.environ.get("CI")
+    show = (lambda line: click.echo(f"\r\033[K{line}", err=True, nl=False)) if watched else None
     try:
         rendered = driver.render_checked(checked, out, mirror_root, tool, clusters, jobs or 0, full, show, run_verify)
     except KeyError as error:
@@ -189,12 +278,14 @@ def _rendered(stack_file: Path, overlays: Path | None, upstream: Path | None, ku
     if show:
         click.echo("\r\033[K", err=True, nl=False)
     for cluster in rendered.result.clusters:
+        output.detail(f"{out / cluster.overlay}: {len(cluster.resources)} resources" if not cluster.error else f"{out / cluster.overlay}: failed")
         if cluster.error:
             click.echo(f"{out / cluster.overlay}: error: kustomize build failed for cluster {cluster.cluster}:\n{cluster.error}", err=True)
     return checked, rendered
 
 
 @cli.command()
+@output_options
 @_render_options
 @click.option("-o", "--golden", "golden_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Where goldens are written [default: golden/ beside stack.yaml].")
@@ -202,14 +293,20 @@ def _rendered(stack_file: Path, overlays: Path | None, upstream: Path | None, ku
 @click.option("--golden-format", type=click.Choice(["compact", "full"]), default="compact", show_default=True)
 @format_option
 def render(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
-           clusters: tuple[str, ...], quiet: bool, golden_dir: Path | None, check_only: bool, golden_format: str, output_format: str) -> None:
+           clusters: tuple[str, ...], golden_dir: Path | None, check_only: bool, golden_format: str, output_format: str) -> None:
     """Render every cluster with kustomize, verify it, and write compact goldens."""
-    _, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, quiet, golden_format == "full")
+    checked, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, golden_format == "full")
+    output = _output()
+    out = overlays or driver.default_output(stack_file, checked.stack)  # type: ignore[arg-type]
+    style = output.style(sys.stderr)
+    for problem in rendered.problems:
+        file = str(out / problem.overlay / "kustomization.yaml")
+        if output_format == "github":
+            click.echo(problem.github(file))
+        elif output_format == "text":
+            click.echo(problem.render(file, style), err=True, color=True)
     if output_format == "json":
         click.echo(json.dumps([p.as_json() for p in rendered.problems], indent=2))
-    else:
-        for problem in rendered.problems:
-            click.echo(problem.render(), err=True)
     target = golden_dir or stack_file.parent / "golden"
     try:
         changes = driver.golden_changes(target, rendered, check_only)
@@ -218,8 +315,8 @@ def render(stack_file: Path, overlays: Path | None, upstream: Path | None, kusto
         sys.exit(EXIT_ENVIRONMENT if isinstance(error, writer.OutputError) else EXIT_INVALID)
     stale = [cluster for cluster, change in changes.items() if change.stale]
     result = rendered.result
-    if not quiet and output_format == "text":
-        click.echo(f"rendered {len(result.clusters)} clusters with kustomize {result.kustomize_version}: "
+    if output_format == "text":
+        output.say(f"rendered {len(result.clusters)} clusters with kustomize {result.kustomize_version}: "
                    f"{result.built} built, {result.cached} cached; {_golden_summary(stale, check_only)}")
     if rendered.failed or (check_only and stale):
         sys.exit(EXIT_INVALID)
@@ -232,35 +329,39 @@ def _golden_summary(changed: list[str], check_only: bool) -> str:
 
 
 @cli.command()
+@output_options
 @_render_options
 @click.option("--golden", "golden_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Goldens to compare with [default: golden/ beside stack.yaml].")
 @click.option("--format", "output_format", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
 def diff(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
-         clusters: tuple[str, ...], quiet: bool, golden_dir: Path | None, output_format: str) -> None:
+         clusters: tuple[str, ...], golden_dir: Path | None, output_format: str) -> None:
     """Semantic diff of a fresh render against golden/: which resource, which field."""
-    checked, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, True, False, run_verify=False)
+    checked, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, False, run_verify=False)
     target = golden_dir or stack_file.parent / "golden"
     old_pins = driver.old_pins(checked, target, rendered, kz.find_kustomize(kustomize_path), jobs or 0)
     current = {c.cluster: {golden_.resource_key(r): r for r in c.resources} for c in rendered.result.clusters if not c.error}
     diffs = [golden_.diff_cluster(cluster, driver.read_golden(target, cluster), files, old_pins.get(cluster), current.get(cluster))
              for cluster, files in sorted(rendered.golden.items())]
-    printer = {"text": golden_.render_text, "markdown": golden_.render_markdown, "json": golden_.render_json}[output_format]
-    click.echo(printer(diffs), nl=False)
+    if output_format == "text":
+        click.echo(golden_.render_text(diffs, _output().style(sys.stdout)), nl=False, color=True)
+    else:
+        click.echo((golden_.render_markdown if output_format == "markdown" else golden_.render_json)(diffs), nl=False)
     if rendered.failed or any(d.changes or d.notes for d in diffs):
         sys.exit(EXIT_INVALID)
 
 
 @cli.command()
+@output_options
 @_render_options
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def images(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
-           clusters: tuple[str, ...], quiet: bool, output_format: str) -> None:
+           clusters: tuple[str, ...], output_format: str) -> None:
     """Every container image each cluster's render pulls, for mirroring into a private registry.
 
     With `spec.registry.mirror` set, each line is `SOURCE TARGET` (e.g. for `crane copy`).
     """
-    checked, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, quiet, False, run_verify=False)
+    checked, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, False, run_verify=False)
     mirror = checked.stack.registry_mirror if checked.stack else None
     listing = {c.cluster: images_.pulled(c.resources, mirror) for c in rendered.result.clusters if not c.error}
     click.echo((images_.render_json if output_format == "json" else images_.render_text)(listing), nl=False)
@@ -269,6 +370,7 @@ def images(stack_file: Path, overlays: Path | None, upstream: Path | None, kusto
 
 
 @cli.command()
+@output_options
 @click.option("--from", "source", type=click.Path(path_type=Path, file_okay=False, exists=True), required=True,
               help="A mirror folder laid out like ../shared/upstream.")
 @click.option("--pin", default="26.03", show_default=True, help="The kubeflow/manifests tag the mirror holds.")
@@ -279,10 +381,11 @@ def vendor(source: Path, pin: str) -> None:
     except mirror_.MirrorError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_ENVIRONMENT)
-    click.echo(f"vendored {source} as kubeflow/manifests {pin} into {target}")
+    _output().say(f"vendored {source} as kubeflow/manifests {pin} into {target}")
 
 
 @cli.command()
+@output_options
 def schema() -> None:
     """Print the JSON Schema of stack.yaml (for editors and other validators)."""
     click.echo(schema_text(), nl=False)
