@@ -43,6 +43,11 @@ def fleet(size: int) -> bytes:
             cluster["oidcIssuer"] = f"https://oidc.eks.us-east-1.amazonaws.com/id/ID{i:06d}"
         clusters.append(cluster)
     training = [c["name"] for c in clusters if "training" in c["roles"]]
+    azure = [c["name"] for c in clusters if c["cloud"] == "azure"]
+    # Key Vault needs its name for the references that replace upstream's default credentials.
+    credentials = [("dex-passwords", "auth"), ("dex-oidc-client", "auth"), ("oauth2-proxy", "oauth2-proxy")]
+    secrets = [{"name": name, "namespace": namespace, "store": "azure-key-vault", "key": f"fleet-kv/{name}", "runsOn": list(azure)}
+               for name, namespace in credentials] if azure else []
     tree = {
         "apiVersion": "stackgen.io/v1alpha1", "kind": "Stack", "metadata": {"name": "fleet"},
         "spec": {
@@ -55,6 +60,7 @@ def fleet(size: int) -> bytes:
             "datasets": [{"name": f"data-{i}", "uri": f"s3://acme/data-{i}", "cluster": c} for i, c in enumerate(training)],
             "trainingJobs": [{"name": f"job-{i}", "dataset": f"data-{i}", "image": "ghcr.io/acme/train:1"} for i in range(len(training))],
             "models": [{"name": "ranker", "storageUri": "s3://acme/models/ranker", "format": "onnx", "serveOn": ["serving", "edge"]}],
+            "secrets": secrets,
         },
     }
     return yaml.safe_dump(tree, sort_keys=False).encode()

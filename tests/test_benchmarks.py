@@ -1,0 +1,18 @@
+"""The benchmarks' generated fleets stay valid stacks, so a figure never silently stops being measured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.build import fleet
+from stackgen.driver import check_stack
+
+
+@pytest.mark.parametrize("size", [4, 20, 101])
+def test_generated_fleet_is_a_valid_stack(tmp_path: Path, size: int) -> None:
+    (tmp_path / "fleet.yaml").write_bytes(fleet(size))
+    checked = check_stack(tmp_path / "fleet.yaml")
+    assert checked.ok, [d.render() for d in checked.diagnostics]
+    assert len(checked.stack.clusters) == size  # type: ignore[union-attr]
