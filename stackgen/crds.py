@@ -17,6 +17,7 @@ Reused by verify (rendered custom resources, SG603) and the GitOps tests.
 from __future__ import annotations
 
 import functools
+import re
 import typing as t
 from pathlib import Path
 
@@ -47,10 +48,33 @@ def schemas_from_crds(crds: t.Iterable[t.Mapping[str, t.Any]], strict: bool = Fa
 @functools.cache
 def _schemas_in_dir(root: Path, strict: bool) -> dict[TypeKey, Schema]:
     documents: list[t.Mapping[str, t.Any]] = []
-    files = sorted([*root.rglob("*.yaml"), *root.rglob("*.yml")]) if root.is_dir() else []
-    for path in files:
+    for path in _crd_files(root):
         documents.extend(d for d in yaml.load_all(path.read_text("utf-8"), Loader=_LOADER) if isinstance(d, dict))
     return schemas_from_crds(documents, strict)
+
+
+def _crd_files(root: Path) -> list[Path]:
+    return sorted([*root.rglob("*.yaml"), *root.rglob("*.yml")]) if root.is_dir() else []
+
+
+def schema_in_dir(root: Path, key: TypeKey) -> Schema | None:
+    """One type's schema from the CRDs under `root`, parsing only the files that name its kind.
+
+    The mirror's CRDs are megabytes of YAML (Argo CD's alone 1.8 MB) and a render uses a few of
+    their kinds, so parsing everything would cost verify more than validating the render does.
+    """
+    return _schemas_naming(Path(root), key[1]).get(key)
+
+
+@functools.cache
+def _schemas_naming(root: Path, kind: str) -> dict[TypeKey, Schema]:
+    names_kind = re.compile(rf"^\s*kind:\s*['\"]?{re.escape(kind)}['\"]?\s*$", re.MULTILINE)
+    documents: list[t.Mapping[str, t.Any]] = []
+    for path in _crd_files(root):
+        text = path.read_text("utf-8")
+        if names_kind.search(text):
+            documents.extend(d for d in yaml.load_all(text, Loader=_LOADER) if isinstance(d, dict))
+    return schemas_from_crds(documents)
 
 
 def schemas_from_dir(root: Path) -> dict[TypeKey, Schema]:

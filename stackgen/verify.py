@@ -134,8 +134,8 @@ class _Validators:
         if "." not in group or group.endswith(".k8s.io"):
             return _builtin_validator(self.version, api_version, kind)
         # The mirror's CRDs (Argo CD, Flux, External Secrets) are read only when needed.
-        mirrored = crds.schemas_from_dir(self.mirror_crds) if self.mirror_crds else {}
-        return jsonschema.Draft7Validator(mirrored[key]) if key in mirrored else None
+        mirrored = crds.schema_in_dir(self.mirror_crds, key) if self.mirror_crds else None
+        return jsonschema.Draft7Validator(mirrored) if mirrored is not None else None
 
 
 def _check_schema(resource: Resource, validators: _Validators, report: t.Callable[..., None]) -> None:

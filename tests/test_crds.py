@@ -157,3 +157,18 @@ def test_the_real_application_crd_catches_a_misspelt_field() -> None:
     assert crds.validate_object(app, schemas) == ["$.spec.syncPolicy: Additional properties are not allowed ('automatic' was unexpected)"]
     del app["spec"]["destination"]
     assert "$.spec: 'destination' is a required property" in (crds.validate_object(app, schemas) or [])
+
+
+def test_one_kind_is_found_without_reading_the_other_files(tmp_path: Path) -> None:
+    (tmp_path / "widget.yaml").write_text(yaml.safe_dump(_crd(WIDGET)))
+    (tmp_path / "broken.yaml").write_text("kind: [unclosed\n")  # parsed only if it named the kind
+    assert crds.schema_in_dir(tmp_path, ("example.com/v1", "Widget")) == crds.schemas_from_crds([_crd(WIDGET)])[("example.com/v1", "Widget")]
+    assert crds.schema_in_dir(tmp_path, ("example.com/v2", "Widget")) is None
+    assert crds.schema_in_dir(tmp_path / "missing", ("example.com/v1", "Widget")) is None
+
+
+@requires_crds
+def test_one_kind_from_the_pinned_crds_equals_the_whole_reading() -> None:
+    everything = crds.load_crd_schemas([CRDS])
+    for key in (("external-secrets.io/v1", "SecretStore"), ("argoproj.io/v1alpha1", "Application"), ("helm.toolkit.fluxcd.io/v2", "HelmRelease")):
+        assert crds.schema_in_dir(CRDS, key) == everything[key]
