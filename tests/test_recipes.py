@@ -253,3 +253,28 @@ def test_hooks_fail_on_stale_overlays_and_invalid_stacks(hook_project: tuple[Pat
     stack.write_text(stack.read_text().replace("cloud: aws", "cloud: amazon"))
     invalid = _run_hook(hooks["stackgen-validate"], project, env)
     assert invalid.returncode == 1 and "cloud" in invalid.stderr
+
+
+@pytest.mark.skipif(shutil.which("pre-commit") is None, reason="pre-commit is not installed (pip install pre-commit)")
+@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="pre-commit try-repo needs this checkout to be a git repository")
+def test_pre_commit_try_repo(hook_project: tuple[Path, dict[str, str]]) -> None:
+    # The real thing: pre-commit installs this repository into its own environment (under
+    # PRE_COMMIT_HOME, never the shared interpreter) and runs both hooks from it.
+    project, env = hook_project
+    env = {**env, "PRE_COMMIT_HOME": str(project / "pre-commit-home")}
+    _git(project, "init", "-q")
+    _git(project, "add", "stack.yaml", "overlays")
+    _git(project, "commit", "-q", "-m", "stack")
+
+    def try_repo() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["pre-commit", "try-repo", str(ROOT), "--all-files"], cwd=project, env=env,
+                              capture_output=True, text=True, check=False, timeout=500)
+
+    fresh = try_repo()
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    assert re.search(r"stackgen validate\.+Passed", fresh.stdout) and re.search(r"stackgen build --check\.+Passed", fresh.stdout)
+    stack = project / "stack.yaml"
+    stack.write_text(stack.read_text().replace("replicas: 2", "replicas: 5"))
+    _git(project, "add", "stack.yaml")
+    stale = try_repo()
+    assert stale.returncode == 1 and re.search(r"stackgen build --check\.+Failed", stale.stdout), stale.stdout
