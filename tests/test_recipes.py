@@ -255,6 +255,7 @@ def test_hooks_fail_on_stale_overlays_and_invalid_stacks(hook_project: tuple[Pat
     assert invalid.returncode == 1 and "cloud" in invalid.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("pre-commit") is None, reason="pre-commit is not installed (pip install pre-commit)")
 @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="pre-commit try-repo needs this checkout to be a git repository")
 def test_pre_commit_try_repo(hook_project: tuple[Path, dict[str, str]]) -> None:
