@@ -18,6 +18,7 @@ from stackgen import __version__, driver
 from stackgen import golden as golden_
 from stackgen import kustomize as kz
 from stackgen import mirror as mirror_
+from stackgen import scaffold
 from stackgen import vendor as vendor_
 from stackgen import explain as explain_
 from stackgen import images as images_
@@ -280,6 +281,24 @@ def vendor(source: Path, pin: str) -> None:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_ENVIRONMENT)
     click.echo(f"vendored {source} as kubeflow/manifests {pin} into {target}")
+
+
+@cli.command()
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=Path("stack.yaml"), show_default=True,
+              help="The stack to write; stack.schema.json goes beside it.")
+@click.option("--cloud", "clouds", type=click.Choice(scaffold.CLOUDS), multiple=True, help="A cluster on this cloud (repeatable) [default: aws].")
+@click.option("--engine", type=click.Choice(scaffold.ENGINES), default="argocd", show_default=True, help="The GitOps engine.")
+def init(output: Path, clouds: tuple[scaffold.Cloud, ...], engine: scaffold.Engine) -> None:
+    """Write a commented starter stack.yaml that builds as is, and the schema its editor modeline names."""
+    try:
+        written = scaffold.write(output, clouds, engine)
+    except scaffold.Exists as error:
+        click.echo(f"stackgen: error: {error}", err=True)
+        sys.exit(EXIT_ENVIRONMENT)
+    except OSError as error:
+        click.echo(f"stackgen: error: cannot write {error.filename}: {error.strerror}", err=True)
+        sys.exit(EXIT_ENVIRONMENT)
+    click.echo("".join(f"wrote {path}\n" for path in written) + f"next: stackgen validate -f {output}")
 
 
 @cli.command()
