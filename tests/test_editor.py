@@ -1,6 +1,8 @@
 """Editor support, proven with the real tools: yaml-language-server reads the schema through the
-modeline `stackgen init` writes, and ajv (draft-07) agrees with Python's jsonschema on the
-schema's verdict for every file of the test corpus.
+modeline `stackgen init` writes, and ajv (draft-07, strict) agrees with stackgen's validator
+(jsonschema's Draft7Validator, patterns read as ECMA-262) on the schema's verdict for every file
+of the test corpus, every init output, and strings ending in characters the two regex dialects
+read differently.
 
 Both run the pinned Node packages of tests/node (see tests/nodetools.py); without node and
 npm, or offline, these tests skip and say why.
@@ -19,7 +21,7 @@ import pytest
 
 from stackgen import scaffold
 from stackgen.load import load_bytes
-from stackgen.validate import load_schema
+from stackgen.validate import _validator, load_schema
 from tests import nodetools
 from tests.compiling import BUNDLED, CASES
 from tests.lsp import Client
@@ -112,23 +114,61 @@ def _as_json(path: Path) -> t.Any:
     return loaded.tree if loaded.ok else None
 
 
-def test_ajv_and_jsonschema_agree_on_every_corpus_file(node_tools: Path, tmp_path: Path) -> None:
+# Characters on which ECMA-262 and Python's `re` disagree (stackgen/ecma.py), appended to
+# every string of a valid stack, one document each.
+_EDGES = {"newline": "\n", "nel": "\x85x", "bom": "\ufeffx", "nbsp": "\xa0x", "file-separator": "\x1cx",
+          "line-separator": "\u2028x", "carriage-return": "\rx", "arabic-digit": "\u0663"}
+
+
+def _strings(node: t.Any, path: tuple[str | int, ...] = ()) -> t.Iterator[tuple[tuple[str | int, ...], str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _strings(value, (*path, index))
+    elif isinstance(node, str):
+        yield path, node
+
+
+def _edge_documents(tree: t.Any) -> dict[str, t.Any]:
+    documents = {}
+    for path, value in _strings(tree):
+        for label, suffix in _EDGES.items():
+            document = json.loads(json.dumps(tree))
+            node = document
+            for part in path[:-1]:
+                node = node[part]
+            node[path[-1]] = value + suffix
+            documents[f"edge/{'.'.join(map(str, path))}/{label}"] = document
+    return documents
+
+
+def test_ajv_and_jsonschema_agree_on_every_corpus_file(node_tools: Path) -> None:
     documents = {name: tree for name, path in _corpus().items() if (tree := _as_json(path)) is not None}
     for clouds in [*((cloud,) for cloud in scaffold.CLOUDS), scaffold.CLOUDS]:
         for engine in scaffold.ENGINES:
-            documents[f"init/{'-'.join(clouds)}/{engine}"] = json.loads(json.dumps(_init_tree(clouds, engine)))
-    payload = json.dumps({"schema": load_schema(), "documents": documents})
+            documents[f"init/{'-'.join(clouds)}/{engine}"] = _init_tree(clouds, engine)
+    edges = _edge_documents(_init_tree(scaffold.CLOUDS, "argocd")) | _edge_documents(_as_json(BUNDLED))
+    payload = json.dumps({"schema": load_schema(), "documents": documents | edges})
     done = subprocess.run(["node", str(nodetools.PACKAGE / "validate.js")], input=payload, capture_output=True, text=True,
                           timeout=TIMEOUT, env={**os.environ, "NODE_PATH": str(node_tools / "node_modules")})
     assert done.returncode == 0, done.stderr  # 2: ajv's strict mode refused the schema
     assert done.stderr == ""  # strict mode would also have logged here
     ajv = {name: verdict["valid"] for name, verdict in json.loads(done.stdout).items()}
-    python = {name: jsonschema.Draft7Validator(load_schema()).is_valid(tree) for name, tree in documents.items()}
-    assert ajv == python
-    # The corpus exercises both verdicts, and every positive case and init output is valid.
+    # stackgen's validator: jsonschema's Draft7Validator with patterns read as ECMA-262.
+    python = {name: not any(True for _ in _validator().iter_errors(tree)) for name, tree in (documents | edges).items()}
+    assert sorted(ajv) == sorted(python)
+    assert {name for name in ajv if ajv[name] != python[name]} == set()
+    # Plain Draft7Validator agrees on the corpus, and on the edges shows why patterns need ECMA.
+    plain = jsonschema.Draft7Validator(load_schema())
+    assert all(plain.is_valid(tree) == ajv[name] for name, tree in documents.items())
+    assert sum(plain.is_valid(tree) != ajv[name] for name, tree in edges.items()) >= 40
+    # Both verdicts occur, and every positive case and init output is valid.
     assert set(python.values()) == {True, False}
-    assert all(valid for name, valid in python.items() if not name.startswith("negative/"))
-    assert sum(not valid for valid in python.values()) >= 10
+    assert all(python[name] for name in documents if not name.startswith("negative/"))
+    assert sum(not python[name] for name in documents) >= 10
+    assert sum(not python[name] for name in edges) >= 200
 
 
 def _init_tree(clouds: t.Sequence[scaffold.Cloud], engine: scaffold.Engine) -> t.Any:
