@@ -67,8 +67,9 @@ def _position(lines: list[str], needle: str) -> tuple[int, int]:
     return line, lines[line].index(needle)
 
 
-def test_language_server_checks_and_completes_through_the_init_modeline(server: Client, tmp_path: Path) -> None:
-    stack = tmp_path / "stack.yaml"
+@pytest.mark.parametrize("where", [".", "deploy/platform"])
+def test_language_server_checks_and_completes_through_the_init_modeline(server: Client, tmp_path: Path, where: str) -> None:
+    stack = tmp_path / where / "stack.yaml"  # the modeline is relative to the stack, wherever it is
     scaffold.write(stack, ("aws", "gcp"), "argocd")  # the real files: stack.schema.json is read from disk
     text = stack.read_text()
     assert text.startswith("# yaml-language-server: $schema=./stack.schema.json\n")
@@ -150,9 +151,7 @@ def test_ajv_and_jsonschema_agree_on_every_corpus_file(node_tools: Path) -> None
         for engine in scaffold.ENGINES:
             documents[f"init/{'-'.join(clouds)}/{engine}"] = _init_tree(clouds, engine)
     edges = _edge_documents(_init_tree(scaffold.CLOUDS, "argocd")) | _edge_documents(_as_json(BUNDLED))
-    payload = json.dumps({"schema": load_schema(), "documents": documents | edges})
-    done = subprocess.run(["node", str(nodetools.PACKAGE / "validate.js")], input=payload, capture_output=True, text=True,
-                          timeout=TIMEOUT, env={**os.environ, "NODE_PATH": str(node_tools / "node_modules")})
+    done = _ajv(node_tools, load_schema(), documents | edges)
     assert done.returncode == 0, done.stderr  # 2: ajv's strict mode refused the schema
     assert done.stderr == ""  # strict mode would also have logged here
     ajv = {name: verdict["valid"] for name, verdict in json.loads(done.stdout).items()}
@@ -171,7 +170,20 @@ def test_ajv_and_jsonschema_agree_on_every_corpus_file(node_tools: Path) -> None
     assert sum(not python[name] for name in edges) >= 200
 
 
+def _ajv(node_tools: Path, schema: t.Any, documents: dict[str, t.Any]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["node", str(nodetools.PACKAGE / "validate.js")], input=json.dumps({"schema": schema, "documents": documents}),
+                          capture_output=True, text=True, timeout=TIMEOUT, env={**os.environ, "NODE_PATH": str(node_tools / "node_modules")})
+
+
 def _init_tree(clouds: t.Sequence[scaffold.Cloud], engine: scaffold.Engine) -> t.Any:
     loaded = load_bytes(scaffold.render(clouds, engine).encode())
     assert loaded.ok
     return loaded.tree
+
+
+def test_ajv_strict_mode_refuses_a_schema_oddity(node_tools: Path) -> None:
+    """So the agreement above also means ajv found nothing to object to in the schema."""
+    schema = load_schema() | {"properties": {**load_schema()["properties"], "kind": {"const": "Stack", "minimum": 1}}}
+    done = _ajv(node_tools, schema, {})
+    assert done.returncode == 2
+    assert done.stderr.startswith("schema does not compile: strict mode:"), done.stderr  # keyword minimum without type
