@@ -31,7 +31,7 @@ SCHEMA_NAME = "stack.schema.json"
 
 
 class Exists(Exception):
-    """A file init would write is already there (and differs): nothing was written."""
+    """A file init would write is in the way."""
 
 
 @dataclass(frozen=True)
@@ -101,9 +101,9 @@ def write(output: Path, clouds: t.Sequence[Cloud], engine: Engine) -> list[Path]
     The stack is never overwritten; a schema with the same bytes is kept, since init run for a
     second stack in the same folder shares it. Returns the paths actually written.
     """
-    planned = files(output, clouds, engine)
     if output.name == SCHEMA_NAME:
         raise Exists(f"{output} is where the schema goes; choose another name for the stack")
+    planned = files(output, clouds, engine)
     if output.exists() or output.is_symlink():
         raise Exists(f"{output} exists; not overwriting it (remove it, or choose another path with -o)")
     schema = output.parent / SCHEMA_NAME

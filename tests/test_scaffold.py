@@ -135,6 +135,13 @@ def test_an_identical_schema_is_kept_and_a_different_one_refused(tmp_path: Path)
     assert (other / "stack.schema.json").read_text() == "{}\n"
 
 
+def test_the_stack_cannot_take_the_schemas_name(tmp_path: Path) -> None:
+    result = _run("init", "-o", str(tmp_path / "stack.schema.json"))
+    assert result.exit_code == 2
+    assert "is where the schema goes" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unwritable_output_exits_2_without_a_traceback(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
