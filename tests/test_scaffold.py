@@ -3,6 +3,7 @@ never overwrites, and its modeline names a schema that is really there (also fro
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -108,6 +109,21 @@ def test_commented_examples_are_valid_once_uncommented() -> None:
         text = text.replace("  #   - {name: example-token", "    - {name: example-token")
         loaded = load_bytes(text.encode(), "stack.yaml")
         assert loaded.ok and validate(loaded) == [], (clouds, [d.render() for d in validate(loaded)])
+
+
+@pytest.mark.parametrize(("cloud", "issuer", "codes"), [
+    ("aws", False, {"SG401"}), ("aws", True, set()), ("gcp", False, set()), ("azure", False, {"SG407"}), ("onprem", False, {"SG407"}),
+])
+def test_what_the_comments_say_about_pipelines_holds(cloud: str, issuer: bool, codes: set[str], tmp_path: Path) -> None:
+    """Uncommented, pipelines needs the EKS issuer on AWS and declared secrets on Azure and on-prem."""
+    text = scaffold.render((cloud,), "argocd").replace("    # pipelines: {runsOn: [training]}", "    pipelines: {runsOn: [training]}")
+    if issuer:
+        text = text.replace("      # oidcIssuer: https://oidc.eks.us-east-1.amazonaws.com/id/<ID>",
+                            "      oidcIssuer: https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE0123456789ABCDEF")
+    (tmp_path / "stack.yaml").write_text(text)
+    result = _run("validate", "--format", "json", "-f", str(tmp_path / "stack.yaml"))
+    assert {d["code"] for d in json.loads(result.stdout)} == codes
+    assert result.exit_code == (1 if codes else 0)
 
 
 def test_an_existing_stack_is_never_overwritten(tmp_path: Path) -> None:
