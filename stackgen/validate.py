@@ -34,7 +34,7 @@ from pathlib import Path
 import jsonschema
 from jsonschema.exceptions import best_match
 
-from stackgen import catalog
+from stackgen import catalog, ecma
 from stackgen.diagnostics import Diagnostic, JsonPath, Severity, json_path
 from stackgen.load import Loaded
 from stackgen.model import DEFAULT_NAMESPACE, ROLES, STORE_CLOUD
@@ -80,9 +80,19 @@ def load_schema() -> dict[str, t.Any]:
     return schema
 
 
+def _ecma_pattern(validator: t.Any, pattern: str, instance: t.Any, schema: t.Any) -> t.Iterator[jsonschema.ValidationError]:
+    if validator.is_type(instance, "string") and not ecma.compile_pattern(pattern).search(instance):
+        yield jsonschema.ValidationError(f"does not match {pattern!r}")
+
+
+# Draft-07 with `pattern` read as ECMA-262, like the editors and ajv (stackgen/ecma.py says why).
+_Draft7Ecma = jsonschema.validators.extend(jsonschema.Draft7Validator, {"pattern": _ecma_pattern})
+
+
 @functools.cache
 def _validator() -> jsonschema.Draft7Validator:
-    return jsonschema.Draft7Validator(load_schema())
+    validator: jsonschema.Draft7Validator = _Draft7Ecma(load_schema())
+    return validator
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,6 +19,7 @@ from stackgen import __version__, catalog, driver
 from stackgen import golden as golden_
 from stackgen import kustomize as kz
 from stackgen import mirror as mirror_
+from stackgen import scaffold
 from stackgen import vendor as vendor_
 from stackgen import explain as explain_
 from stackgen import images as images_
@@ -145,7 +146,8 @@ def validate(stack_file: Path, output_format: str) -> None:
     for plan in checked.placement.plans:  # type: ignore[union-attr]
         output.detail(f"{plan.cluster.name} ({plan.cluster.cloud}): {', '.join(plan.component_names) or 'no components'}; "
                       f"{len(plan.training_jobs)} training jobs, {len(plan.models)} models")
-    output.say(f"{stack_file}: valid ({len(checked.stack.clusters)} clusters)")  # type: ignore[union-attr]
+    count = len(checked.stack.clusters)  # type: ignore[union-attr]
+    output.say(f"{stack_file}: valid ({count} cluster{'' if count == 1 else 's'})")
 
 
 @cli.command()
@@ -382,6 +384,25 @@ def vendor(source: Path, pin: str) -> None:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_ENVIRONMENT)
     _output().say(f"vendored {source} as kubeflow/manifests {pin} into {target}")
+
+
+@cli.command()
+@output_options
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=Path("stack.yaml"), show_default=True,
+              help="The stack to write; stack.schema.json goes beside it.")
+@click.option("--cloud", "clouds", type=click.Choice(scaffold.CLOUDS), multiple=True, help="A cluster on this cloud (repeatable) [default: aws].")
+@click.option("--engine", type=click.Choice(scaffold.ENGINES), default="argocd", show_default=True, help="The GitOps engine.")
+def init(output: Path, clouds: tuple[scaffold.Cloud, ...], engine: scaffold.Engine) -> None:
+    """Write a commented starter stack.yaml that builds as is, and the schema its editor modeline names."""
+    try:
+        written = scaffold.write(output, clouds, engine)
+    except scaffold.Exists as error:
+        click.echo(f"stackgen: error: {error}", err=True)
+        sys.exit(EXIT_ENVIRONMENT)
+    except OSError as error:
+        click.echo(f"stackgen: error: cannot write {error.filename}: {error.strerror}", err=True)
+        sys.exit(EXIT_ENVIRONMENT)
+    _output().say("".join(f"wrote {path}\n" for path in written) + f"next: stackgen validate -f {output}")
 
 
 @cli.command()
