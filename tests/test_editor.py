@@ -21,6 +21,7 @@ import pytest
 
 from stackgen import scaffold
 from stackgen.load import load_bytes
+from stackgen.validate import schema_text
 from stackgen.validate import _validator, load_schema
 from tests import nodetools
 from tests.compiling import BUNDLED, CASES
@@ -97,7 +98,9 @@ def test_language_server_checks_and_completes_through_the_init_modeline(server: 
     assert "name" not in labels  # already there
     assert "regoin" not in labels and "apiVersion" not in labels  # only a cluster's own keys
     region = next(item for item in items if item["label"] == "region")
-    assert "Cloud region or site name." in json.dumps(region)  # the schema's description, for hover and completion
+    cluster_schema = json.loads(schema_text())["properties"]["spec"]["properties"]["clusters"]["items"]
+    described = cluster_schema["properties"]["region"]["description"]
+    assert described in json.dumps(region)  # the schema's description, for hover and completion
 
 
 def _corpus() -> dict[str, Path]:

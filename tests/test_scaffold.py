@@ -46,7 +46,7 @@ def test_init_output_validates_and_builds_as_is(clouds: tuple[str, ...], engine:
     assert made.exit_code == 0, made.output
     valid = _run("validate", "-f", str(stack))
     assert (valid.exit_code, valid.stderr) == (0, ""), valid.output  # not even a warning
-    assert f"valid ({len(clouds)} clusters)" in valid.stdout
+    assert f"valid ({len(clouds)} cluster{'' if len(clouds) == 1 else 's'})" in valid.stdout
     built = _run("build", "-f", str(stack))
     assert (built.exit_code, built.stderr) == (0, ""), built.output
     assert _run("build", "--check", "-f", str(stack)).exit_code == 0
