@@ -11,12 +11,10 @@ other line runs under bash with -e and -o pipefail, as both platforms run them.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import shlex
 import shutil
 import subprocess
-import sys
 import typing as t
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import pytest
 import yaml
 
 from tests.compiling import ROOT
+from tests.shell import install_shim, shell_environment
 from tests.upstream import UPSTREAM, requires_upstream
 
 GITHUB = ROOT / "docs" / "ci" / "github-actions.yml"
@@ -65,18 +64,6 @@ def _git(cwd: Path, *args: str) -> None:
                     "-c", "init.defaultBranch=main", *args], cwd=cwd, check=True, capture_output=True)
 
 
-def _shim(bin_dir: Path) -> None:
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    shim = bin_dir / "stackgen"
-    shim.write_text(f'#!/bin/sh\nPYTHONPATH={shlex.quote(str(ROOT))} exec {shlex.quote(sys.executable)} -m stackgen "$@"\n')
-    shim.chmod(0o755)
-
-
-def _environment(bin_dir: Path, home: Path, **extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("STACKGEN_", "XDG_", "GIT_", "PYTHON"))}
-    return {**env, "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", "HOME": str(home), **extra}
-
-
 def _stackgen(env: t.Mapping[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["stackgen", *args], cwd=cwd, env=dict(env), capture_output=True, text=True, check=False)
 
@@ -93,7 +80,7 @@ class History:
 def history(tmp_path_factory: pytest.TempPathFactory) -> History:
     root = tmp_path_factory.mktemp("recipes")
     bin_dir, home, cache, seed = root / "bin", root / "home", root / "cache", root / "seed"
-    _shim(bin_dir)
+    install_shim(bin_dir)
     home.mkdir()
     seed.mkdir()
     for name in ("stack.yaml", "overlays", "golden"):
@@ -105,7 +92,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> History:
     _git(seed, "checkout", "-q", "-b", "pr")
     stack = seed / "stack.yaml"
     stack.write_text(stack.read_text().replace("replicas: 2", "replicas: 3"))
-    env = _environment(bin_dir, home, XDG_CACHE_HOME=str(cache))
+    env = shell_environment(bin_dir, home, XDG_CACHE_HOME=str(cache))
     for args in (("build",), ("vendor", "--from", str(UPSTREAM), "--pin", PIN), ("render",)):
         result = _stackgen(env, seed, *args)
         assert result.returncode == 0, f"stackgen {' '.join(args)}:\n{result.stdout}{result.stderr}"
@@ -146,7 +133,7 @@ def _github_env(history: History, job: t.Mapping[str, t.Any], workflow: t.Mappin
     # XDG_CACHE_HOME stands for what the actions/cache step restores into ~/.cache.
     platform = {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_BASE_REF": "main", "RUNNER_TEMP": str(tmp_path / "runner"),
                 "XDG_CACHE_HOME": str(history.cache)}
-    return _environment(history.bin_dir, history.home, **platform, **{k: str(v) for k, v in declared.items()})
+    return shell_environment(history.bin_dir, history.home, **platform, **{k: str(v) for k, v in declared.items()})
 
 
 def _gitlab_env(history: History, job: t.Mapping[str, t.Any], project: Path) -> dict[str, str]:
@@ -157,7 +144,7 @@ def _gitlab_env(history: History, job: t.Mapping[str, t.Any], project: Path) -> 
     # What the job's `cache:` restores: the render cache from an earlier pipeline.
     render_cache = Path(declared["XDG_CACHE_HOME"]) / "stackgen" / "render"
     shutil.copytree(history.cache / "stackgen" / "render", render_cache)
-    return _environment(history.bin_dir, history.home, **platform, **declared)
+    return shell_environment(history.bin_dir, history.home, **platform, **declared)
 
 
 def test_recipes_parse_and_keep_their_skip_list_small() -> None:
@@ -211,8 +198,8 @@ def hook_project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     for name in ("stack.yaml", "overlays"):
         source = ROOT / name
         shutil.copytree(source, tmp_path / name) if source.is_dir() else shutil.copy(source, tmp_path / name)
-    _shim(tmp_path / "bin")
-    return tmp_path, _environment(tmp_path / "bin", tmp_path, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    install_shim(tmp_path / "bin")
+    return tmp_path, shell_environment(tmp_path / "bin", tmp_path, XDG_CACHE_HOME=str(tmp_path / "cache"))
 
 
 def _hooks() -> dict[str, dict[str, t.Any]]:
