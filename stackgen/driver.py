@@ -172,7 +172,7 @@ def old_pins(checked: Checked, golden_root: Path, rendered: Rendered, kustomize:
                 (overlays / path).parent.mkdir(parents=True, exist_ok=True)
                 (overlays / path).write_bytes(content)
             result = render_.render(overlays, mirror_root, kustomize, clusters, jobs, render_.cache_root(env))
-        for cluster in result.clusters:
-            resources = None if cluster.error else {golden_.resource_key(r): r for r in cluster.resources}
-            found[cluster.cluster] = golden_.OldPin(pin, resources)
+        for old in result.clusters:
+            resources = None if old.error else {golden_.resource_key(r): r for r in old.resources}
+            found[old.cluster] = golden_.OldPin(pin, resources)
     return found

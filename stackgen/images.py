@@ -346,7 +346,8 @@ def _replacements(entries: t.Sequence[EmbeddedImage]) -> list[dict[str, t.Any]]:
             if user.delimiter:
                 target["options"] = {"delimiter": user.delimiter, "index": user.index}
             targets.append(target)
-        replacements.append({"source": {**select, "fieldPath": f"metadata.annotations.[{key}]"}, "targets": targets})
+        source: dict[str, str] = {**select, "fieldPath": f"metadata.annotations.[{key}]"}
+        replacements.append({"source": source, "targets": targets})
     return replacements
 
 

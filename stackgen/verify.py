@@ -198,7 +198,7 @@ def _check_default_credentials(resource: Resource, report: t.Callable[..., None]
     if resource.get("kind") != "Secret" or resource.get("apiVersion") != "v1":
         return
     metadata = resource.get("metadata") or {}
-    shipped = _SHIPPED.get((metadata.get("namespace", ""), metadata.get("name")))
+    shipped = _SHIPPED.get((str(metadata.get("namespace", "")), str(metadata.get("name"))))
     values = {**{k: _decoded(v) for k, v in (resource.get("data") or {}).items()},
               **{k: str(v).encode() for k, v in (resource.get("stringData") or {}).items()}}
     if shipped and values:
