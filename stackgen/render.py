@@ -223,12 +223,14 @@ class _ClusterProgress:
         self.show = show
 
     def cached(self, piece: str) -> None:
-        self._finish(piece)
+        self._show(self._finish(piece), f"{piece} cached")
 
     def built(self, piece: str, done: int, of: int) -> None:
-        ready = self._finish(piece)
+        self._show(self._finish(piece), f"kustomize build {done}/{of} ({piece})")
+
+    def _show(self, ready: list[str], what: str) -> None:
         ready_count = sum(not waiting for waiting in self.waiting.values())
-        line = f"rendering: {ready_count}/{len(self.waiting)} clusters ready, kustomize build {done}/{of} ({piece})"
+        line = f"rendering: {ready_count}/{len(self.waiting)} clusters ready, {what}"
         self.show(line + (f": {', '.join(ready)} ready" if ready else ""))
 
     def _finish(self, piece: str) -> list[str]:

@@ -152,15 +152,17 @@ def test_render_progress_shows_on_a_terminal_and_never_in_ci(tmp_path: Path) -> 
     assert _run("build", "-f", str(tmp_path / "stack.yaml")).exit_code == 0
     base = ["render", "--upstream", str(UPSTREAM), "--cluster", "edge-store17", "--jobs", "2"]
 
-    def cold(name: str, *extra: str, **env: str) -> tuple[int, str, str]:
-        return _on_a_terminal([*base, *extra], tmp_path, XDG_CACHE_HOME=str(tmp_path / name), **env)
+    def run(*extra: str, **env: str) -> tuple[int, str, str]:
+        return _on_a_terminal([*base, *extra], tmp_path, XDG_CACHE_HOME=str(tmp_path / "cache"), **env)
 
-    code, stdout, shown = cold("tty")
+    code, stdout, shown = run()  # cold: every piece built
     assert code == 0, shown
     assert "rendering: 0/1 clusters ready, kustomize build 1/" in shown
     assert "rendering: 1/1 clusters ready" in shown and ": edge-store17 ready" in shown
     assert "rendered 1 clusters" in stdout
-    code, stdout, shown = cold("ci", CI="true")
-    assert code == 0 and "rendering:" not in shown
-    code, stdout, shown = cold("quiet", "--quiet")
+    code, stdout, shown = run()  # warm: served from the cache, still shown
+    assert code == 0 and "cached: edge-store17 ready" in shown
+    code, stdout, shown = run(CI="true")
+    assert code == 0 and "rendering:" not in shown and "rendered 1 clusters" in stdout
+    code, stdout, shown = run("--quiet")
     assert code == 0 and "rendering:" not in shown and stdout == ""
