@@ -119,6 +119,8 @@ def _failed(file: str, error: _LoadError) -> Loaded:
 def _decode(data: bytes) -> str:
     if len(data) > MAX_BYTES:
         raise _LoadError(1, 1, "SG002", f"file is larger than the {MAX_BYTES // (1024 * 1024)} MiB limit")
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        raise _LoadError(1, 1, "SG003", "file is UTF-32; stack.yaml must be UTF-8")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise _LoadError(1, 1, "SG003", "file is UTF-16; stack.yaml must be UTF-8")
     if data.startswith(b"\xef\xbb\xbf"):
