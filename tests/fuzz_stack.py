@@ -49,10 +49,9 @@ def check(data: bytes) -> bool:
     loaded = load_bytes(data, "fuzz.yaml")
     diagnostics = validate(loaded)
     assert (loaded.tree is None) == (not loaded.ok)
-    if loaded.ok:
-        text = data.decode("utf-8-sig")
-        for diagnostic in diagnostics:
-            assert _within(text, diagnostic.line, diagnostic.column), diagnostic.render()
+    text = data.decode("utf-8-sig", errors="replace")
+    for diagnostic in diagnostics:
+        assert _within(text, diagnostic.line, diagnostic.column), diagnostic.render()
     for diagnostic in diagnostics:
         assert diagnostic.line >= 1 and diagnostic.column >= 1 and diagnostic.code.startswith("SG"), diagnostic.render()
         diagnostic.render()
