@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import typing as t
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -33,8 +34,8 @@ PRIVATE_KEY = "-----BEGIN RSA PRIVATE KEY-----\\nMIIEowIBAAKCAQEAq7BFUpkGp3+LQml
 GOOGLE_KEY = "AIza" + "SyD9x8c7v6b5n4m3l2k1j0h9g8f7e6d5c4b"
 
 
-@t.final
-class Leak(t.NamedTuple):
+@dataclass(frozen=True)
+class Leak:
     where: str
     old: str
     new: str
