@@ -98,6 +98,9 @@ def write(out: Path, files: t.Mapping[str, bytes]) -> Changes:
 def recover(out: Path) -> None:
     """Finish a build a crash interrupted after its commit point; drop one interrupted before."""
     journal_path = out / JOURNAL_NAME
+    if journal_path.is_symlink() or (journal_path.exists() and not _regular_file(journal_path)):
+        raise OwnershipError(f"{journal_path}: journal is not a regular file; stackgen will not replay it. "
+                             "Remove it and run `stackgen build` again")
     if journal_path.exists():
         _apply(out, json.loads(journal_path.read_text()))
     for leftover in (out / STAGING_NAME, out / (JOURNAL_NAME + ".tmp"), out / (LOCK_NAME + ".tmp")):

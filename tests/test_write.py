@@ -290,6 +290,17 @@ def test_a_lock_that_is_not_a_regular_file_is_refused_unread(tmp_path: Path, kin
         writer.check(out, TREE)
 
 
+def test_a_journal_that_is_a_link_is_refused_unread(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    writer.write(out, TREE)
+    elsewhere = tmp_path / "journal.json"
+    elsewhere.write_text(json.dumps({"write": [], "remove": ["units/x/kustomization.yaml"], "lock": writer.lock_text({}).decode()}))
+    os.symlink(elsewhere, out / writer.JOURNAL_NAME)
+    with pytest.raises(writer.OwnershipError, match="journal is not a regular file"):
+        writer.write(out, TREE)
+    assert (out / "units/x/kustomization.yaml").exists()
+
+
 def test_a_fifo_where_an_owned_file_was_is_replaced_without_reading_it(tmp_path: Path, no_hang: None) -> None:
     out = tmp_path / "o"
     writer.write(out, TREE)
