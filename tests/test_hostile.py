@@ -15,6 +15,7 @@ import re
 import resource
 import subprocess
 import sys
+import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -259,3 +260,36 @@ def test_printable_escapes_control_characters_and_clips_long_words() -> None:
     clipped = printable("got `" + "x" * 10_000 + "` here")
     assert len(clipped) < 200 and clipped.endswith("more) here")
     assert printable("café déjà-vu") == "café déjà-vu"
+
+
+DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+def _named_fields(node: object, trail: tuple[str, ...] = ()) -> dict[str, dict[str, object]]:
+    found: dict[str, dict[str, object]] = {}
+    if isinstance(node, dict):
+        properties = node.get("properties")
+        if isinstance(properties, dict):
+            for key, value in properties.items():
+                if key in ("name", "namespace", "cluster", "dataset") and isinstance(value, dict):
+                    found["/".join(trail + (key,))] = value
+        for key, value in node.items():
+            found.update(_named_fields(value, trail + (str(key),)))
+    elif isinstance(node, list):
+        for value in node:
+            found.update(_named_fields(value, trail))
+    return found
+
+
+def test_every_name_the_compiler_could_put_in_a_path_is_a_dns_label_in_the_schema() -> None:
+    """The first line of defence (the writer's check_tree is the second): no name can hold `/`,
+    `.`, NUL or upper case, and components are the catalog's own names."""
+    schema = json.loads((ROOT / "schemas" / "stack.schema.json").read_text())
+    named = _named_fields(schema)
+    assert len(named) >= 13
+    for where, field in named.items():
+        assert field.get("pattern") == DNS_LABEL and t.cast(int, field.get("maxLength")) <= 63, where
+    assert schema["properties"]["spec"]["properties"]["components"]["additionalProperties"] is False
+    path = schema["properties"]["spec"]["properties"]["gitops"]["properties"]["path"]["pattern"]
+    for escaping in ("..", "../x", "a/../../x", "/etc", "a/..", "a\\b"):
+        assert not re.search(path, escaping), escaping
