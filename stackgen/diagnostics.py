@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import typing as t
 from dataclasses import asdict, dataclass
 
@@ -44,16 +45,36 @@ class Diagnostic:
 
     def render(self, style: Style = plain) -> str:
         text = (f"{style('location', f'{self.file}:{self.line}:{self.column}:')} {style(self.severity, self.severity + ':')} "
-                f"{self.message} {style('code', f'[{self.code}]')}")
+                f"{printable(self.message)} {style('code', f'[{self.code}]')}")
         if self.hint:
-            text += "\n  " + style("hint", f"hint: {self.hint}")
+            text += "\n  " + style("hint", f"hint: {printable(self.hint)}")
         return text
 
     def github(self) -> str:
-        return github_annotation(self.severity, self.message, self.code, self.file, self.line, self.column, self.hint)
+        hint = printable(self.hint) if self.hint else None
+        return github_annotation(self.severity, printable(self.message), self.code, self.file, self.line, self.column, hint)
 
     def as_json(self) -> dict[str, t.Any]:
-        return asdict(self)
+        fields = asdict(self)
+        for key in ("message", "path", "hint"):
+            if fields[key] is not None:
+                fields[key] = printable(fields[key])
+        return fields
+
+
+MAX_WORD = 120
+"""Longest run of non-blank characters printed in a message, hint or path."""
+_LONG_WORD = re.compile(r"\S{%d,}" % (MAX_WORD + 1))
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` safe to print: control, line-breaking and bidirectional characters escaped (an ESC
+    from a quoted `"\\e[2J"` in stack.yaml would drive the terminal, a newline would forge a
+    diagnostic line, a bidi override would reorder it) and every overlong word clipped (a
+    10,000-character name quoted back by every message that mentions it buries the report)."""
+    text = _CONTROL.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+    return _LONG_WORD.sub(lambda m: f"{m.group(0)[:MAX_WORD - 20]}...({len(m.group(0)) - MAX_WORD + 20} more)", text)
 
 
 def json_path(path: JsonPath) -> str:

@@ -16,7 +16,6 @@ import typing as t
 from dataclasses import dataclass, field
 
 import yaml
-from deepdiff import DeepDiff
 
 from stackgen.diagnostics import Style, plain
 from stackgen.render import OWN, ClusterRender, Resource
@@ -154,6 +153,9 @@ def normalise_quantities(node: t.Any, in_quantities: bool = False) -> t.Any:
 
 
 def _field_changes(old: t.Any, new: t.Any) -> tuple[FieldChange, ...]:
+    # deepdiff pulls in numpy and pydantic (0.2 s): only `diff` pays for it, not every validate.
+    from deepdiff import DeepDiff
+
     diff = DeepDiff(normalise_quantities(old), normalise_quantities(new), ignore_order=False, verbose_level=2)
     changes: list[FieldChange] = []
     for kind in ("values_changed", "type_changes"):

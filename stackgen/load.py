@@ -8,6 +8,7 @@ deep input, and events let every limit be checked before anything grows.
 from __future__ import annotations
 
 import datetime
+import re
 import typing as t
 from dataclasses import dataclass, field
 
@@ -26,6 +27,8 @@ MAX_NODES = 2_000_000
 MAX_SCALAR_DIGITS = 64
 """Longest integer or float literal: larger numbers are never meaningful here."""
 
+_YAML_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+"""Line breaks as YAML and libyaml's marks count them: every position uses the same lines."""
 _YAML11_BOOLEAN_WORDS = {"y", "yes", "n", "no", "on", "off", "true", "false"}
 _ALLOWED_TAGS = {
     "tag:yaml.org,2002:str",
@@ -119,6 +122,8 @@ def _failed(file: str, error: _LoadError) -> Loaded:
 def _decode(data: bytes) -> str:
     if len(data) > MAX_BYTES:
         raise _LoadError(1, 1, "SG002", f"file is larger than the {MAX_BYTES // (1024 * 1024)} MiB limit")
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        raise _LoadError(1, 1, "SG003", "file is UTF-32; stack.yaml must be UTF-8")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise _LoadError(1, 1, "SG003", "file is UTF-16; stack.yaml must be UTF-8")
     if data.startswith(b"\xef\xbb\xbf"):
@@ -136,14 +141,12 @@ def _decode(data: bytes) -> str:
 
 
 def _line_col(prefix: bytes) -> tuple[int, int]:
-    line = prefix.count(b"\n") + 1
-    last = prefix.rfind(b"\n")
-    column = len(prefix[last + 1 :].decode("utf-8", errors="replace")) + 1
-    return line, column
+    lines = _YAML_BREAKS.split(prefix.decode("utf-8", errors="replace"))
+    return len(lines), len(lines[-1]) + 1
 
 
 def _reject_tab_indentation(text: str) -> None:
-    for number, line in enumerate(text.split("\n"), start=1):
+    for number, line in enumerate(_YAML_BREAKS.split(text), start=1):
         stripped = line.lstrip(" ")
         if stripped.startswith("\t"):
             raise _LoadError(number, len(line) - len(stripped) + 1, "SG004", "tab character in indentation; YAML indents with spaces")
@@ -218,7 +221,7 @@ def _build(text: str) -> tuple[t.Any, SourceMap]:
                 _attach(stack, value)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        line, column = _within_text(text, mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise _LoadError(line, column, "SG009", f"YAML syntax error: {error.problem or error.context}") from None
     except yaml.YAMLError as error:
         raise _LoadError(1, 1, "SG009", f"YAML syntax error: {error}") from None
@@ -230,6 +233,15 @@ def _build(text: str) -> tuple[t.Any, SourceMap]:
         kind = "a list" if isinstance(root, list) else "a single value"
         raise _LoadError(*_first(values), "SG011", f"top level is {kind}; expected a Stack mapping (apiVersion, kind, metadata, spec)")
     return root, SourceMap(values, keys)
+
+
+def _within_text(text: str, line: int, column: int) -> tuple[int, int]:
+    """libyaml puts an error at the end of a file without a final newline one line past the
+    last: point at the end of the last line instead, so an editor can jump there."""
+    lines = _YAML_BREAKS.split(text)
+    if line > len(lines):
+        return len(lines), len(lines[-1]) + 1
+    return line, min(column, len(lines[line - 1]) + 1)
 
 
 def _mark(event: t.Any) -> tuple[int, int]:

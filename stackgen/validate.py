@@ -29,6 +29,7 @@ import importlib.resources
 import json
 import re
 import typing as t
+import unicodedata
 from pathlib import Path
 
 import jsonschema
@@ -299,7 +300,18 @@ def _pattern_error(report: _Report, path: JsonPath, value: object) -> None:
         report.at_value(path, "SG105", f"`kubernetesVersion` must be a minor version like \"1.31\"; got {_shown(value)}")
         return
     described = _PATTERN_MEANING.get(field, "well formed")
-    report.at_value(path, "SG105", f"`{field}` must be {described}; got {_shown(value)}")
+    report.at_value(path, "SG105", f"`{field}` must be {described}; got {_shown(value)}{_foreign_character(value)}")
+
+
+def _foreign_character(value: object) -> str:
+    """Name the first non-ASCII character: a Cyrillic `а` in `аws-use1` looks right in any editor."""
+    if not isinstance(value, str):
+        return ""
+    found = next(((i, ch) for i, ch in enumerate(value) if not ch.isascii()), None)
+    if found is None:
+        return ""
+    index, character = found
+    return f" (character {index + 1} is U+{ord(character):04X} {unicodedata.name(character, 'unnamed')}, not ASCII)"
 
 
 _RANGE_KINDS = ("minItems", "maxItems", "minLength", "maxLength", "minimum", "maximum", "uniqueItems")

@@ -8,6 +8,12 @@ Protocol (each step survives a crash at any point):
 A crash before 2 leaves the old tree (the next run drops the staging folder); a crash after 2 is
 rolled forward by the next run before it does anything else. The lock file (`.stackgen.lock`)
 records every file stackgen wrote, with its digest: only those are ever overwritten or pruned.
+
+Links: the output directory itself is resolved like any path the user names (a symlink given as
+`-o` is followed once); nothing inside it is ever followed for writing or reading. A link where
+a file stackgen owns should be is replaced by the regular file; a linked directory on the way to
+a file, or a link in place of the lock, journal or staging files, stops the build before it
+writes anything.
 """
 
 from __future__ import annotations
@@ -62,18 +68,22 @@ def lock_text(files: t.Mapping[str, bytes]) -> bytes:
 
 def check(out: Path, files: t.Mapping[str, bytes]) -> Changes:
     """What `write` would change; writes nothing."""
+    check_tree(files)
     interrupted = (out / JOURNAL_NAME).exists()
     changes = _plan(out, files, _read_lock(out))
     return Changes(changes.added, changes.changed, changes.removed, changes.foreign, interrupted)
 
 
 def write(out: Path, files: t.Mapping[str, bytes]) -> Changes:
+    check_tree(files)
     try:
         out.mkdir(parents=True, exist_ok=True)
         with _exclusive(out):
             recover(out)
             changes = _plan(out, files, _read_lock(out))
             if changes.stale:
+                for path in changes.added + changes.changed + changes.removed:
+                    _refuse_symlinked_parents(out, out / path)
                 _stage(out, files, changes.added + changes.changed)
                 journal = {"write": list(changes.added + changes.changed), "remove": list(changes.removed), "lock": lock_text(files).decode()}
                 _commit(out, journal)
@@ -88,19 +98,27 @@ def write(out: Path, files: t.Mapping[str, bytes]) -> Changes:
 def recover(out: Path) -> None:
     """Finish a build a crash interrupted after its commit point; drop one interrupted before."""
     journal_path = out / JOURNAL_NAME
+    if journal_path.is_symlink() or (journal_path.exists() and not _regular_file(journal_path)):
+        raise OwnershipError(f"{journal_path}: journal is not a regular file; stackgen will not replay it. "
+                             "Remove it and run `stackgen build` again")
     if journal_path.exists():
         _apply(out, json.loads(journal_path.read_text()))
     for leftover in (out / STAGING_NAME, out / (JOURNAL_NAME + ".tmp"), out / (LOCK_NAME + ".tmp")):
-        if leftover.is_dir():
+        # A link here is removed, never followed: rmtree or a write through it would reach outside.
+        if leftover.is_dir() and not leftover.is_symlink():
             shutil.rmtree(leftover)
-        elif leftover.exists():
+        elif leftover.is_symlink() or leftover.exists():
             leftover.unlink()
 
 
 def _read_lock(out: Path) -> dict[str, str] | None:
     path = out / LOCK_NAME
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return None
+    if not _regular_file(path):
+        # Reading through a link could read anything (a device never ends); a lock is a plain file.
+        raise OwnershipError(f"{path}: lock file is not a regular file; stackgen will not guess which files it owns. "
+                             "Restore it from git (git checkout -- " + LOCK_NAME + ")")
     try:
         body = json.loads(path.read_text("utf-8"))
         files = body["files"]
@@ -121,6 +139,34 @@ def _safe_relative(name: str) -> PurePosixPath:
     if path.is_absolute() or ".." in path.parts or not path.parts or path.parts[0] in RESERVED:
         raise ValueError(f"path `{name}` points outside the output directory")
     return path
+
+
+def check_tree(files: t.Iterable[str]) -> None:
+    """Refuse a file tree with any path that could land outside the output directory or collide.
+
+    Names reaching paths are DNS-1123 labels by the schema; this is the second line: whatever the
+    compiler produced, the writer only ever writes below `out`. Paths under `.git*` at the top are
+    refused too (the ownership walk skips them, so they could never be checked), and so are two
+    paths equal but for case (one would silently replace the other on macOS or Windows).
+    """
+    seen: dict[str, str] = {}
+    for name in files:
+        if "\x00" in name or "\\" in name:
+            raise OwnershipError(f"refusing to write {name!r}: not a plain relative path")
+        try:
+            path = _safe_relative(name)
+        except ValueError as error:
+            raise OwnershipError(f"refusing to write {name!r}: {error}") from None
+        if path.as_posix() != name or path.parts[0].startswith(".git"):
+            raise OwnershipError(f"refusing to write {name!r}: not a plain relative path below the output directory")
+        folded = name.casefold()
+        if folded in seen:
+            raise OwnershipError(f"refusing to write {name!r} and {seen[folded]!r}: they differ only in case")
+        seen[folded] = name
+
+
+def _regular_file(path: Path) -> bool:
+    return not path.is_symlink() and path.is_file()
 
 
 def _existing_files(out: Path) -> set[str]:
@@ -149,10 +195,16 @@ def _plan(out: Path, files: t.Mapping[str, bytes], locked: dict[str, str] | None
     if in_the_way:
         raise OwnershipError(f"{out / in_the_way[0]}: stackgen would overwrite a file it did not write; move it away first")
     added = tuple(sorted(p for p in files if p not in existing))
-    changed = tuple(sorted(p for p in files if p in existing and (out / p).read_bytes() != files[p]))
+    changed = tuple(sorted(p for p in files if p in existing and not _same_file(out / p, files[p])))
     removed = tuple(sorted(p for p in owned if p not in files and p in existing))
     foreign = tuple(sorted(existing - owned - set(files)))
     return Changes(added, changed, removed, foreign)
+
+
+def _same_file(path: Path, content: bytes) -> bool:
+    # A link or a special file where an owned file should be is replaced, never read: a FIFO
+    # would block and a link to /dev/zero would never end.
+    return _regular_file(path) and path.read_bytes() == content
 
 
 def _stage(out: Path, files: t.Mapping[str, bytes], paths: t.Iterable[str]) -> None:
@@ -213,7 +265,10 @@ def _atomic_write(path: Path, content: bytes) -> None:
 
 
 def _write_synced(path: Path, content: bytes) -> None:
-    with open(path, "wb") as handle:
+    # O_NOFOLLOW: a link planted at a temporary or staged name fails the write (ELOOP) instead
+    # of writing wherever it points.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
+    with open(descriptor, "wb") as handle:
         handle.write(content)
         handle.flush()
         os.fsync(handle.fileno())

@@ -45,6 +45,12 @@ def test_positions_for_values_and_keys() -> None:
         (b"a: b: c\n", 1, 5, "SG009", "YAML syntax error"),
         (b"? [a]\n: 1\n", 1, 3, "SG013", "plain strings"),
         (b"a: \x07\n", 1, 4, "SG003", "control character"),
+        # found by fuzzing: positions count lines as YAML does (a lone CR ends one) ...
+        (b"a: 1\rb: \xff\n", 2, 4, "SG003", "invalid UTF-8"),
+        (b"a: 1\rb: \x07\n", 2, 4, "SG003", "control character"),
+        (b"a: 1\r\tb: 2\n", 2, 1, "SG004", "tab character"),
+        # ... and an error at the end of a file without a final newline is on its last line
+        (b"a: {b: 1", 1, 9, "SG009", "YAML syntax error"),
     ],
 )
 def test_malformed_input_is_one_diagnostic(source: bytes, line: int, column: int, code: str, fragment: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import typing as t
 from pathlib import Path
 
 import pytest
@@ -152,3 +154,169 @@ def test_full_disk_while_staging_leaves_the_old_tree(tmp_path: Path, monkeypatch
     with pytest.raises(writer.OutputError, match="no space left"):
         writer.write(out, {"units/x/kustomization.yaml": b"2\n", "units/y/kustomization.yaml": b"3\n"})
     assert _snapshot(out) == before
+
+
+# --- defence in depth: names are DNS-1123 labels by the schema; the writer still refuses any
+# path that could leave the output directory, whatever the compiler produced.
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../x", "/etc/passwd", "a/../../x", "units/../../x", "", ".", "a//b", "a/./b", "a/", "a\\..\\x", "a\x00b",
+     writer.LOCK_NAME, f"{writer.STAGING_NAME}/x", writer.JOURNAL_NAME, ".git/config", ".gitmodules"],
+)
+def test_a_path_escaping_the_output_is_refused_before_anything_is_written(tmp_path: Path, name: str) -> None:
+    out = tmp_path / "o"
+    with pytest.raises(writer.OwnershipError, match="refusing to write"):
+        writer.write(out, {"units/x/kustomization.yaml": b"x\n", name: b"evil\n"})
+    with pytest.raises(writer.OwnershipError, match="refusing to write"):
+        writer.check(out, {name: b"evil\n"})
+    assert sorted(p.name for p in tmp_path.rglob("*")) == []
+
+
+def test_paths_equal_but_for_case_are_refused(tmp_path: Path) -> None:
+    # On macOS and Windows one would silently replace the other in a checkout.
+    with pytest.raises(writer.OwnershipError, match="differ only in case"):
+        writer.write(tmp_path / "o", {"units/a/x.yaml": b"1\n", "units/A/x.yaml": b"2\n"})
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_symlinked_directory_is_refused_before_the_commit_point(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    out = tmp_path / "o"
+    writer.write(out, {"units/x/kustomization.yaml": b"x\n"})
+    before = _snapshot(out)
+    os.symlink(outside, out / "clusters")
+    with pytest.raises(writer.OwnershipError, match="symlink"):
+        writer.write(out, TREE)
+    # nothing staged or journaled: the next build does not trip over a half-done one
+    assert not (out / writer.JOURNAL_NAME).exists() and not (out / writer.STAGING_NAME).exists()
+    assert {k: v for k, v in _snapshot(out).items() if k != "clusters"} == before
+    assert list(outside.iterdir()) == []
+
+
+def test_a_symlinked_file_stackgen_owns_is_replaced_never_written_through(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious\n")
+    out = tmp_path / "o"
+    writer.write(out, TREE)
+    target = out / "units/x/kustomization.yaml"
+    target.unlink()
+    os.symlink(victim, target)
+    assert writer.check(out, TREE).changed == ("units/x/kustomization.yaml",)
+    writer.write(out, TREE)
+    assert not target.is_symlink() and target.read_bytes() == b"x\n"
+    assert victim.read_bytes() == b"precious\n"
+
+
+def test_a_symlink_with_the_same_content_is_still_not_up_to_date(tmp_path: Path) -> None:
+    twin = tmp_path / "twin.yaml"
+    twin.write_bytes(TREE["units/x/kustomization.yaml"])
+    out = tmp_path / "o"
+    writer.write(out, TREE)
+    (out / "units/x/kustomization.yaml").unlink()
+    os.symlink(twin, out / "units/x/kustomization.yaml")
+    assert writer.check(out, TREE).stale
+
+
+def test_a_foreign_symlink_is_left_alone_and_a_symlink_in_the_way_refused(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious\n")
+    out = tmp_path / "o"
+    writer.write(out, {"units/x/kustomization.yaml": b"x\n"})
+    os.symlink(victim, out / "mine.yaml")
+    assert writer.write(out, {"units/x/kustomization.yaml": b"x2\n"}).foreign == ("mine.yaml",)
+    assert (out / "mine.yaml").is_symlink()
+    (out / "clusters/a").mkdir(parents=True)
+    os.symlink(victim, out / "clusters/a/kustomization.yaml")
+    with pytest.raises(writer.OwnershipError, match="did not write"):
+        writer.write(out, TREE)
+    assert victim.read_bytes() == b"precious\n"
+
+
+@pytest.mark.parametrize("planted", [writer.STAGING_NAME, writer.JOURNAL_NAME + ".tmp", writer.LOCK_NAME + ".tmp"])
+def test_links_planted_at_working_names_are_removed_not_followed(tmp_path: Path, planted: str) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_bytes(b"keep\n")
+    out = tmp_path / "o"
+    writer.write(out, TREE)
+    # a directory link for staging; dangling file links for the temporaries (open() would create their target)
+    os.symlink(outside if planted == writer.STAGING_NAME else outside / "created", out / planted)
+    writer.write(out, {**TREE, "units/y/kustomization.yaml": b"y\n"})
+    assert sorted(p.name for p in outside.iterdir()) == ["keep"]
+    assert not (out / planted).is_symlink()
+    assert (out / "units/y/kustomization.yaml").read_bytes() == b"y\n"
+
+
+def test_writes_refuse_a_link_at_the_final_name(tmp_path: Path) -> None:
+    outside = tmp_path / "created"
+    os.symlink(outside, tmp_path / "link")
+    with pytest.raises(OSError):
+        writer._write_synced(tmp_path / "link", b"x")
+    assert not outside.exists()
+
+
+@pytest.fixture
+def no_hang() -> t.Iterator[None]:
+    """A FIFO read blocks forever: fail the test after 20 s instead of hanging the suite."""
+
+    def expired(*_: object) -> None:
+        raise TimeoutError("blocked on a FIFO")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo"])
+def test_a_lock_that_is_not_a_regular_file_is_refused_unread(tmp_path: Path, kind: str, no_hang: None) -> None:
+    out = tmp_path / "o"
+    writer.write(out, TREE)
+    lock = out / writer.LOCK_NAME
+    real = tmp_path / "lock-copy"
+    real.write_bytes(lock.read_bytes())
+    lock.unlink()
+    if kind == "symlink":
+        os.symlink(real, lock)
+    else:
+        os.mkfifo(lock)  # reading it would block forever
+    with pytest.raises(writer.OwnershipError, match="not a regular file"):
+        writer.write(out, TREE)
+    with pytest.raises(writer.OwnershipError, match="not a regular file"):
+        writer.check(out, TREE)
+
+
+def test_a_journal_that_is_a_link_is_refused_unread(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    writer.write(out, TREE)
+    elsewhere = tmp_path / "journal.json"
+    elsewhere.write_text(json.dumps({"write": [], "remove": ["units/x/kustomization.yaml"], "lock": writer.lock_text({}).decode()}))
+    os.symlink(elsewhere, out / writer.JOURNAL_NAME)
+    with pytest.raises(writer.OwnershipError, match="journal is not a regular file"):
+        writer.write(out, TREE)
+    assert (out / "units/x/kustomization.yaml").exists()
+
+
+def test_a_fifo_where_an_owned_file_was_is_replaced_without_reading_it(tmp_path: Path, no_hang: None) -> None:
+    out = tmp_path / "o"
+    writer.write(out, TREE)
+    (out / "units/x/kustomization.yaml").unlink()
+    os.mkfifo(out / "units/x/kustomization.yaml")
+    assert writer.check(out, TREE).changed == ("units/x/kustomization.yaml",)
+    writer.write(out, TREE)
+    assert (out / "units/x/kustomization.yaml").read_bytes() == b"x\n"
+
+
+def test_a_symlinked_output_directory_is_followed_once(tmp_path: Path) -> None:
+    # The rule: the directory the user names is resolved like any path they type; only links
+    # found inside it are never followed.
+    real = tmp_path / "real"
+    real.mkdir()
+    os.symlink(real, tmp_path / "link")
+    writer.write(tmp_path / "link", TREE)
+    assert {k: v for k, v in _snapshot(real).items() if k != writer.LOCK_NAME} == TREE
+    assert not writer.check(tmp_path / "link", TREE).stale
