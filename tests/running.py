@@ -11,6 +11,7 @@ import typing as t
 from pathlib import Path
 
 from stackgen import write as writer
+from tests.compiling import BUNDLED
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,3 +51,14 @@ def lock_matches(root: Path) -> bool:
     lock = json.loads((root / writer.LOCK_NAME).read_text("utf-8"))
     files = tree(root)
     return bool(lock["files"] == {path: writer.digest(content) for path, content in files.items()})
+
+
+def edited_stack(root: Path) -> Path:
+    """The bundled stack with one field changed (an edge cluster's ingress host): that one
+    cluster's overlays and goldens differ."""
+    text = BUNDLED.read_text("utf-8")
+    assert "store17.edge.acme.example.com" in text
+    path = root / "b" / "stack.yaml"
+    path.parent.mkdir()
+    path.write_text(text.replace("store17.edge.acme.example.com", "store18.edge.acme.example.com"), "utf-8")
+    return path

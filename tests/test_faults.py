@@ -18,17 +18,18 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from stackgen import write as writer
 from tests.compiling import BUNDLED, CASES, compiled
-from tests.running import ROOT, argv, bookkeeping, environment, lock_matches, run, tree
+from tests.running import ROOT, argv, bookkeeping, edited_stack, environment, lock_matches, run, tree
 from tests.upstream import UPSTREAM, requires_upstream
 
-BUILD_KILLS = 48
-RENDER_KILLS = 16
+BUILD_KILLS = 40
+RENDER_KILLS = 15
 
 
 def _timed(args: list[str], env: dict[str, str]) -> float:
@@ -70,7 +71,7 @@ def _observe_and_recover(out: Path, old: dict[str, bytes], new: dict[str, bytes]
     return "old kept" if after == old else "new complete"
 
 
-def test_build_killed_48_times_at_random_leaves_the_old_or_the_new_tree(tmp_path: Path) -> None:
+def test_build_killed_40_times_at_random_leaves_the_old_or_the_new_tree(tmp_path: Path) -> None:
     stacks = {"A": BUNDLED, "B": CASES / "positive" / "gcp-serving" / "stack.yaml"}
     trees = {name: dict(compiled(path)) for name, path in stacks.items()}
     assert set(trees["A"]) - set(trees["B"]) and set(trees["B"]) - set(trees["A"]), "each switch must add and prune files"
@@ -99,43 +100,158 @@ def test_build_killed_48_times_at_random_leaves_the_old_or_the_new_tree(tmp_path
     assert tree(out) == trees["B"] and lock_matches(out)
 
 
-def _edited_stack(tmp_path: Path) -> Path:
-    """The bundled stack with one field changed: one cluster's goldens differ."""
-    text = BUNDLED.read_text("utf-8")
-    assert "store17.edge.acme.example.com" in text
-    path = tmp_path / "b" / "stack.yaml"
-    path.parent.mkdir()
-    path.write_text(text.replace("store17.edge.acme.example.com", "store18.edge.acme.example.com"), "utf-8")
-    return path
+@dataclass(frozen=True)
+class RenderPair:
+    """Two stacks one field apart, their overlays, a warm render cache and both golden trees."""
+
+    env: dict[str, str]
+    overlays: dict[str, Path]
+    stacks: dict[str, Path]
+    goldens: dict[str, dict[str, bytes]]
+    duration: float  # of a warm render
+    golden_a: Path  # a golden folder as `render` of A left it
+
+    def start_from_a(self, golden: Path) -> Path:
+        shutil.copytree(self.golden_a, golden, symlinks=True)
+        return golden
+
+    def argv(self, name: str, golden: Path) -> list[str]:
+        return argv("render", "-f", str(self.stacks[name]), "--overlays", str(self.overlays[name]), "--upstream", str(UPSTREAM),
+                    "--cluster", CLUSTER, "--quiet", "-o", str(golden))
+
+
+CLUSTER = "edge-store17"
+
+
+@pytest.fixture(scope="module")
+def render_pair(tmp_path_factory: pytest.TempPathFactory) -> RenderPair:
+    if not (UPSTREAM / "remotes.yaml").is_file():
+        pytest.skip(f"needs the pinned upstream mirror at {UPSTREAM}; absent here")
+    root = tmp_path_factory.mktemp("render-pair")
+    stacks = {"A": BUNDLED, "B": edited_stack(root)}
+    overlays = {name: root / f"overlays-{name}" for name in stacks}
+    for name, path in stacks.items():
+        writer.write(overlays[name], compiled(path))
+    golden = root / "golden"
+    pair = RenderPair(environment(XDG_CACHE_HOME=str(root / "cache")), overlays, stacks, {}, 0.0, golden)
+    # Warm the cache for both: each later run is then short and mostly verify and writing.
+    _timed(pair.argv("A", golden), pair.env)
+    _timed(pair.argv("B", golden), pair.env)
+    goldens = {"B": tree(golden / CLUSTER)}
+    duration = _timed(pair.argv("A", golden), pair.env)
+    goldens["A"] = tree(golden / CLUSTER)
+    assert goldens["A"] != goldens["B"]
+    return RenderPair(pair.env, overlays, stacks, goldens, duration, golden)
 
 
 @requires_upstream
-def test_render_killed_16_times_at_random_leaves_old_or_new_goldens(tmp_path: Path) -> None:
-    stacks = {"A": BUNDLED, "B": _edited_stack(tmp_path)}
-    overlays = {name: tmp_path / f"overlays-{name}" for name in stacks}
-    for name, path in stacks.items():
-        writer.write(overlays[name], compiled(path))
-    golden = tmp_path / "golden"
-    env = environment(XDG_CACHE_HOME=str(tmp_path / "cache"))
-    render = {name: argv("render", "-f", str(path), "--overlays", str(overlays[name]), "--upstream", str(UPSTREAM),
-                         "--cluster", "edge-store17", "--quiet", "-o", str(golden)) for name, path in stacks.items()}
-    # Warm the cache and record both golden trees: each run is then short and mostly writing.
-    _timed(render["A"], env)
-    _timed(render["B"], env)
-    goldens = {"B": tree(golden / "edge-store17")}
-    duration = _timed(render["A"], env)
-    goldens["A"] = tree(golden / "edge-store17")
-    assert goldens["A"] != goldens["B"]
-
+def test_render_killed_15_times_at_random_leaves_old_or_new_goldens(tmp_path: Path, render_pair: RenderPair) -> None:
+    golden = render_pair.start_from_a(tmp_path / "golden")
     rng = random.Random(17)
     outcomes: Counter[str] = Counter()
     state = "A"
-    for delay in _delays(rng, duration, RENDER_KILLS):
+    for delay in _delays(rng, render_pair.duration, RENDER_KILLS):
         target = "B" if state == "A" else "A"
-        assert _kill_after(render[target], env, delay) in (0, -signal.SIGKILL)
-        outcome = _observe_and_recover(golden / "edge-store17", goldens[state], goldens[target])
+        assert _kill_after(render_pair.argv(target, golden), render_pair.env, delay) in (0, -signal.SIGKILL)
+        outcome = _observe_and_recover(golden / CLUSTER, render_pair.goldens[state], render_pair.goldens[target])
         outcomes[outcome] += 1
         state = state if outcome == "old kept" else target
-        assert sorted(p.name for p in golden.iterdir()) == ["edge-store17"]
+        assert sorted(p.name for p in golden.iterdir()) == [CLUSTER]
     assert outcomes["old kept"] and outcomes["new complete"] + outcomes["rolled forward"], outcomes
-    shutil.rmtree(tmp_path / "cache")
+
+
+# --- full disk and read-only file systems, for real ---------------------------------------
+#
+# A private mount namespace (unshare -m) holds a tiny tmpfs or a read-only bind mount; both vanish
+# with the namespace, so nothing outside the test's folder is affected.
+
+
+def _can_mount() -> bool:
+    if not shutil.which("unshare"):
+        return False
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", 'd=$(mktemp -d); mount -t tmpfs -o size=64k tmpfs "$d"; s=$?; umount "$d"; rmdir "$d"; exit $s'],
+                           capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+requires_mount = pytest.mark.skipif(not _can_mount(), reason="needs `unshare -m` and mount rights (root with CAP_SYS_ADMIN)")
+
+# $1: the folder to fill or make read-only; the rest: the stackgen command. A full disk is a tmpfs
+# over the folder, so its contents are copied out to $1.after before the namespace goes away.
+FULL_DISK = """
+set -e
+target="$1"; shift
+cp -a "$target" "$target.before"
+mount -t tmpfs -o size=2m tmpfs "$target"
+cp -a "$target.before/." "$target/"
+dd if=/dev/zero of="$target/.filler" bs=4k 2>/dev/null || true
+set +e
+"$@"; status=$?
+rm -f "$target/.filler"
+mkdir "$target.after" && cp -a "$target/." "$target.after/"
+exit $status
+"""
+READ_ONLY = """
+set -e
+mount --bind "$1" "$1"
+mount -o remount,bind,ro "$1"
+shift
+set +e
+"$@"
+"""
+
+
+def _in_namespace(script: str, target: Path, command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", str(target), *command], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def _full_disk_after(target: Path) -> Path:
+    return target.with_name(target.name + ".after")
+
+
+@requires_mount
+def test_build_on_a_full_disk_exits_2_and_keeps_the_old_overlays(tmp_path: Path) -> None:
+    out = tmp_path / "overlays"
+    old = dict(compiled(BUNDLED))
+    writer.write(out, old)
+    done = _in_namespace(FULL_DISK, out, argv("build", "-f", str(CASES / "positive" / "gcp-serving" / "stack.yaml"), "-o", str(out)),
+                         environment())
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "no space left on device" in done.stderr and "Traceback" not in done.stderr
+    after = _full_disk_after(out)
+    assert tree(after) == old and bookkeeping(after) == {writer.LOCK_NAME} and lock_matches(after)
+
+
+@requires_mount
+def test_build_on_a_read_only_file_system_exits_2_and_keeps_the_old_overlays(tmp_path: Path) -> None:
+    out = tmp_path / "overlays"
+    old = dict(compiled(BUNDLED))
+    writer.write(out, old)
+    done = _in_namespace(READ_ONLY, out, argv("build", "-f", str(CASES / "positive" / "gcp-serving" / "stack.yaml"), "-o", str(out)),
+                         environment())
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "not writable" in done.stderr and "Traceback" not in done.stderr
+    assert tree(out) == old and bookkeeping(out) == {writer.LOCK_NAME} and lock_matches(out)
+
+
+@requires_upstream
+@requires_mount
+def test_render_on_a_full_disk_exits_2_and_keeps_the_old_goldens(tmp_path: Path, render_pair: RenderPair) -> None:
+    golden = render_pair.start_from_a(tmp_path / "golden")
+    done = _in_namespace(FULL_DISK, golden, render_pair.argv("B", golden), render_pair.env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "no space left on device" in done.stderr and "Traceback" not in done.stderr
+    after = _full_disk_after(golden) / CLUSTER
+    assert tree(after) == render_pair.goldens["A"] and bookkeeping(after) == {writer.LOCK_NAME} and lock_matches(after)
+
+
+@requires_upstream
+@requires_mount
+def test_render_on_a_read_only_file_system_exits_2_and_keeps_the_old_goldens(tmp_path: Path, render_pair: RenderPair) -> None:
+    golden = render_pair.start_from_a(tmp_path / "golden")
+    done = _in_namespace(READ_ONLY, golden, render_pair.argv("B", golden), render_pair.env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "not writable" in done.stderr and "Traceback" not in done.stderr
+    assert tree(golden / CLUSTER) == render_pair.goldens["A"]
+    assert bookkeeping(golden / CLUSTER) == {writer.LOCK_NAME} and lock_matches(golden / CLUSTER)
