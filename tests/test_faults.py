@@ -255,3 +255,48 @@ def test_render_on_a_read_only_file_system_exits_2_and_keeps_the_old_goldens(tmp
     assert "not writable" in done.stderr and "Traceback" not in done.stderr
     assert tree(golden / CLUSTER) == render_pair.goldens["A"]
     assert bookkeeping(golden / CLUSTER) == {writer.LOCK_NAME} and lock_matches(golden / CLUSTER)
+
+
+# --- nothing outside the output is touched ----------------------------------------------------
+
+
+def _stat_snapshot(root: Path, skip: set[Path]) -> dict[str, tuple[int, int, int]]:
+    """Name, mtime, size and mode of everything under root (root included), except the skipped trees."""
+    found = {".": (root.stat().st_mtime_ns, root.stat().st_size, root.stat().st_mode)}
+    for path in sorted(root.rglob("*")):
+        if any(path == s or s in path.parents for s in skip):
+            continue
+        info = path.lstat()
+        found[path.relative_to(root).as_posix()] = (info.st_mtime_ns, info.st_size, info.st_mode)
+    return found
+
+
+@requires_upstream
+def test_build_and_render_touch_nothing_outside_their_outputs(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "docs").mkdir(parents=True)
+    shutil.copyfile(BUNDLED, repo / "stack.yaml")
+    (repo / "docs" / "notes.md").write_text("mine\n")
+    other = edited_stack(tmp_path)
+    cache, temporary = tmp_path / "cache", tmp_path / "tmp"
+    temporary.mkdir()
+    env = environment(XDG_CACHE_HOME=str(cache), TMPDIR=str(temporary))
+    overlays, golden = repo / "overlays", repo / "golden"
+
+    def build_and_render(stack: Path) -> None:
+        for args in (("build", "-f", str(stack), "-o", str(overlays)),
+                     ("render", "-f", str(stack), "--overlays", str(overlays), "--upstream", str(UPSTREAM), "--cluster", "edge-store17",
+                      "--quiet", "-o", str(golden))):
+            done = run(*args, cwd=repo, env=env)
+            assert done.returncode == 0, done.stderr
+
+    build_and_render(repo / "stack.yaml")  # creates the outputs: their parent's mtime may change once
+    skip = {overlays, golden, cache, temporary}
+    before = _stat_snapshot(tmp_path, skip)
+    time.sleep(0.01)  # a write now would show in the nanosecond mtimes
+    build_and_render(other)
+    build_and_render(repo / "stack.yaml")
+    assert _stat_snapshot(tmp_path, skip) == before
+    assert list(temporary.iterdir()) == [], "temporary folders were left behind"
+    assert sorted(p.name for p in cache.iterdir()) == ["stackgen"], "the cache wrote outside its own folder"
+    assert not [p for p in cache.rglob(".tmp-*")], "the cache left temporary entries"
