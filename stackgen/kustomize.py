@@ -6,9 +6,11 @@ Found as: `--kustomize PATH`, then `$STACKGEN_KUSTOMIZE`, then `kustomize` on PA
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import typing as t
@@ -103,14 +105,25 @@ def _clean_env(home: str | None = None) -> dict[str, str]:
 def build(kustomize: Kustomize, directory: Path, timeout: float = BUILD_TIMEOUT) -> str:
     with tempfile.TemporaryDirectory(prefix="stackgen-kustomize-home-") as home:
         try:
-            done = subprocess.run(
-                [*kustomize.argv, str(directory)],
-                capture_output=True, text=True, timeout=timeout, env=_clean_env(home), check=False,
-            )
+            done = _run_bounded([*kustomize.argv, str(directory)], timeout, _clean_env(home))
         except subprocess.TimeoutExpired:
-            raise KustomizeError(directory, f"timed out after {timeout:.0f} s") from None
+            raise KustomizeError(directory, f"timed out after {timeout:g} s") from None
         except OSError as error:
             raise KustomizeNotFound(f"{kustomize.argv[0]}: failed to start ({error}); " + INSTALL_ADVICE) from None
     if done.returncode != 0:
         raise KustomizeError(directory, done.stderr or f"exit status {done.returncode}")
     return done.stdout
+
+
+def _run_bounded(argv: list[str], timeout: float, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """subprocess.run, except that a timeout or an interrupt kills the whole process group:
+    run() kills only the child, and a wrapper script's own children would live on."""
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):  # the group may be gone already
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
+    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)

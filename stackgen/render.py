@@ -13,6 +13,7 @@ import functools
 import hashlib
 import json
 import os
+import secrets
 import tempfile
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
@@ -291,9 +292,15 @@ def _cache_write(cache: Path | None, key: str, resources: list[Resource]) -> Non
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename: concurrent renders of the same unit never see a half-written entry.
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(resources, stream, sort_keys=True, separators=(",", ":"), default=str)
-        os.replace(temporary, path)
+        # Not mkstemp: its 0600 would ignore the umask of a cache shared through a group.
+        temporary = path.parent / f".tmp-{os.getpid()}-{secrets.token_hex(8)}"
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                json.dump(resources, stream, sort_keys=True, separators=(",", ":"), default=str)
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
     except OSError:
         pass  # a cache that cannot be written only costs time

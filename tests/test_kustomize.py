@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -61,3 +64,90 @@ def test_real_kustomize_builds(tmp_path: Path) -> None:
     (tmp_path / "kustomization.yaml").write_text("configMapGenerator:\n- name: c\n  literals: [a=b]\ngeneratorOptions: {disableNameSuffixHash: true}\n")
     output = kz.build(kz.find_kustomize(), tmp_path)
     assert "kind: ConfigMap" in output and "name: c" in output
+
+
+# --- subprocess hygiene: a real child process (a shell script standing in for kustomize) ---------
+
+
+def _script(directory: Path, body: str) -> kz.Kustomize:
+    """A stand-in kustomize running `body` for `build`; paths in it are absolute, as its env is bare."""
+    directory.mkdir(parents=True, exist_ok=True)
+    script = directory / "kustomize"
+    script.write_text(f'#!/bin/sh\nif [ "$1" = version ]; then echo v5.5.0; exit 0; fi\n{body}\n')
+    script.chmod(0o755)
+    return kz.find_kustomize(str(script), {"PATH": ""})
+
+
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh, empty temporary-files folder for the code under test, to see what it leaves."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def test_kustomize_gets_a_bare_environment_without_the_callers_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "planted-secret-value")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
+    monkeypatch.setenv("KUSTOMIZE_PLUGIN_HOME", str(tmp_path / "plugins"))
+    dump = tmp_path / "env.txt"
+    tool = _script(tmp_path / "bin", f"env > '{dump}'\necho 'kind: ConfigMap'")
+    assert kz.build(tool, tmp_path) == "kind: ConfigMap\n"
+    seen = dict(line.split("=", 1) for line in dump.read_text().splitlines() if "=" in line)
+    assert "planted-secret-value" not in dump.read_text()
+    assert not {"AWS_SECRET_ACCESS_KEY", "KUBECONFIG", "KUSTOMIZE_PLUGIN_HOME"} & set(seen)
+    # What the shell adds itself (PWD, SHLVL, _) aside, only the four variables stackgen passes.
+    assert set(seen) - {"PWD", "SHLVL", "_", "OLDPWD"} == {"PATH", "HOME", "LANG", "LC_ALL"}
+    assert seen["LC_ALL"] == "C" and not Path(seen["HOME"]).exists(), "HOME must be a private folder, removed afterwards"
+
+
+def test_a_hanging_kustomize_and_its_children_are_killed_at_the_timeout(tmp_path: Path, private_tmp: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    tool = _script(tmp_path / "bin", f"sleep 300 &\necho $! > '{pid_file}'\nwait")
+    start = time.monotonic()
+    with pytest.raises(kz.KustomizeError, match=r"timed out after 1 s") as caught:
+        kz.build(tool, tmp_path, timeout=1)
+    assert time.monotonic() - start < 60
+    assert caught.value.path == tmp_path
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), "the hanging kustomize's child process outlived the timeout"
+    assert list(private_tmp.iterdir()) == [], "the timeout left temporary folders behind"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purpose: it waits only for its (new) parent to reap it.
+    status = Path(f"/proc/{pid}/stat")
+    return not (status.exists() and status.read_text().split(") ", 1)[-1].startswith("Z"))
+
+
+def test_a_failing_kustomize_shows_its_stderr_and_leaves_no_temporary_folder(tmp_path: Path, private_tmp: Path) -> None:
+    tool = _script(tmp_path / "bin", "echo 'ok so far'\necho 'error: accumulating resources: missing.yaml' >&2\nexit 1")
+    with pytest.raises(kz.KustomizeError) as caught:
+        kz.build(tool, tmp_path)
+    assert "error: accumulating resources: missing.yaml" in str(caught.value)
+    assert "ok so far" not in str(caught.value)
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_a_successful_build_leaves_no_temporary_folder(tmp_path: Path, private_tmp: Path) -> None:
+    tool = _script(tmp_path / "bin", "touch \"$HOME/kustomize-cache\"\necho 'kind: ConfigMap'")
+    assert kz.build(tool, tmp_path) == "kind: ConfigMap\n"
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_the_directory_is_one_argument_never_a_shell_line(tmp_path: Path) -> None:
+    args = tmp_path / "args.txt"
+    tool = _script(tmp_path / "bin", f"printf '%s\\n' \"$@\" > '{args}'\necho 'kind: ConfigMap'")
+    odd = tmp_path / "a dir; touch pwned $(id)"
+    odd.mkdir()
+    kz.build(tool, odd)
+    assert args.read_text().splitlines() == ["build", str(odd)]
+    assert not (tmp_path / "pwned").exists()
