@@ -310,7 +310,7 @@ class _exclusive:
 def _describe(error: OSError, out: Path) -> str:
     where = error.filename or out
     if error.errno == errno.ENOSPC:
-        return f"{where}: no space left on device; the previous overlays are intact"
+        return f"{where}: no space left on device; the output directory is unchanged"
     if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"{where}: not writable ({error.strerror}); the previous overlays are intact"
+        return f"{where}: not writable ({error.strerror}); the output directory is unchanged"
     return f"{where}: {error.strerror or error}"

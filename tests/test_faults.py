@@ -1,5 +1,5 @@
 """Crash safety by fault injection: `stackgen build` and `stackgen render` killed with SIGKILL at
-seeded random moments while they replace one tree by another.
+seeded random moments while they replace one tree by another (see `_plan` for where they land).
 
 What a kill may leave, and what the next run must make of it (write.py's protocol):
   - no journal: the tree (lock, journal and staging aside) is entirely the old one or entirely
@@ -16,6 +16,7 @@ import random
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -39,16 +40,45 @@ def _timed(args: list[str], env: dict[str, str]) -> float:
     return time.monotonic() - start
 
 
-def _delays(rng: random.Random, duration: float, count: int) -> list[float]:
-    """A third spread over the whole run, the rest over its last 30 %, where the files are written:
-    uniform timing alone would spend most kills on interpreter start-up and compiling."""
-    early = [rng.uniform(0, duration) for _ in range(count // 3)]
-    late = [rng.uniform(0.7 * duration, duration) for _ in range(count - count // 3)]
-    return early + late
+# A kill is a delay counted from the start, or from the moment a path first appears in the output:
+# timing alone would spend most kills on interpreter start-up, and a loaded machine stretches
+# runs unpredictably; the staging folder and the journal mark the write and commit phases.
+Kill = tuple[str | None, float]
+POLL = 0.002
 
 
-def _kill_after(args: list[str], env: dict[str, str], delay: float) -> int:
+def _watched_run(args: list[str], env: dict[str, str], out: Path) -> tuple[float, float]:
+    """Run to the end; how long it took, and how long from the staging folder's appearance to the end."""
+    start = time.monotonic()
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: nobody reads while we poll
+        process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        staged = None
+        while process.poll() is None:
+            if staged is None and (out / writer.STAGING_NAME).exists():
+                staged = time.monotonic()
+            time.sleep(POLL)
+        end = time.monotonic()
+        errors.seek(0)
+        assert process.returncode == 0, errors.read().decode()
+    return end - start, (end - staged) if staged is not None else 0.05
+
+
+def _plan(rng: random.Random, duration: float, writing: float, count: int) -> list[Kill]:
+    """A third of the kills anywhere in the run, a third while staging, a third just after the commit."""
+    third = count // 3
+    kills: list[Kill] = [(None, rng.uniform(0, duration)) for _ in range(third)]
+    kills += [(writer.STAGING_NAME, rng.uniform(0, writing)) for _ in range(third)]
+    kills += [(writer.JOURNAL_NAME, rng.uniform(0, 0.01)) for _ in range(count - 2 * third)]
+    rng.shuffle(kills)
+    return kills
+
+
+def _kill(args: list[str], env: dict[str, str], out: Path, kill: Kill) -> int:
+    watch, delay = kill
     process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if watch is not None:
+        while process.poll() is None and not (out / watch).exists():
+            time.sleep(POLL)
     try:
         process.wait(timeout=delay)
     except subprocess.TimeoutExpired:
@@ -78,15 +108,15 @@ def test_build_killed_40_times_at_random_leaves_the_old_or_the_new_tree(tmp_path
     out = tmp_path / "overlays"
     env = environment()
     build = {name: argv("build", "-f", str(path), "-o", str(out)) for name, path in stacks.items()}
-    duration = max(_timed(build["B"], env), _timed(build["A"], env))
+    timings = [_watched_run(build["B"], env, out), _watched_run(build["A"], env, out)]
     assert tree(out) == trees["A"]
 
     rng = random.Random(20261125)
     outcomes: Counter[str] = Counter()
     state = "A"
-    for delay in _delays(rng, duration, BUILD_KILLS):
+    for kill in _plan(rng, max(t[0] for t in timings), max(t[1] for t in timings), BUILD_KILLS):
         target = "B" if state == "A" else "A"
-        returncode = _kill_after(build[target], env, delay)
+        returncode = _kill(build[target], env, out, kill)
         assert returncode in (0, -signal.SIGKILL)
         outcome = _observe_and_recover(out, trees[state], trees[target])
         outcomes[outcome] += 1
@@ -108,7 +138,6 @@ class RenderPair:
     overlays: dict[str, Path]
     stacks: dict[str, Path]
     goldens: dict[str, dict[str, bytes]]
-    duration: float  # of a warm render
     golden_a: Path  # a golden folder as `render` of A left it
 
     def start_from_a(self, golden: Path) -> Path:
@@ -133,26 +162,27 @@ def render_pair(tmp_path_factory: pytest.TempPathFactory) -> RenderPair:
     for name, path in stacks.items():
         writer.write(overlays[name], compiled(path))
     golden = root / "golden"
-    pair = RenderPair(environment(XDG_CACHE_HOME=str(root / "cache")), overlays, stacks, {}, 0.0, golden)
+    pair = RenderPair(environment(XDG_CACHE_HOME=str(root / "cache")), overlays, stacks, {}, golden)
     # Warm the cache for both: each later run is then short and mostly verify and writing.
     _timed(pair.argv("A", golden), pair.env)
     _timed(pair.argv("B", golden), pair.env)
     goldens = {"B": tree(golden / CLUSTER)}
-    duration = _timed(pair.argv("A", golden), pair.env)
+    _timed(pair.argv("A", golden), pair.env)
     goldens["A"] = tree(golden / CLUSTER)
     assert goldens["A"] != goldens["B"]
-    return RenderPair(pair.env, overlays, stacks, goldens, duration, golden)
+    return RenderPair(pair.env, overlays, stacks, goldens, golden)
 
 
 @requires_upstream
 def test_render_killed_15_times_at_random_leaves_old_or_new_goldens(tmp_path: Path, render_pair: RenderPair) -> None:
     golden = render_pair.start_from_a(tmp_path / "golden")
+    duration, writing = _watched_run(render_pair.argv("B", golden), render_pair.env, golden / CLUSTER)
     rng = random.Random(17)
     outcomes: Counter[str] = Counter()
-    state = "A"
-    for delay in _delays(rng, render_pair.duration, RENDER_KILLS):
+    state = "B"
+    for kill in _plan(rng, duration, writing, RENDER_KILLS):
         target = "B" if state == "A" else "A"
-        assert _kill_after(render_pair.argv(target, golden), render_pair.env, delay) in (0, -signal.SIGKILL)
+        assert _kill(render_pair.argv(target, golden), render_pair.env, golden / CLUSTER, kill) in (0, -signal.SIGKILL)
         outcome = _observe_and_recover(golden / CLUSTER, render_pair.goldens[state], render_pair.goldens[target])
         outcomes[outcome] += 1
         state = state if outcome == "old kept" else target
@@ -242,6 +272,7 @@ def test_render_on_a_full_disk_exits_2_and_keeps_the_old_goldens(tmp_path: Path,
     done = _in_namespace(FULL_DISK, golden, render_pair.argv("B", golden), render_pair.env)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "no space left on device" in done.stderr and "Traceback" not in done.stderr
+    assert "output directory is unchanged" in done.stderr
     after = _full_disk_after(golden) / CLUSTER
     assert tree(after) == render_pair.goldens["A"] and bookkeeping(after) == {writer.LOCK_NAME} and lock_matches(after)
 
@@ -252,7 +283,7 @@ def test_render_on_a_read_only_file_system_exits_2_and_keeps_the_old_goldens(tmp
     golden = render_pair.start_from_a(tmp_path / "golden")
     done = _in_namespace(READ_ONLY, golden, render_pair.argv("B", golden), render_pair.env)
     assert done.returncode == 2, done.stdout + done.stderr
-    assert "not writable" in done.stderr and "Traceback" not in done.stderr
+    assert "not writable" in done.stderr and "output directory is unchanged" in done.stderr and "Traceback" not in done.stderr
     assert tree(golden / CLUSTER) == render_pair.goldens["A"]
     assert bookkeeping(golden / CLUSTER) == {writer.LOCK_NAME} and lock_matches(golden / CLUSTER)
 
