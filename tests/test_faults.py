@@ -303,7 +303,7 @@ def _stat_snapshot(root: Path, skip: set[Path]) -> dict[str, tuple[int, int, int
 
 
 @requires_upstream
-def test_build_and_render_touch_nothing_outside_their_outputs(tmp_path: Path) -> None:
+def test_build_and_render_touch_nothing_outside_their_outputs(tmp_path: Path, render_pair: RenderPair) -> None:
     repo = tmp_path / "repo"
     (repo / "docs").mkdir(parents=True)
     shutil.copyfile(BUNDLED, repo / "stack.yaml")
@@ -311,6 +311,7 @@ def test_build_and_render_touch_nothing_outside_their_outputs(tmp_path: Path) ->
     other = edited_stack(tmp_path)
     cache, temporary = tmp_path / "cache", tmp_path / "tmp"
     temporary.mkdir()
+    shutil.copytree(render_pair.env["XDG_CACHE_HOME"], cache)  # warm: the test is about where runs write
     env = environment(XDG_CACHE_HOME=str(cache), TMPDIR=str(temporary))
     overlays, golden = repo / "overlays", repo / "golden"
 
