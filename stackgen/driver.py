@@ -132,13 +132,30 @@ def render_checked(
     return Rendered(result, tuple(problems), golden)
 
 
-def golden_changes(golden_root: Path, rendered: Rendered, check_only: bool) -> dict[str, writer.Changes]:
-    """Write (or with check_only, compare) each cluster's golden folder; each has its own lock."""
-    changes = {}
-    for cluster, files in sorted(rendered.golden.items()):
-        target = golden_root / cluster
-        changes[cluster] = writer.check(target, files) if check_only else writer.write(target, files)
-    return changes
+def golden_changes(golden_root: Path, rendered: Rendered, clusters: t.Sequence[str], check_only: bool) -> writer.Changes:
+    """Write (or with check_only, compare) golden/ as one tree under one lock, so a crash leaves
+    every cluster's goldens old or every one new, and a cluster gone from the stack loses its folder.
+
+    `clusters` is every cluster of the stack: those not rendered this time (`--cluster`, or a
+    failed render) keep the goldens they have.
+    """
+    files = {f"{cluster}/{path}": content for cluster, content_by_path in rendered.golden.items()
+             for path, content in content_by_path.items()}
+    kept = [c for c in clusters if c not in rendered.golden]
+    for path in sorted(writer.owned(golden_root, adopt_nested=True) or {}):
+        source = golden_root / path
+        if path.split("/", 1)[0] in kept and source.name != writer.LOCK_NAME and source.is_file() and not source.is_symlink():
+            files[path] = source.read_bytes()
+    if check_only:
+        return writer.check(golden_root, files, adopt_nested=True)
+    return writer.write(golden_root, files, adopt_nested=True)
+
+
+def golden_clusters(golden_root: Path) -> list[str]:
+    """The clusters golden/ holds a folder for."""
+    if not golden_root.is_dir():
+        return []
+    return sorted(p.name for p in golden_root.iterdir() if p.is_dir() and not p.is_symlink() and p.name not in writer.RESERVED)
 
 
 def read_golden(golden_root: Path, cluster: str) -> dict[str, bytes]:

@@ -201,7 +201,12 @@ def diff_cluster(cluster: str, old: t.Mapping[str, bytes], new: t.Mapping[str, b
     """
     if "index.yaml" not in old:
         return ClusterDiff(cluster, notes=("no golden yet: every resource is new",))
-    old_index, new_index = yaml.safe_load(old["index.yaml"]), yaml.safe_load(new["index.yaml"])
+    old_index = yaml.safe_load(old["index.yaml"])
+    if "index.yaml" not in new:
+        gone = sorted((_key(e), e["origin"]) for e in old_index["resources"])
+        return ClusterDiff(cluster, tuple(ResourceChange(k, "removed", origin) for k, origin in gone),
+                           ("cluster removed from the stack: every resource it had is removed",))
+    new_index = yaml.safe_load(new["index.yaml"])
     notes = []
     if old_index.get("upstream") != new_index.get("upstream"):
         before_pin, after_pin = old_index["upstream"].get("kubeflow"), new_index["upstream"].get("kubeflow")

@@ -66,21 +66,27 @@ def lock_text(files: t.Mapping[str, bytes]) -> bytes:
     return (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()
 
 
-def check(out: Path, files: t.Mapping[str, bytes]) -> Changes:
+def check(out: Path, files: t.Mapping[str, bytes], adopt_nested: bool = False) -> Changes:
     """What `write` would change; writes nothing."""
     check_tree(files)
     interrupted = (out / JOURNAL_NAME).exists()
-    changes = _plan(out, files, _read_lock(out))
+    changes = _plan(out, files, owned(out, adopt_nested))
     return Changes(changes.added, changes.changed, changes.removed, changes.foreign, interrupted)
 
 
-def write(out: Path, files: t.Mapping[str, bytes]) -> Changes:
+def write(out: Path, files: t.Mapping[str, bytes], adopt_nested: bool = False) -> Changes:
+    """Make `out` hold exactly `files` among what stackgen owns there, atomically (see above).
+
+    adopt_nested: where `out` has no lock, its sub-folders' own locks say what stackgen owns (a
+    tree once written folder by folder, such as golden/ before one lock covered it); their lock
+    files are owned too, so this write prunes them.
+    """
     check_tree(files)
     try:
         out.mkdir(parents=True, exist_ok=True)
         with _exclusive(out):
             recover(out)
-            changes = _plan(out, files, _read_lock(out))
+            changes = _plan(out, files, owned(out, adopt_nested))
             if changes.stale:
                 for path in changes.added + changes.changed + changes.removed:
                     _refuse_symlinked_parents(out, out / path)
@@ -109,6 +115,20 @@ def recover(out: Path) -> None:
             shutil.rmtree(leftover)
         elif leftover.is_symlink() or leftover.exists():
             leftover.unlink()
+
+
+def owned(out: Path, adopt_nested: bool = False) -> dict[str, str] | None:
+    """Path -> digest of every file the lock says stackgen wrote; None where there is no lock."""
+    locked = _read_lock(out)
+    if locked is not None or not adopt_nested or not out.is_dir():
+        return locked
+    nested: dict[str, str] = {}
+    for folder in sorted(p for p in out.iterdir() if p.is_dir() and not p.is_symlink() and p.name not in RESERVED):
+        inner = _read_lock(folder)
+        if inner is not None:
+            nested.update({f"{folder.name}/{path}": sha for path, sha in inner.items()})
+            nested[f"{folder.name}/{LOCK_NAME}"] = digest((folder / LOCK_NAME).read_bytes())
+    return nested or None
 
 
 def _read_lock(out: Path) -> dict[str, str] | None:

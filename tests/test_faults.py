@@ -166,9 +166,9 @@ def render_pair(tmp_path_factory: pytest.TempPathFactory) -> RenderPair:
     # Warm the cache for both: each later run is then short and mostly verify and writing.
     _timed(pair.argv("A", golden), pair.env)
     _timed(pair.argv("B", golden), pair.env)
-    goldens = {"B": tree(golden / CLUSTER)}
+    goldens = {"B": tree(golden)}
     _timed(pair.argv("A", golden), pair.env)
-    goldens["A"] = tree(golden / CLUSTER)
+    goldens["A"] = tree(golden)
     assert goldens["A"] != goldens["B"]
     return RenderPair(pair.env, overlays, stacks, goldens, golden)
 
@@ -176,17 +176,17 @@ def render_pair(tmp_path_factory: pytest.TempPathFactory) -> RenderPair:
 @requires_upstream
 def test_render_killed_15_times_at_random_leaves_old_or_new_goldens(tmp_path: Path, render_pair: RenderPair) -> None:
     golden = render_pair.start_from_a(tmp_path / "golden")
-    duration, writing = _watched_run(render_pair.argv("B", golden), render_pair.env, golden / CLUSTER)
+    duration, writing = _watched_run(render_pair.argv("B", golden), render_pair.env, golden)
     rng = random.Random(17)
     outcomes: Counter[str] = Counter()
     state = "B"
     for kill in _plan(rng, duration, writing, RENDER_KILLS):
         target = "B" if state == "A" else "A"
-        assert _kill(render_pair.argv(target, golden), render_pair.env, golden / CLUSTER, kill) in (0, -signal.SIGKILL)
-        outcome = _observe_and_recover(golden / CLUSTER, render_pair.goldens[state], render_pair.goldens[target])
+        assert _kill(render_pair.argv(target, golden), render_pair.env, golden, kill) in (0, -signal.SIGKILL)
+        outcome = _observe_and_recover(golden, render_pair.goldens[state], render_pair.goldens[target])
         outcomes[outcome] += 1
         state = state if outcome == "old kept" else target
-        assert sorted(p.name for p in golden.iterdir()) == [CLUSTER]
+        assert sorted(p.name for p in golden.iterdir()) == sorted([writer.LOCK_NAME, CLUSTER])
     assert outcomes["old kept"] and outcomes["new complete"] + outcomes["rolled forward"], outcomes
 
 
@@ -273,7 +273,7 @@ def test_render_on_a_full_disk_exits_2_and_keeps_the_old_goldens(tmp_path: Path,
     assert done.returncode == 2, done.stdout + done.stderr
     assert "no space left on device" in done.stderr and "Traceback" not in done.stderr
     assert "output directory is unchanged" in done.stderr
-    after = _full_disk_after(golden) / CLUSTER
+    after = _full_disk_after(golden)
     assert tree(after) == render_pair.goldens["A"] and bookkeeping(after) == {writer.LOCK_NAME} and lock_matches(after)
 
 
@@ -284,8 +284,8 @@ def test_render_on_a_read_only_file_system_exits_2_and_keeps_the_old_goldens(tmp
     done = _in_namespace(READ_ONLY, golden, render_pair.argv("B", golden), render_pair.env)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "not writable" in done.stderr and "output directory is unchanged" in done.stderr and "Traceback" not in done.stderr
-    assert tree(golden / CLUSTER) == render_pair.goldens["A"]
-    assert bookkeeping(golden / CLUSTER) == {writer.LOCK_NAME} and lock_matches(golden / CLUSTER)
+    assert tree(golden) == render_pair.goldens["A"]
+    assert bookkeeping(golden) == {writer.LOCK_NAME} and lock_matches(golden)
 
 
 # --- nothing outside the output is touched ----------------------------------------------------

@@ -310,12 +310,16 @@ def render(stack_file: Path, overlays: Path | None, upstream: Path | None, kusto
     if output_format == "json":
         click.echo(json.dumps([p.as_json() for p in rendered.problems], indent=2))
     target = golden_dir or stack_file.parent / "golden"
+    stack_clusters = [c.name for c in checked.stack.clusters]  # type: ignore[union-attr]
     try:
-        changes = driver.golden_changes(target, rendered, check_only)
+        changes = driver.golden_changes(target, rendered, stack_clusters, check_only)
     except (writer.OwnershipError, writer.OutputError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_ENVIRONMENT if isinstance(error, writer.OutputError) else EXIT_INVALID)
-    stale = [cluster for cluster, change in changes.items() if change.stale]
+    for path in changes.foreign:
+        click.echo(f"{target / path}: warning: not written by stackgen; kept as is", err=True)
+    touched = changes.added + changes.changed + changes.removed
+    stale = sorted({path.split("/", 1)[0] for path in touched if "/" in path}) or (["golden/"] if changes.stale else [])
     result = rendered.result
     if output_format == "text":
         output.say(f"rendered {len(result.clusters)} clusters with kustomize {result.kustomize_version}: "
@@ -345,6 +349,9 @@ def diff(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomi
     current = {c.cluster: {golden_.resource_key(r): r for r in c.resources} for c in rendered.result.clusters if not c.error}
     diffs = [golden_.diff_cluster(cluster, driver.read_golden(target, cluster), files, old_pins.get(cluster), current.get(cluster))
              for cluster, files in sorted(rendered.golden.items())]
+    if not clusters:  # a cluster gone from the stack: every resource it had is removed
+        gone = set(driver.golden_clusters(target)) - {c.name for c in checked.stack.clusters}  # type: ignore[union-attr]
+        diffs += [golden_.diff_cluster(cluster, driver.read_golden(target, cluster), {}) for cluster in sorted(gone)]
     if output_format == "text":
         click.echo(golden_.render_text(diffs, _output().style(sys.stdout)), nl=False, color=True)
     else:
