@@ -1,10 +1,12 @@
-"""Test helpers: run the stackgen CLI as a real process (this checkout, not an installed copy),
-and look at an output tree the way a reviewer would."""
+"""Test helpers: run the stackgen CLI as a real process (this checkout, not an installed copy), as
+`python3 -m stackgen` or as a `stackgen` command on PATH for documented shell lines, and look at an
+output tree the way a reviewer would."""
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import typing as t
@@ -62,3 +64,17 @@ def edited_stack(root: Path) -> Path:
     path.parent.mkdir()
     path.write_text(text.replace("store17.edge.acme.example.com", "store18.edge.acme.example.com"), "utf-8")
     return path
+
+
+def install_shim(bin_dir: Path) -> None:
+    """A `stackgen` command that runs `python3 -m stackgen` of this checkout (no install needed)."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    shim = bin_dir / "stackgen"
+    shim.write_text(f'#!/bin/sh\nPYTHONPATH={shlex.quote(str(ROOT))} exec {shlex.quote(sys.executable)} -m stackgen "$@"\n')
+    shim.chmod(0o755)
+
+
+def shell_environment(bin_dir: Path, home: Path, **extra: str) -> dict[str, str]:
+    """This process's environment without stackgen's, XDG's, git's and Python's settings, the shim first on PATH."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("STACKGEN_", "XDG_", "GIT_", "PYTHON"))}
+    return {**env, "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", "HOME": str(home), **extra}

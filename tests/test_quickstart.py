@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from tests.compiling import ROOT
-from tests.shell import install_shim, shell_environment
+from tests.running import install_shim, shell_environment
 from tests.upstream import UPSTREAM, requires_upstream
 
 SECTION = re.compile(r"^## Quick start.*?(?=^## )", re.MULTILINE | re.DOTALL)

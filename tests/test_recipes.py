@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from tests.compiling import ROOT
-from tests.shell import install_shim, shell_environment
+from tests.running import install_shim, shell_environment
 from tests.upstream import UPSTREAM, requires_upstream
 
 GITHUB = ROOT / "docs" / "ci" / "github-actions.yml"
