@@ -100,10 +100,11 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
         tool = kz.find_kustomize(None).describe()
     except kz.KustomizeNotFound:
         tool = "kustomize: not found (render, diff and images need one; see `stackgen render --help`)"
+    click.echo(f"stackgen {__version__}\n{tool}")
     for pin in catalog.SUPPORTED_RELEASES:
         mirror = vendor_.cache_dir(pin)
         where = f"vendored at {mirror}" if (mirror / "remotes.yaml").is_file() else "not vendored: `stackgen vendor --from DIR`"
-        click.echo(f"stackgen {__version__}\n{tool}\nkubeflow/manifests {pin} ({where})")
+        click.echo(f"kubeflow/manifests {pin} ({where})")
     ctx.exit(EXIT_OK)
 
 
