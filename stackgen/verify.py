@@ -183,7 +183,8 @@ def _check_images(resource: Resource, registry_mirror: str | None, report: t.Cal
     """
     for ref in images.image_refs(resource):
         if not ref.path.startswith("$.data.") and not _pinned(ref.image):
-            report(resource, ref.path, "SG611", f"image `{ref.image}` is not pinned to a tag or digest")
+            why = "`latest` is a tag that moves" if ref.image.endswith(":latest") else "it has no tag or digest"
+            report(resource, ref.path, "SG611", f"image `{ref.image}` is not pinned ({why}): pin a version tag or a digest")
         if registry_mirror and not images.in_mirror(ref.image, registry_mirror):
             report(resource, ref.path, "SG617", f"image `{ref.image}` is not pulled from the registry mirror {registry_mirror}")
 
