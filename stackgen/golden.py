@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from stackgen import yamlio
 from stackgen.diagnostics import Style, plain
 from stackgen.render import OWN, ClusterRender, Resource
 
@@ -204,7 +205,7 @@ def resource_key(resource: Resource) -> str:
 def golden_pin(files: t.Mapping[str, bytes]) -> str | None:
     if "index.yaml" not in files:
         return None
-    return str((yaml.safe_load(files["index.yaml"]).get("upstream") or {}).get("kubeflow"))
+    return str((yamlio.load(files["index.yaml"]).get("upstream") or {}).get("kubeflow"))
 
 
 def diff_cluster(cluster: str, old: t.Mapping[str, bytes], new: t.Mapping[str, bytes],
@@ -217,12 +218,12 @@ def diff_cluster(cluster: str, old: t.Mapping[str, bytes], new: t.Mapping[str, b
     """
     if "index.yaml" not in old:
         return ClusterDiff(cluster, notes=("no golden yet: every resource is new",))
-    old_index = yaml.safe_load(old["index.yaml"])
+    old_index = yamlio.load(old["index.yaml"])
     if "index.yaml" not in new:
         gone = sorted((_key(e), e["origin"]) for e in old_index["resources"])
         return ClusterDiff(cluster, tuple(ResourceChange(k, "removed", origin) for k, origin in gone),
                            ("cluster removed from the stack: every resource it had is removed",))
-    new_index = yaml.safe_load(new["index.yaml"])
+    new_index = yamlio.load(new["index.yaml"])
     notes = []
     if old_index.get("upstream") != new_index.get("upstream"):
         before_pin, after_pin = old_index["upstream"].get("kubeflow"), new_index["upstream"].get("kubeflow")
@@ -254,8 +255,8 @@ def _changed(key: str, before: t.Mapping[str, str], after: t.Mapping[str, str], 
     for folder in ("own", f"patches/{after['origin']}", "resources"):
         path = f"{folder}/{name}"
         if path in old or path in new:
-            old_body = yaml.safe_load(old.get(path, b"{}")) or {}
-            new_body = yaml.safe_load(new.get(path, b"{}")) or {}
+            old_body = yamlio.load(old.get(path, b"{}")) or {}
+            new_body = yamlio.load(new.get(path, b"{}")) or {}
             fields = _field_changes(old_body, new_body)
             return ResourceChange(key, "changed", after["origin"], fields)
     return ResourceChange(key, "changed", after["origin"], note=f"upstream content changed (sha256 {before['sha256'][:12]} -> {after['sha256'][:12]})")

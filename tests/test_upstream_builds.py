@@ -30,6 +30,9 @@ from stackgen.compile import compile_stack
 from tests.compiling import BUNDLED, CASES, ROOT, compiled
 from tests.upstream import UPSTREAM, requires_upstream
 
+# libyaml's loader: a full cluster render is megabytes, which pure-Python YAML parses for tens of seconds.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 pytestmark = requires_upstream
 Resource = dict[str, t.Any]
 
@@ -83,7 +86,7 @@ def catalog_renders(workspace: mirror.Workspace, kustomize: kz.Kustomize) -> dic
     """Each catalog path built alone: upstream path -> its resources."""
     def build(path: str) -> tuple[str, list[Resource]]:
         directory = workspace.overlays / "catalog" / path.replace("/", "__")
-        return path, [x for x in yaml.safe_load_all(kz.build(kustomize, directory)) if x]
+        return path, [x for x in yaml.load_all(kz.build(kustomize, directory), Loader=_FAST_LOADER) if x]
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         return dict(pool.map(build, sorted(_catalog_paths())))
@@ -96,7 +99,7 @@ def renders(workspace: mirror.Workspace, kustomize: kz.Kustomize) -> dict[str, l
     ]
 
     def build(directory: Path) -> tuple[str, list[Resource]]:
-        return directory.name, [d for d in yaml.safe_load_all(kz.build(kustomize, directory)) if d]
+        return directory.name, [d for d in yaml.load_all(kz.build(kustomize, directory), Loader=_FAST_LOADER) if d]
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         return dict(pool.map(build, clusters))
@@ -126,7 +129,7 @@ def test_image_catalog_is_fresh(catalog_renders: dict[str, list[Resource]], kust
         (target / "kustomization.yaml").write_text(yaml.safe_dump(body))
     work = mirror.materialize(mirror.open_mirror(UPSTREAM), source, tmp_path / "work")
     with ThreadPoolExecutor(max_workers=2) as pool:
-        after = dict(pool.map(lambda p: (p, [x for x in yaml.safe_load_all(kz.build(kustomize, work.overlays / p.replace("/", "__"))) if x]), sorted(names)))
+        after = dict(pool.map(lambda p: (p, [x for x in yaml.load_all(kz.build(kustomize, work.overlays / p.replace("/", "__")), Loader=_FAST_LOADER) if x]), sorted(names)))
     per_component: dict[str, tuple[set[str], list[Resource]]] = collections.defaultdict(lambda: (set(), []))
     for path, components in _catalog_paths().items():
         for component in components:
