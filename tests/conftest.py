@@ -30,6 +30,21 @@ def pytest_configure(config: pytest.Config) -> None:
     config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
+# The files that take longest (measured with --durations=0), longest first. xdist hands each
+# test file to one worker in collection order, so a long file collected last would leave the
+# other worker idle at the end; starting with these makes the two workers finish together.
+_LONGEST_FIRST = (
+    "test_upstream_builds.py", "test_faults.py", "test_hostile.py", "test_recipes.py", "test_concurrency.py",
+    "test_wheel.py", "test_secrets.py", "test_render_failures.py", "test_determinism.py", "test_cli_output.py",
+    "test_quickstart.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: index for index, name in enumerate(_LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its own order
+
+
 @pytest.fixture
 def update_goldens(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-goldens"))
