@@ -16,19 +16,17 @@ Reused by verify (rendered custom resources, SG603) and the GitOps tests.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
 import os
 import re
-import tempfile
 import typing as t
 from pathlib import Path
 
 import jsonschema
 
-from stackgen import yamlio
+from stackgen import cachefile, yamlio
 
 Schema = dict[str, t.Any]
 TypeKey = tuple[str, str]  # (apiVersion, kind)
@@ -84,13 +82,9 @@ def _cached(root: Path, question: str, compute: t.Callable[[t.Sequence[str]], di
     found = compute(texts)
     try:
         body = json.dumps([{"apiVersion": k[0], "kind": k[1], "schema": v} for k, v in sorted(found.items())], sort_keys=True)
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=entry.parent, suffix=".tmp", delete=False) as handle:
-            handle.write(body)
-        os.replace(handle.name, entry)
-    except (OSError, TypeError, ValueError):  # a cache that cannot be written only costs time
-        with contextlib.suppress(OSError, NameError):
-            os.unlink(handle.name)
+    except (TypeError, ValueError):  # a schema JSON cannot hold (a YAML date in an example) is just not cached
+        return found
+    cachefile.write_entry(entry, body)
     return found
 
 

@@ -13,7 +13,6 @@ import functools
 import hashlib
 import json
 import os
-import secrets
 import tempfile
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from stackgen import yamlio
+from stackgen import cachefile, yamlio
 from stackgen import kustomize as kz
 from stackgen import mirror as mirrors
 
@@ -285,21 +284,5 @@ def _cache_read(cache: Path | None, key: str) -> list[Resource] | None:
 
 
 def _cache_write(cache: Path | None, key: str, resources: list[Resource]) -> None:
-    if cache is None:
-        return
-    path = cache / key[:2] / f"{key}.json"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write then rename: concurrent renders of the same unit never see a half-written entry.
-        # Not mkstemp: its 0600 would ignore the umask of a cache shared through a group.
-        temporary = path.parent / f".tmp-{os.getpid()}-{secrets.token_hex(8)}"
-        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(resources, stream, sort_keys=True, separators=(",", ":"), default=str)
-            os.replace(temporary, path)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
-    except OSError:
-        pass  # a cache that cannot be written only costs time
+    if cache is not None:
+        cachefile.write_entry(cache / key[:2] / f"{key}.json", json.dumps(resources, sort_keys=True, separators=(",", ":"), default=str))
