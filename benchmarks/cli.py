@@ -1,0 +1,182 @@
+"""What a user waits for: stackgen's commands end to end, as ratios to one bare kustomize build.
+
+    python benchmarks/cli.py [--upstream ../shared/upstream] [--sizes 10 100 1000] [--render 20] [--repeat 3]
+
+Every figure is a whole `python -m stackgen ...` process (start-up, reading, writing included),
+timed over `--repeat` runs (min / median), beside the yardstick measured in this same process: a
+bare `kustomize build` of the pinned upstream's `example/` (the whole Kubeflow platform, what a
+hand-kept overlay costs to build once). Ratios cancel the machine out; the per-cluster figures
+at each size show whether a command grows linearly.
+
+The fleet is realistic: each cluster carries its own values (an EKS OIDC issuer and IAM role
+per AWS cluster, a service account per GKE cluster, a client id per AKS cluster, an ingress host
+per GKE and edge cluster), so per-cluster units appear as they do in a real fleet.
+
+A benchmark, never a test: tests/test_benchmarks.py only checks the fleets stay valid stacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import typing as t
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from stackgen import kustomize as kz  # noqa: E402
+from stackgen import mirror  # noqa: E402
+
+CLOUDS = ("aws", "gcp", "azure", "onprem")
+ROLES = {"aws": ["training", "notebooks"], "gcp": ["serving"], "azure": ["serving", "notebooks"], "onprem": ["edge"]}
+GOALS = {  # the issue's goals, as ratios to the yardstick or in seconds
+    "validate 1000": "< 0.5 s", "build 1000 new": "< 2 s", "build 1000 unchanged": "< 0.5 s",
+    "render cold": "<= 3x", "render warm": "<= 0.2x", "render one cold": "<= 1.1x", "render one warm": "<= 0.1x",
+    "diff warm": "< 2 s",
+}
+
+
+def realistic_fleet(size: int) -> bytes:
+    """A fleet in the bundled stack's shape where every cluster carries values of its own."""
+    clusters: list[dict[str, t.Any]] = []
+    for i in range(size):
+        cloud = CLOUDS[i % 4]
+        name = f"{cloud}-{i:05d}"
+        cluster: dict[str, t.Any] = {"name": name, "cloud": cloud, "region": f"site-{i % 7}", "kubernetesVersion": "1.31",
+                                     "roles": list(ROLES[cloud]), "server": f"https://k8s-{i}.example.com"}
+        if cloud == "aws":
+            cluster.update(region="us-east-1", oidcIssuer=f"https://oidc.eks.us-east-1.amazonaws.com/id/ID{i:032d}"[:80],
+                           identity={"awsRoleArn": f"arn:aws:iam::123456789012:role/ml-{i}"})
+        elif cloud == "gcp":
+            cluster.update(region="europe-west4", identity={"gcpServiceAccount": f"ml-serving-{i}@acme-ml.iam.gserviceaccount.com"},
+                           ingressHost=f"ml-{i}.gcp.acme.example.com")
+        elif cloud == "azure":
+            cluster.update(region="westeurope", identity={"azureClientId": f"3f1c2d4e-5a6b-4c7d-8e9f-{i:012d}"})
+        else:
+            cluster.update(ingressHost=f"store-{i}.edge.acme.example.com", s3Endpoint=f"http://minio-{i}.lan:9000")
+        clusters.append(cluster)
+    training = [c["name"] for c in clusters if "training" in c["roles"]]
+    azure = [c["name"] for c in clusters if c["cloud"] == "azure"]
+    credentials = [("dex-passwords", "auth"), ("dex-oidc-client", "auth"), ("oauth2-proxy", "oauth2-proxy")]
+    secrets = [{"name": name, "namespace": namespace, "store": "azure-key-vault", "key": f"fleet-kv/{name}", "runsOn": list(azure)}
+               for name, namespace in credentials] if azure else []
+    tree = {
+        "apiVersion": "stackgen.io/v1alpha1", "kind": "Stack", "metadata": {"name": "fleet"},
+        "spec": {
+            "gitops": {"engine": "argocd", "repoURL": "https://github.com/acme/fleet.git"},
+            "clusters": clusters,
+            "components": {"pipelines": {"runsOn": ["training"]}, "notebooks": {"runsOn": ["notebooks"]},
+                           "katib": {"runsOn": ["training"]}, "kserve": {"runsOn": ["serving", "edge"]}},
+            "datasets": [{"name": f"data-{i}", "uri": f"s3://acme/data-{i}", "cluster": c} for i, c in enumerate(training)],
+            "trainingJobs": [{"name": f"job-{i}", "dataset": f"data-{i}", "image": "ghcr.io/acme/train:1.4"} for i in range(len(training))],
+            "models": [{"name": "ranker", "storageUri": "s3://acme/models/ranker", "format": "onnx", "serveOn": ["serving", "edge"]}],
+            "secrets": secrets,
+        },
+    }
+    return yaml.safe_dump(tree, sort_keys=False).encode()
+
+
+def _stackgen(args: list[str], env: dict[str, str], cwd: Path) -> float:
+    """Seconds for one whole `stackgen` process; a run that did not succeed is never a figure."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "stackgen", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"stackgen {' '.join(args)} exited {done.returncode}:\n{done.stderr[-4000:]}")
+    return elapsed
+
+
+def _spread(runs: t.Sequence[float]) -> str:
+    return f"{min(runs):7.2f} / {statistics.median(runs):7.2f} s"
+
+
+class Report:
+    def __init__(self, yardstick: float):
+        self.yardstick = yardstick
+
+    def line(self, label: str, runs: t.Sequence[float], goal_key: str = "", clusters: int | None = None) -> None:
+        per = f"  {1000 * min(runs) / clusters:7.2f} ms/cluster" if clusters else ""
+        goal = f"  goal {GOALS[goal_key]}" if goal_key in GOALS else ""
+        print(f"  {label:<48} {_spread(runs)}  {min(runs) / self.yardstick:6.2f}x{per}{goal}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--upstream", type=Path, default=ROOT.parent / "shared" / "upstream")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
+    parser.add_argument("--render", type=int, default=20, help="clusters of the fleet to render (0: skip the render figures)")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="stackgen-cli-bench-"))
+    try:
+        _run(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, work: Path) -> None:
+    tool = kz.find_kustomize()
+    (work / "no-overlays").mkdir()
+    # The mirror copied with its remote bases mapped, as render does: example/ then builds offline.
+    example = mirror.materialize(mirror.open_mirror(args.upstream), work / "no-overlays", work / "example").upstream / "kubeflow-manifests" / "example"
+    yardsticks = []
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        kz.build(tool, example)
+        yardsticks.append(time.perf_counter() - start)
+    report = Report(min(yardsticks))
+    print(f"yardstick: bare `kustomize build` of upstream example/: {_spread(yardsticks)} ({tool.describe()})")
+    env = {**os.environ, "XDG_CACHE_HOME": str(work / "cache"), "STACKGEN_UPSTREAM": str(args.upstream)}
+    for size in args.sizes:
+        project = work / f"fleet-{size}"
+        project.mkdir()
+        (project / "stack.yaml").write_bytes(realistic_fleet(size))
+        report.line(f"validate, {size} clusters", [_stackgen(["validate", "-q"], env, project) for _ in range(args.repeat)],
+                    f"validate {size}", size)
+        cold = []
+        for attempt in range(args.repeat):
+            shutil.rmtree(project / "overlays", ignore_errors=True)
+            cold.append(_stackgen(["build", "-q"], env, project))
+        report.line(f"build, {size} clusters, new output", cold, f"build {size} new", size)
+        report.line(f"build, {size} clusters, nothing changed", [_stackgen(["build", "-q"], env, project) for _ in range(args.repeat)],
+                    f"build {size} unchanged", size)
+    if args.render:
+        _render_figures(args, work, env, report)
+
+
+def _render_figures(args: argparse.Namespace, work: Path, env: dict[str, str], report: Report) -> None:
+    project = work / "render"
+    project.mkdir()
+    (project / "stack.yaml").write_bytes(realistic_fleet(args.render))
+    _stackgen(["build", "-q"], env, project)
+    clusters = sorted(p.name for p in (project / "overlays" / "clusters").iterdir())
+    one = clusters[0]
+    cold, warm, one_cold, one_warm = [], [], [], []
+    for attempt in range(args.repeat):
+        fresh = {**env, "XDG_CACHE_HOME": str(work / f"render-cache-{attempt}")}
+        shutil.rmtree(project / "golden", ignore_errors=True)
+        cold.append(_stackgen(["render", "-q", "--jobs", "2"], fresh, project))
+        warm.append(_stackgen(["render", "-q", "--jobs", "2"], fresh, project))
+        alone = {**env, "XDG_CACHE_HOME": str(work / f"one-cache-{attempt}")}
+        one_cold.append(_stackgen(["render", "-q", "--cluster", one, "-o", str(work / f"one-{attempt}")], alone, project))
+        one_warm.append(_stackgen(["render", "-q", "--cluster", one, "-o", str(work / f"one-{attempt}")], alone, project))
+    report.line(f"render, {args.render} clusters, cold, --jobs 2", cold, "render cold")
+    report.line(f"render, {args.render} clusters, warm", warm, "render warm")
+    report.line(f"render --cluster {one}, cold", one_cold, "render one cold")
+    report.line(f"render --cluster {one}, warm", one_warm, "render one warm")
+    report.line(f"diff, {args.render} clusters, warm, no change",
+                [_stackgen(["diff", "--jobs", "2"], {**env, "XDG_CACHE_HOME": str(work / "render-cache-0")}, project)
+                 for _ in range(args.repeat)], "diff warm")
+
+
+if __name__ == "__main__":
+    main()
