@@ -63,6 +63,43 @@ def _why_selected(selectors: t.Iterable[str], cluster: Cluster) -> str:
     return ", ".join(f"cluster `{s}`" if s == cluster.name else f"role `{s}`" for s in hits)
 
 
+_Item = t.TypeVar("_Item")
+
+
+@dataclass(frozen=True)
+class _Candidates(t.Generic[_Item]):
+    """Which items a cluster could select, by the names and roles their selectors list.
+
+    A fleet has thousands of clusters and hundreds of models and secrets: matching every pair
+    is quadratic. The index only narrows the candidates; `selects` and `_secret_lands` still
+    decide, so each rule keeps one home.
+    """
+
+    items: tuple[_Item, ...]
+    by_selector: t.Mapping[str, tuple[int, ...]]
+    always: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, items: t.Sequence[_Item], selectors: t.Callable[[_Item], t.Iterable[str] | None]) -> _Candidates[_Item]:
+        index: dict[str, list[int]] = {}
+        unselected: list[int] = []
+        for position, item in enumerate(items):
+            chosen = selectors(item)
+            if chosen is None:
+                unselected.append(position)
+                continue
+            for selector in set(chosen):
+                index.setdefault(selector, []).append(position)
+        return cls(tuple(items), {k: tuple(v) for k, v in index.items()}, tuple(unselected))
+
+    def near(self, cluster: Cluster) -> tuple[_Item, ...]:
+        """Items whose selectors name this cluster or one of its roles, and those without selectors, in stack order."""
+        positions = set(self.always)
+        for key in (cluster.name, *cluster.roles):
+            positions.update(self.by_selector.get(key, ()))
+        return tuple(self.items[p] for p in sorted(positions))
+
+
 def place(stack: Stack) -> Placement:
     findings: list[Finding] = []
     # Index jobs by the cluster of their dataset once: a fleet has thousands of clusters.
@@ -70,15 +107,18 @@ def place(stack: Stack) -> Placement:
     jobs_by_cluster: dict[str, list[TrainingJob]] = {}
     for job in stack.training_jobs:
         jobs_by_cluster.setdefault(home[job.dataset], []).append(job)
+    models = _Candidates.of(stack.models, lambda m: m.serve_on)
+    secrets = _Candidates.of(stack.secrets, lambda s: s.runs_on)
     plans = tuple(
-        _plan_cluster(stack, cluster, tuple(jobs_by_cluster.get(cluster.name, ())), findings)
+        _plan_cluster(stack, cluster, tuple(jobs_by_cluster.get(cluster.name, ())), models, secrets, findings)
         for cluster in sorted(stack.clusters, key=lambda c: c.name)
     )
     return Placement(plans, tuple(findings))
 
 
-def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...], findings: list[Finding]) -> ClusterPlan:
-    models = tuple(m for m in stack.models if selects(m.serve_on, cluster))
+def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...], model_index: _Candidates[Model],
+                  secret_index: _Candidates[Secret], findings: list[Finding]) -> ClusterPlan:
+    models = tuple(m for m in model_index.near(cluster) if selects(m.serve_on, cluster))
     requested = _requested(stack, cluster, jobs, models, findings)
     needed_by = catalog.closure(requested, cluster.is_edge)
     components = tuple(
@@ -99,7 +139,7 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
     findings.extend(_job_findings(stack, jobs))
     workload_namespaces = {j.namespace for j in jobs} | {m.namespace for m in models}
     shipped = {(c.namespace, c.name): c for name in needed_by for c in catalog.default_credentials(name)}
-    landed = [s for s in stack.secrets if _secret_lands(s, cluster, workload_namespaces, shipped)]
+    landed = [s for s in secret_index.near(cluster) if _secret_lands(s, cluster, workload_namespaces, shipped)]
     for secret in landed:
         try:
             stores.store_for(secret, cluster)
