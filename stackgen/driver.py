@@ -16,6 +16,7 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
+from stackgen import firstsync
 from stackgen import golden as golden_
 from stackgen import kustomize as kz
 from stackgen import render as render_
@@ -121,14 +122,18 @@ def render_checked(
     declared = verify_.declared_vars(mirror_root) if run_verify else frozenset()
     problems: list[verify_.Problem] = []
     golden: dict[str, dict[str, bytes]] = {}
+    engine = compile_checked(checked) if run_verify else {}
+    clouds = {c.name: c.cloud for c in checked.stack.clusters}
     for cluster in result.clusters:
         if cluster.error:
             continue
         if run_verify:
             problems += verify_.verify(cluster, versions[cluster.cluster], mirror_root / "crds", declared, checked.stack.registry_mirror)
+            # Schema-valid is not enough: the engine's apply order must let every step turn healthy.
+            problems += firstsync.verify_cluster(cluster, engine, checked.stack.gitops.path, clouds[cluster.cluster])
         golden[cluster.cluster] = golden_.golden_files(cluster, result.pristine, checked.stack.upstream.kubeflow, result.kustomize_version, full)
     if run_verify:
-        problems += verify_.verify_engine_objects(compile_checked(checked), mirror_root / "crds")
+        problems += verify_.verify_engine_objects(engine, mirror_root / "crds")
     return Rendered(result, tuple(problems), golden)
 
 

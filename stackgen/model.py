@@ -46,6 +46,7 @@ class Identity:
     aws_role_arn: str | None = None
     gcp_service_account: str | None = None
     azure_client_id: str | None = None
+    azure_tenant_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class Model:
     replicas: int
     namespace: str
     path: JsonPath
+    gpus: int = 0
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,7 @@ def _cluster(raw: Tree, path: JsonPath) -> Cluster:
             aws_role_arn=identity.get("awsRoleArn"),
             gcp_service_account=identity.get("gcpServiceAccount"),
             azure_client_id=identity.get("azureClientId"),
+            azure_tenant_id=identity.get("azureTenantId"),
         ),
         oidc_issuer=raw.get("oidcIssuer"),
         ingress_host=raw.get("ingressHost"),
@@ -252,6 +255,7 @@ def _model(raw: Tree, path: JsonPath) -> Model:
         replicas=raw.get("replicas", 1),
         namespace=raw.get("namespace", DEFAULT_NAMESPACE),
         path=path,
+        gpus=raw.get("gpus", 0),
     )
 
 

@@ -95,10 +95,17 @@ def _azure(secret: Secret, cluster: Cluster) -> StoreRef:
         raise StoreProblem(f"secret `{secret.name}`: the key does not say which Key Vault holds it",
                            "write its key as <vault-name>/<secret-name>")
     vault_url = f"https://{named.group(1)}.vault.azure.net"
+    tenant = cluster.identity.azure_tenant_id
+    if tenant is None:
+        # Without tenantId in the provider, ESO falls back to AZURE_TENANT_ID in its own pod,
+        # which the add-on never sets: the store stays not Ready (ESO docs, Azure Key Vault provider).
+        raise StoreProblem(f"secret `{secret.name}` reaches Azure Key Vault from cluster `{cluster.name}`, which does not say the vault's tenant",
+                           "add `identity: {azureTenantId: <tenant GUID>}` to the cluster (az account show --query tenantId)")
     if secret.auth is None:
-        provider: Object = {"vaultUrl": vault_url, "authType": "WorkloadIdentity", "serviceAccountRef": {"name": WORKLOAD_SERVICE_ACCOUNT}}
+        provider: Object = {"vaultUrl": vault_url, "tenantId": tenant, "authType": "WorkloadIdentity",
+                            "serviceAccountRef": {"name": WORKLOAD_SERVICE_ACCOUNT}}
     else:
-        provider = {"vaultUrl": vault_url, "authType": "ServicePrincipal",
+        provider = {"vaultUrl": vault_url, "tenantId": tenant, "authType": "ServicePrincipal",
                     "authSecretRef": {"clientId": {"name": secret.auth.name, "key": "client-id"},
                                       "clientSecret": {"name": secret.auth.name, "key": "client-secret"}}}
     return StoreRef({"azurekv": provider}, named.group(2))

@@ -280,6 +280,7 @@ _PATTERN_MEANING: t.Mapping[str, str] = {
     "awsRoleArn": "an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)",
     "gcpServiceAccount": "a service-account e-mail (<name>@<project>.iam.gserviceaccount.com)",
     "azureClientId": "a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+    "azureTenantId": "a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
     "oidcIssuer": "an EKS OIDC issuer (https://oidc.eks.<region>.amazonaws.com/id/<ID>)",
     "ingressHost": "a DNS host name",
     "s3Endpoint": "an http:// or https:// URL",

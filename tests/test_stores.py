@@ -24,8 +24,9 @@ CASES = [
     ("aws-secrets-manager", "arn:aws:secretsmanager:us-west-2:123456789012:secret:ml/s3", True, _cluster("onprem"), {"aws"}),
     ("gcp-secret-manager", "hf-token", False, _cluster("gcp", gcp_service_account="sa-serving@acme-ml.iam.gserviceaccount.com"), {"gcpsm"}),
     ("gcp-secret-manager", "projects/acme-ml/secrets/hf-token", True, _cluster("azure"), {"gcpsm"}),
-    ("azure-key-vault", "acme-kv/hf-token", False, _cluster("azure", azure_client_id="3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f"), {"azurekv"}),
-    ("azure-key-vault", "https://acme-kv.vault.azure.net/secrets/hf-token", True, _cluster("gcp"), {"azurekv"}),
+    ("azure-key-vault", "acme-kv/hf-token", False, _cluster("azure", azure_client_id="3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f", azure_tenant_id="6f2a9c1e-3b4d-4e5f-8a7b-9c0d1e2f3a4b"),
+     {"azurekv"}),
+    ("azure-key-vault", "https://acme-kv.vault.azure.net/secrets/hf-token", True, _cluster("gcp", azure_tenant_id="6f2a9c1e-3b4d-4e5f-8a7b-9c0d1e2f3a4b"), {"azurekv"}),
     ("vault", "https://vault.example.com:8200/secret/ml/token", True, _cluster("onprem"), {"vault"}),
 ]
 
@@ -52,6 +53,15 @@ def test_identity_on_its_own_cloud_and_credentials_elsewhere() -> None:
     assert elsewhere.provider["aws"]["auth"]["secretRef"]["accessKeyIDSecretRef"]["name"] == "store-creds"
     gcp = stores.store_for(_secret("gcp-secret-manager", "hf"), _cluster("gcp", gcp_service_account="sa-serving@acme-ml.iam.gserviceaccount.com"))
     assert gcp.provider["gcpsm"]["projectID"] == "acme-ml"
+
+
+def test_key_vault_stores_name_their_tenant_or_fail_at_the_key() -> None:
+    """Without `tenantId` ESO reads AZURE_TENANT_ID from its own pod, which the add-on never sets."""
+    secret = _secret("azure-key-vault", "acme-kv/hf-token")
+    store = stores.store_for(secret, _cluster("azure", azure_tenant_id="6f2a9c1e-3b4d-4e5f-8a7b-9c0d1e2f3a4b"))
+    assert store.provider["azurekv"]["tenantId"] == "6f2a9c1e-3b4d-4e5f-8a7b-9c0d1e2f3a4b"
+    with pytest.raises(stores.StoreProblem, match="tenant"):
+        stores.store_for(secret, _cluster("azure"))
 
 
 @pytest.mark.parametrize(("store", "key", "cloud", "hint"), [

@@ -99,9 +99,13 @@ def test_volume_dataset_without_size_is_refused_at_the_dataset() -> None:
     [
         ("gcp", Gpu("nvidia", "a100"), {"cloud.google.com/gke-accelerator": "nvidia-tesla-a100"}),
         ("gcp", Gpu("nvidia", "l4"), {"cloud.google.com/gke-accelerator": "nvidia-l4"}),
-        ("aws", Gpu("nvidia", "h100"), {"karpenter.k8s.aws/instance-gpu-name": "h100"}),
-        ("azure", Gpu("nvidia", "a100"), {"accelerator": "nvidia"}),
-        ("onprem", Gpu("amd", "mi300x"), {"amd.com/gpu.present": "true"}),
+        # The labels the installed GPU operator sets on every GPU node, however it was provisioned
+        # (was `karpenter.k8s.aws/instance-gpu-name`, on Karpenter nodes only, and
+        # `amd.com/gpu.present`, which nothing sets).
+        ("aws", Gpu("nvidia", "h100"), {"nvidia.com/gpu.present": "true"}),
+        ("azure", Gpu("nvidia", "a100"), {"nvidia.com/gpu.present": "true"}),
+        ("onprem", Gpu("nvidia", "l40s"), {"nvidia.com/gpu.present": "true"}),
+        ("onprem", Gpu("amd", "mi300x"), {"feature.node.kubernetes.io/amd-gpu": "true"}),
     ],
 )
 def test_gpu_scheduling_per_cloud(cloud: str, gpu: Gpu, selector: dict[str, str]) -> None:
