@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from stackgen.prerequisites import BLOCK_STORAGE_CLASSES
 from stackgen.render import ClusterRender
 from stackgen.verify import Problem, resource_id
 
@@ -432,9 +433,13 @@ def _check_pod(resource: Resource, path: str, pod: Object, step: Step, ledger: L
 
 
 def _check_claim(resource: Resource, step: Step, ledger: Ledger, report: Report) -> None:
-    """SG621: a PVC of StorageClass `gp3` needs that class from its step or before, or the cloud's own."""
+    """SG621: a PVC of StorageClass `gp3` needs that class from its step or before, or the cloud's
+    own; a ReadWriteMany claim on block storage (`gp3`, `pd-balanced`, `managed-csi`) never binds."""
     spec = resource.get("spec") or {}
     storage_class = spec.get("storageClassName")
+    if "ReadWriteMany" in (spec.get("accessModes") or []) and storage_class in BLOCK_STORAGE_CLASSES:
+        report(resource, "$.spec.accessModes", "SG621", f"asks ReadWriteMany of StorageClass {storage_class}, block storage that "
+               "attaches to one node: the claim stays Pending (give the cluster a file-system storageClass)")
     if not storage_class or ledger.cloud == "onprem" or storage_class in _CLOUD_STORAGE_CLASSES.get(ledger.cloud, frozenset()):
         return
     provider = ledger.lookup("StorageClass", "", str(storage_class))
@@ -595,7 +600,9 @@ def _check_train_job(resource: Resource, step: Step, ledger: Ledger, report: Rep
     provider = ledger.lookup("ClusterTrainingRuntime", "", str(runtime))
     if _late(provider, step):
         report(resource, "$.spec.runtimeRef", "SG621", f"waits for ClusterTrainingRuntime {runtime}, {_describe(provider, step)}")
-    nodes = int((spec.get("trainer") or {}).get("numNodes") or 1)
+    trainer = spec.get("trainer") or {}
+    _check_pod(resource, "$.spec.trainer", {"containers": [{"env": trainer.get("env") or []}]}, step, ledger, report)
+    nodes = int(trainer.get("numNodes") or 1)
     for index, override in enumerate(spec.get("podTemplateOverrides") or []):
         pod = override.get("spec") or {}
         _check_pod(resource, f"$.spec.podTemplateOverrides[{index}].spec", pod, step, ledger, report)

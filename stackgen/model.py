@@ -64,6 +64,7 @@ class Cluster:
     oidc_issuer: str | None = None
     ingress_host: str | None = None
     s3_endpoint: str | None = None
+    s3_credentials: str | None = None
 
     @property
     def is_edge(self) -> bool:
@@ -226,6 +227,7 @@ def _cluster(raw: Tree, path: JsonPath) -> Cluster:
         oidc_issuer=raw.get("oidcIssuer"),
         ingress_host=raw.get("ingressHost"),
         s3_endpoint=raw.get("s3Endpoint"),
+        s3_credentials=raw.get("s3Credentials"),
     )
 
 

@@ -121,7 +121,8 @@ def _vault(secret: Secret, cluster: Cluster) -> StoreRef:
     return StoreRef({"vault": {"server": server, "path": mount, "version": "v2", "auth": auth}}, path)
 
 
-def objects(secret: Secret, cluster: Cluster, labels: t.Mapping[str, str], target: str | None = None) -> dict[str, Object]:
+def objects(secret: Secret, cluster: Cluster, labels: t.Mapping[str, str], target: str | None = None,
+            annotations: t.Mapping[str, str] | None = None) -> dict[str, Object]:
     """File name -> object: the SecretStore and the ExternalSecret of one secret on one cluster.
 
     `target` names the Secret materialised when it differs from the reference's name (an
@@ -129,6 +130,10 @@ def objects(secret: Secret, cluster: Cluster, labels: t.Mapping[str, str], targe
     """
     store = store_for(secret, cluster)
     metadata = {"name": secret.name, "namespace": secret.namespace, "labels": dict(labels)}
+    secret_target: Object = {"name": target or secret.name, "creationPolicy": "Owner"}
+    if annotations:
+        # Annotations of the Secret ESO makes; with no template data it keeps the fetched keys.
+        secret_target["template"] = {"metadata": {"annotations": dict(annotations)}}
     return {
         f"secretstore-{secret.namespace}-{secret.name}.yaml": {
             "apiVersion": ESO_API, "kind": "SecretStore", "metadata": metadata, "spec": {"provider": store.provider},
@@ -140,7 +145,7 @@ def objects(secret: Secret, cluster: Cluster, labels: t.Mapping[str, str], targe
             "spec": {
                 "refreshInterval": "1h",
                 "secretStoreRef": {"kind": "SecretStore", "name": secret.name},
-                "target": {"name": target or secret.name, "creationPolicy": "Owner"},
+                "target": secret_target,
                 "dataFrom": [{"extract": {"key": store.remote_key}}],
             },
         },

@@ -45,10 +45,10 @@ def own_objects(stack: Stack, plan: ClusterPlan) -> dict[str, Object]:
     volume_datasets = set()
     # A claim several nodes mount at once must be ReadWriteMany: ReadWriteOnce attaches the
     # volume to one node, and the other workers stay ContainerCreating (Multi-Attach error).
-    shared = {(j.namespace, _claim_name(stack.dataset(j.dataset).uri)) for j in plan.training_jobs if j.workers > 1}
+    shared = {(j.namespace, claim_name(stack.dataset(j.dataset).uri)) for j in plan.training_jobs if j.workers > 1}
     for job in plan.training_jobs:
         dataset = stack.dataset(job.dataset)
-        claim = _claim_name(dataset.uri)
+        claim = claim_name(dataset.uri)
         if claim:
             volume_datasets.add(dataset.name)
             objects[f"pvc-{job.namespace}-{claim}.yaml"] = _claim(claim, job.namespace, cluster, dataset.size, (job.namespace, claim) in shared)
@@ -58,7 +58,7 @@ def own_objects(stack: Stack, plan: ClusterPlan) -> dict[str, Object]:
     for model in plan.models:
         objects[f"inferenceservice-{model.name}.yaml"] = _inference_service(model, cluster)
     for secret in plan.secrets:
-        objects.update(stores.objects(secret, cluster, MANAGED_BY))
+        objects.update(stores.objects(secret, cluster, MANAGED_BY, annotations=_s3_annotations(cluster) if secret.name == cluster.s3_credentials else None))
     return objects
 
 
@@ -138,15 +138,23 @@ def _service_account(cluster: Cluster, namespace: str) -> Object:
     if cluster.cloud == "azure" and identity.azure_client_id:
         annotations["azure.workload.identity/client-id"] = identity.azure_client_id
         labels["azure.workload.identity/use"] = "true"
-    if cluster.s3_endpoint:
-        # KServe's storage initializer reads an S3-compatible endpoint from its service account.
-        scheme, _, host = cluster.s3_endpoint.partition("://")
-        annotations["serving.kserve.io/s3-endpoint"] = host.rstrip("/")
-        annotations["serving.kserve.io/s3-usehttps"] = "1" if scheme == "https" else "0"
     extra: dict[str, t.Any] = {"labels": labels}
     if annotations:
         extra["annotations"] = annotations
-    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(WORKLOAD_SERVICE_ACCOUNT, namespace, **extra)}
+    account: Object = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(WORKLOAD_SERVICE_ACCOUNT, namespace, **extra)}
+    if cluster.s3_endpoint and cluster.s3_credentials:
+        # KServe's storage initializer takes S3 keys, endpoint included, from the Secrets listed
+        # on the predictor's service account (KServe docs, "Deploy InferenceService with a saved
+        # model on S3"); annotations on the account itself are read only with an IRSA role.
+        account["secrets"] = [{"name": cluster.s3_credentials}]
+    return account
+
+
+def _s3_annotations(cluster: Cluster) -> dict[str, str]:
+    """The annotations KServe reads on an S3 credentials Secret: where the endpoint is, and TLS."""
+    assert cluster.s3_endpoint is not None
+    scheme, _, host = cluster.s3_endpoint.partition("://")
+    return {"serving.kserve.io/s3-endpoint": host.rstrip("/"), "serving.kserve.io/s3-usehttps": "1" if scheme == "https" else "0"}
 
 
 def _pod_labels(cluster: Cluster) -> dict[str, str]:
@@ -156,7 +164,7 @@ def _pod_labels(cluster: Cluster) -> dict[str, str]:
     return {}
 
 
-def _claim_name(uri: str) -> str | None:
+def claim_name(uri: str) -> str | None:
     return uri.removeprefix("pvc://").split("/", 1)[0] if uri.startswith("pvc://") else None
 
 
@@ -228,6 +236,9 @@ def _train_job(job: TrainingJob, dataset_uri: str, claim: str | None, cluster: C
     }
     if cluster.s3_endpoint:  # AWS SDKs and s3fs honour it: on-prem object storage, no code change
         trainer["env"].append({"name": "AWS_ENDPOINT_URL", "value": cluster.s3_endpoint})
+        if cluster.s3_credentials:  # ... and read the keys from the standard variables
+            trainer["env"] += [{"name": key, "valueFrom": {"secretKeyRef": {"name": cluster.s3_credentials, "key": key}}}
+                               for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")]
     if job.gpus_per_worker:
         resource = _GPU_RESOURCE[cluster.gpu.vendor if cluster.gpu else "nvidia"]
         amount = str(job.gpus_per_worker)
