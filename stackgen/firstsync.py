@@ -586,8 +586,9 @@ def _admits(webhook: Object, resource: Resource, namespaces: t.Mapping[str, t.Ma
         if "*" not in operations and "CREATE" not in operations:
             continue
         for target_group, target_resource in targets:
+            resources = rule.get("resources") or []
             if (("*" in (rule.get("apiGroups") or [])) or target_group in (rule.get("apiGroups") or [])) and \
-                    ("*" in (rule.get("resources") or []) or target_resource in (rule.get("resources") or [])):
+                    ("*" in resources or "*/*" in resources or target_resource in resources):
                 return True
     return False
 
