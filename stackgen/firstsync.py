@@ -318,9 +318,14 @@ def check(render: ClusterRender, steps: t.Sequence[Step], cloud: str, engine_obj
 
     ledger = Ledger(render, steps, cloud)
     unknown: set[tuple[str, str]] = set()
-    for resource, step in ledger.resources:
+    undelivered: set[str] = set()
+    for (resource, step), origin in zip(ledger.resources, render.origins):
         if step is None:
-            report(resource, "$", "SG628", "no engine object of this cluster delivers the piece it renders from")
+            # Once per piece: overlays older than stack.yaml would otherwise report every object.
+            if origin not in undelivered:
+                undelivered.add(origin)
+                report(resource, "$", "SG628", f"no engine object of this cluster delivers {origin}, which this object renders from "
+                       "(are the overlays older than stack.yaml? run `stackgen build`)")
             continue
         _check_namespace(resource, step, ledger, report)
         _check_crd(resource, step, ledger, report)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stackgen import firstsync, gitops
+from stackgen import firstsync, gitops, verify
 from stackgen import kustomize as kz
 from stackgen import render as render_
 from stackgen.compile import FileTree
@@ -99,6 +99,11 @@ def test_the_varied_fleet_has_no_first_sync_finding(engine: str, request: pytest
     for cluster, render in fleet.renders.items():
         delivered = {s.delivers for s in fleet.steps(cluster)}
         assert set(render.origins) <= delivered, cluster
+
+
+def test_the_fleets_engine_objects_validate_against_the_pinned_crds(argocd_hub: Fleet, flux_standalone: Fleet) -> None:
+    for fleet in (argocd_hub, flux_standalone):
+        assert [p for p in verify.verify_engine_objects(fleet.files, UPSTREAM / "crds") if p.severity == "error"] == []
 
 
 def test_argo_cd_ranks_are_waves_and_flux_ranks_follow_depends_on(argocd_hub: Fleet, flux_standalone: Fleet) -> None:
