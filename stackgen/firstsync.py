@@ -212,14 +212,6 @@ def _piece(path: str, repo_path: str) -> str:
 # --- what is delivered, and where ------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """The step that delivers one object (or the capability `what`)."""
-
-    what: str
-    step: Step
-
-
 class Ledger:
     """Everything delivered to a cluster, by id, with the step that delivers it first."""
 

@@ -378,8 +378,13 @@ def test_per_cluster_ingress_host_and_s3_endpoint_reach_the_render(renders: dict
     ingress = yaml.safe_load(config["data"]["ingress"])
     assert (ingress["ingressDomain"], ingress["ingressClassName"]) == ("store17.edge.acme.example.com", "nginx")
     assert yaml.safe_load(config["data"]["deploy"]) == {"defaultDeploymentMode": "Standard"}
+    # KServe reads the endpoint from the S3 Secret listed on the service account (annotations on
+    # the account itself count only with IRSA): the account lists it, ESO annotates it.
     [account] = [r for r in edge if r["kind"] == "ServiceAccount" and r["metadata"]["name"] == "stackgen-workload"]
-    assert account["metadata"]["annotations"] == {"serving.kserve.io/s3-endpoint": "minio.store17.lan:9000", "serving.kserve.io/s3-usehttps": "0"}
+    assert account["secrets"] == [{"name": "minio"}] and "annotations" not in account["metadata"]
+    [keys] = [r for r in edge if r["kind"] == "ExternalSecret" and r["metadata"]["name"] == "minio"]
+    assert keys["spec"]["target"]["template"]["metadata"]["annotations"] == {
+        "serving.kserve.io/s3-endpoint": "minio.store17.lan:9000", "serving.kserve.io/s3-usehttps": "0"}
 
 
 # --- air-gap: spec.registry.mirror -----------------------------------------------------------
