@@ -304,3 +304,27 @@ def test_engine_objects_stay_valid_yaml(flux_standalone: Fleet) -> None:
     for path, content in flux_standalone.files.items():
         if path.startswith("gitops/"):
             assert yaml.safe_load(content)
+
+
+
+def test_render_exits_1_on_a_first_sync_finding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """End to end through the CLI: a compiler that forgets the ALLOW policy renders SG626 and exits 1."""
+    from click.testing import CliRunner
+
+    from stackgen import workloads
+    from stackgen.cli import cli
+    from tests.compiling import BUNDLED
+
+    real = workloads.own_objects
+    monkeypatch.setattr(workloads, "own_objects", lambda stack, plan: {
+        name: body for name, body in real(stack, plan).items() if not name.startswith("authorizationpolicy-")})
+    stack = tmp_path / "stack.yaml"
+    stack.write_text(BUNDLED.read_text())
+    runner = CliRunner()
+    built = runner.invoke(cli, ["build", "-f", str(stack)], catch_exceptions=False)
+    assert built.exit_code == 0, built.output
+    done = runner.invoke(cli, ["render", "-f", str(stack), "--upstream", str(UPSTREAM), "--cluster", "gcp-euw4", "-o", str(tmp_path / "golden")],
+                         catch_exceptions=False)
+    assert done.exit_code == 1, done.output
+    assert "v1/Namespace//ml: $.metadata.labels['istio-injection']: joins the mesh under istio-system/global-deny-all" in done.stderr
+    assert "[SG626]" in done.stderr
