@@ -127,6 +127,7 @@ class Secret:
     path: JsonPath
     runs_on: tuple[str, ...] | None = None
     auth: SecretRef | None = None
+    value_as: str | None = None  # a plain-string remote value lands under this key
 
 
 @dataclass(frozen=True)
@@ -271,4 +272,5 @@ def _secret(raw: Tree, path: JsonPath) -> Secret:
         path=path,
         runs_on=tuple(raw["runsOn"]) if "runsOn" in raw else None,
         auth=SecretRef(auth["name"], auth.get("namespace"), auth.get("key")) if auth else None,
+        value_as=raw.get("valueAs"),
     )

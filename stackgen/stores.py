@@ -146,7 +146,15 @@ def objects(secret: Secret, cluster: Cluster, labels: t.Mapping[str, str], targe
                 "refreshInterval": "1h",
                 "secretStoreRef": {"kind": "SecretStore", "name": secret.name},
                 "target": secret_target,
-                "dataFrom": [{"extract": {"key": store.remote_key}}],
+                **_data(secret, store),
             },
         },
     }
+
+
+def _data(secret: Secret, store: StoreRef) -> Object:
+    """`dataFrom.extract` turns a remote JSON object into one key per field and fails on a plain
+    string (ESO: "unable to unmarshal secret"); `valueAs` maps such a value to one key instead."""
+    if secret.value_as:
+        return {"data": [{"secretKey": secret.value_as, "remoteRef": {"key": store.remote_key}}]}
+    return {"dataFrom": [{"extract": {"key": store.remote_key}}]}

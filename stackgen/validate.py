@@ -285,6 +285,7 @@ _PATTERN_MEANING: t.Mapping[str, str] = {
     "ingressHost": "a DNS host name",
     "s3Endpoint": "an http:// or https:// URL",
     "s3Credentials": "a secret name (a DNS-1123 label)",
+    "valueAs": "a Secret key (letters, digits, `-`, `_`, `.`)",
     "storageClass": "a StorageClass name (a DNS-1123 subdomain)",
     "type": "a GPU model in lowercase (a100, h100, l4, mi300x)",
     "size": "a Kubernetes quantity such as 500Gi or 150Ti",

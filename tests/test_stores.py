@@ -74,3 +74,16 @@ def test_a_store_the_cluster_cannot_locate_is_refused_with_how_to_fix_it(store: 
     with pytest.raises(stores.StoreProblem) as problem:
         stores.store_for(_secret(store, key, True), _cluster(cloud))
     assert hint in problem.value.hint
+
+
+def test_a_plain_string_value_lands_under_one_key() -> None:
+    """`dataFrom.extract` fails on a value that is not a JSON object: `valueAs` names its key instead."""
+    plain = Secret("hf", "ml", "vault", "https://vault.example.com:8200/secret/ml/hf", ("spec", "secrets", 0), auth=SecretRef("t"), value_as="token")
+    objects = stores.objects(plain, _cluster("onprem"), LABELS)
+    if (UPSTREAM / "crds").is_dir():
+        schemas = crds.schemas_from_dir(UPSTREAM / "crds")
+        assert all(crds.validate_object(body, schemas) == [] for body in objects.values())
+    spec = objects["externalsecret-ml-hf.yaml"]["spec"]
+    assert spec["data"] == [{"secretKey": "token", "remoteRef": {"key": "ml/hf"}}] and "dataFrom" not in spec
+    whole = stores.objects(_secret("vault", "https://vault.example.com:8200/secret/ml/token", True), _cluster("onprem"), LABELS)
+    assert whole["externalsecret-ml-creds.yaml"]["spec"]["dataFrom"] == [{"extract": {"key": "ml/token"}}]
