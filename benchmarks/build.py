@@ -41,6 +41,8 @@ def fleet(size: int) -> bytes:
         if cloud == "aws":
             cluster["region"] = "us-east-1"
             cluster["oidcIssuer"] = f"https://oidc.eks.us-east-1.amazonaws.com/id/ID{i:06d}"
+        if cloud == "azure":  # its Key Vault secrets name the vault's tenant (SG406 otherwise)
+            cluster["identity"] = {"azureTenantId": "6f2a9c1e-3b4d-4e5f-8a7b-9c0d1e2f3a4b"}
         clusters.append(cluster)
     training = [c["name"] for c in clusters if "training" in c["roles"]]
     azure = [c["name"] for c in clusters if c["cloud"] == "azure"]

@@ -235,11 +235,17 @@ LAYERS: t.Mapping[str, tuple[Patch, ...]] = {
         Patch(
             "istio-ingressgateway.yaml",
             _INGRESS_GATEWAY,
+            # The in-tree AWS cloud provider's NLB, which every EKS cluster runs: `type: external`
+            # (with `nlb-target-type` and `scheme`) would hand the Service to the AWS Load Balancer
+            # Controller, which nothing installs (and which needs an IAM role per cluster), so the
+            # gateway would never get an address. "By default, Kubernetes Service resources of type
+            # LoadBalancer get reconciled by the ... in-tree controller"; `nlb` selects its NLB and
+            # `aws-load-balancer-internal` its internal scheme (AWS Load Balancer Controller docs,
+            # guide/service/nlb; Kubernetes docs, "Service: Other annotations on AWS").
             _internal_load_balancer(
                 {
-                    "service.beta.kubernetes.io/aws-load-balancer-type": "external",
-                    "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
-                    "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
+                    "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+                    "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
                 }
             ),
         ),
@@ -313,7 +319,9 @@ class DefaultCredential:
     component: str
     namespace: str
     name: str  # as upstream declares (or generates) it: what kustomize selects
-    rendered: str  # as it renders: a generated Secret carries a content-hash suffix that its users reference
+    # As it renders: a generated Secret carries a content-hash suffix (how verify knows it). Once
+    # stackgen deletes it, kustomize stops rewriting references to that suffix: its users ask for `name`.
+    rendered: str
     what: str
 
 
@@ -346,8 +354,6 @@ def default_credentials(component: str) -> tuple[DefaultCredential, ...]:
     return tuple(c for c in DEFAULT_CREDENTIALS if c.component == component)
 
 
-def rendered_secret_name(namespace: str, name: str) -> str:
-    return next((c.rendered for c in DEFAULT_CREDENTIALS if (c.namespace, c.name) == (namespace, name)), name)
 
 
 # The JobSet CRD that Trainer pulls in asks cert-manager to inject a CA from an unresolved var
@@ -378,3 +384,7 @@ TRAINING_RUNTIMES: t.Mapping[str, bool] = {
     "torchtune-llama3.2-3b": True,
     "torchtune-qwen2.5-1.5b": True,
 }
+
+# Runtimes whose MPI launcher is itself a training node (`mlPolicy.mpi.runLauncherAsNode`): its
+# pods need the same service account, volumes and GPU placement as the nodes'.
+MPI_RUNTIMES = frozenset({"deepspeed-distributed", "mlx-distributed"})

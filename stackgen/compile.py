@@ -13,13 +13,14 @@ Layout (DESIGN.md "Output layout"):
 
 from __future__ import annotations
 
+import dataclasses
 import typing as t
 from dataclasses import dataclass
 
 import yaml
 
 from stackgen import catalog, gitops, images, workloads
-from stackgen.model import Cluster, Stack
+from stackgen.model import Cluster, Secret, Stack
 from stackgen.place import ClusterPlan, Placement
 
 FileTree = dict[str, bytes]
@@ -40,6 +41,12 @@ class Unit:
     layers: tuple[str, ...]
     patches: tuple[t.Mapping[str, t.Any], ...]
     namespace: str | None
+    # Objects stackgen authors inside the unit (file name -> object): the ExternalSecrets that
+    # replace upstream's default credentials, so they arrive with the pods that mount them.
+    local: tuple[tuple[str, t.Mapping[str, t.Any]], ...] = ()
+    # A unit that only adds `local` objects to another, shared unit names that unit here: its
+    # kustomization lists `../<base>` and its own files, so the shared unit is rendered once.
+    base: str | None = None
 
 
 class UnitClash(Exception):
@@ -51,10 +58,15 @@ def compile_stack(stack: Stack, placement: Placement) -> FileTree:
     units: dict[str, Unit] = {}
     unit_names: dict[str, tuple[str, ...]] = {}
     for plan in placement.plans:
-        cluster_units = [unit_for(stack, plan.cluster, name) for name in plan.component_names]
-        for unit in cluster_units:
-            if units.setdefault(unit.name, unit) != unit:
-                raise UnitClash(f"unit name `{unit.name}` is used by two different variants")
+        cluster_units: list[Unit] = []
+        accounts: set[str] = set()  # namespaces whose workload service account a unit already brings
+        for name in plan.component_names:
+            unit, base = delivered_unit(stack, plan.cluster, name, plan.credentials, frozenset(accounts))
+            accounts.update(obj["metadata"]["namespace"] for _, obj in unit.local if obj["kind"] == "ServiceAccount")
+            cluster_units.append(unit)
+            for used in (unit, base) if base else (unit,):
+                if units.setdefault(used.name, used) != used:
+                    raise UnitClash(f"unit name `{used.name}` is used by two different variants")
         files.update(_cluster_files(stack, plan, cluster_units))
         unit_names[plan.cluster.name] = tuple(unit.name for unit in cluster_units)
     for path, body in gitops.engine_files(stack, placement, unit_names).items():
@@ -64,6 +76,27 @@ def compile_stack(stack: Stack, placement: Placement) -> FileTree:
     for layer in sorted({layer for unit in units.values() for layer in unit.layers}):
         files.update(_layer_files(layer))
     return dict(sorted(files.items()))
+
+
+def delivered_unit(stack: Stack, cluster: Cluster, component: str, credentials: t.Sequence[Secret],
+                   accounts_elsewhere: frozenset[str] = frozenset()) -> tuple[Unit, Unit | None]:
+    """The unit the engine syncs for `component` on `cluster`, and the shared unit it wraps, if any.
+
+    Where upstream's default credentials are replaced, their ExternalSecrets travel in the unit
+    whose pods need them (the cluster's own folder syncs last, which would deadlock the first
+    sync). Their stores and keys are the cluster's own, so they go in a per-cluster unit
+    `<component>-<cluster>`: into the unit itself where it is per cluster already (EKS auth),
+    else into a thin one over the shared unit, which stays shared and is rendered once.
+    """
+    unit = unit_for(stack, cluster, component)
+    local = tuple(sorted(workloads.credential_objects(component, cluster, credentials, accounts_elsewhere).items()))
+    if not local:
+        return unit, None
+    if unit.variant == cluster.name:
+        return dataclasses.replace(unit, local=local), None
+    wrapper = Unit(name=f"{component}-{cluster.name}", component=component, variant=cluster.name, paths=(), layers=(),
+                   patches=(), namespace=None, local=local, base=unit.name)
+    return wrapper, unit
 
 
 def unit_for(stack: Stack, cluster: Cluster, component: str) -> Unit:
@@ -94,8 +127,8 @@ def unit_for(stack: Stack, cluster: Cluster, component: str) -> Unit:
 
 
 def _credential_deletions(component: str) -> tuple[t.Mapping[str, t.Any], ...]:
-    """Upstream's literal default credentials leave the unit; the cluster's ExternalSecret
-    materialises each under the same name from a secret store."""
+    """Upstream's literal default credentials leave the unit; an ExternalSecret in the same
+    unit materialises each under the same name from a secret store."""
     # Patches run before the unit's `namespace:`: where stackgen sets it, upstream has none yet.
     unset = catalog.BY_NAME[component].namespace is not None
     deletions = []
@@ -138,10 +171,16 @@ def _json_patch(group: str, version: str, kind: str, name: str, namespace: str, 
 def _unit_files(unit: Unit, stack: Stack) -> FileTree:
     release = stack.upstream.kubeflow
     root = f"units/{unit.name}"
+    if unit.base:
+        wrapper = {"apiVersion": KUSTOMIZE_API, "kind": "Kustomization", "resources": [f"../{unit.base}"] + [name for name, _ in unit.local]}
+        files = {f"{root}/kustomization.yaml": _yaml(wrapper, f"# Unit {unit.name}: units/{unit.base} with cluster {unit.variant}'s "
+                                                              "replacements of upstream's default credentials.\n")}
+        files.update({f"{root}/{name}": _yaml(obj) for name, obj in unit.local})
+        return files
     body: dict[str, t.Any] = {"apiVersion": KUSTOMIZE_API, "kind": "Kustomization"}
     if unit.namespace:
         body["namespace"] = unit.namespace
-    body["resources"] = [catalog.remote_url(path, release) for path in unit.paths]
+    body["resources"] = [catalog.remote_url(path, release) for path in unit.paths] + [name for name, _ in unit.local]
     if unit.layers:
         body["components"] = [f"../../components/{layer}" for layer in unit.layers]
     if unit.patches:
@@ -153,7 +192,9 @@ def _unit_files(unit: Unit, stack: Stack) -> FileTree:
         if not body["patches"]:
             del body["patches"]
     what = f"{unit.component} ({unit.variant} variant)" if unit.variant else f"{unit.component} (same on every cluster)"
-    return {f"{root}/kustomization.yaml": _yaml(body, f"# Unit {unit.name}: {what}, kubeflow/manifests {release}.\n")}
+    files = {f"{root}/kustomization.yaml": _yaml(body, f"# Unit {unit.name}: {what}, kubeflow/manifests {release}.\n")}
+    files.update({f"{root}/{name}": _yaml(obj) for name, obj in unit.local})
+    return files
 
 
 def _cluster_files(stack: Stack, plan: ClusterPlan, units: list[Unit]) -> FileTree:

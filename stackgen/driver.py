@@ -16,6 +16,7 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
+from stackgen import firstsync
 from stackgen import golden as golden_
 from stackgen import kustomize as kz
 from stackgen import render as render_
@@ -129,11 +130,15 @@ def render_checked(
     result = render_.render(overlays, mirror_root, kustomize, clusters or None, jobs, render_.cache_root(), progress, pristine=True)
     declared = verify_.declared_vars(mirror_root) if run_verify else frozenset()
     problems: list[verify_.Problem] = []
+    engine = compile_checked(checked) if run_verify else {}
+    clouds = {c.name: c.cloud for c in checked.stack.clusters}
     for cluster in result.clusters:
         if run_verify and not cluster.error:
             problems += verify_.verify(cluster, versions[cluster.cluster], mirror_root / "crds", declared, checked.stack.registry_mirror)
+            # Schema-valid is not enough: the engine's apply order must let every step turn healthy.
+            problems += firstsync.verify_cluster(cluster, engine, checked.stack.gitops.path, clouds[cluster.cluster])
     if run_verify:
-        problems += verify_.verify_engine_objects(compile_checked(checked), mirror_root / "crds")
+        problems += verify_.verify_engine_objects(engine, mirror_root / "crds")
     # A cluster that failed to render or verify keeps the goldens it has: golden/ records what
     # was reviewed as working, and one cluster's failure never holds back another's goldens.
     failed = {p.cluster for p in problems if p.severity == "error"}

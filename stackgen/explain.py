@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typing as t
 
+from stackgen import prerequisites
 from stackgen.diagnostics import plural
 from stackgen.load import SourceMap
 from stackgen.model import Stack
@@ -67,6 +68,8 @@ def _cluster(stack: Stack, placement: Placement, name: str) -> list[str] | None:
     lines += [f"secret {s.namespace}/{s.name}: from {s.store}" for s in plan.secrets]
     lines += [f"secret {s.namespace}/{s.name}: from {s.store} {s.key}, replacing upstream's default credential" for s in plan.credentials]
     lines.append(f"overlay: clusters/{name}/")
+    # What the first sync needs that stackgen does not deliver (docs/first-sync.md).
+    lines += [f"before the first sync: {line}" for line in prerequisites.prerequisites(stack, plan)]
     return lines
 
 

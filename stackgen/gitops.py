@@ -14,6 +14,7 @@ sync waves, and the waves are what order CRDs and namespaces before what needs t
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 import typing as t
 from dataclasses import dataclass
@@ -77,6 +78,8 @@ class SyncUnit:
     wave: int
     needs: tuple[str, ...]  # other SyncUnit names of the same cluster it must follow
     component: str = ""  # the catalog component a unit deploys ("" for own)
+    # The unit carries ExternalSecrets (upstream credentials replaced): it follows the add-ons.
+    after_add_ons: bool = False
 
 
 def add_ons(stack: Stack, plan: ClusterPlan) -> tuple[HelmChart, ...]:
@@ -108,6 +111,8 @@ def sync_units(stack: Stack, plan: ClusterPlan, unit_names: t.Sequence[str]) -> 
             wave=10 * (1 + catalog.depth(component, edge)),
             needs=tuple(by_component[n] for n in catalog.needs_of(component, edge) if n in by_component),
             component=component,
+            after_add_ons=any((c.namespace, c.name) in shipped for c in plan.credentials for shipped in
+                              [{(d.namespace, d.name) for d in catalog.default_credentials(component)}]),
         )
         for component in plan.component_names
     ]
@@ -136,6 +141,22 @@ def engine_files(stack: Stack, placement: Placement, cluster_units: t.Mapping[st
 
 def _kustomization(resources: t.Sequence[str]) -> Object:
     return {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": list(resources)}
+
+
+NAME_LIMIT = 63
+"""Engine object names become label values on everything they apply (Flux's
+`kustomize.toolkit.fluxcd.io/name`, helm-controller's `helm.toolkit.fluxcd.io/name`, Argo CD's
+`app.kubernetes.io/instance` under label tracking): a label value takes at most 63 characters."""
+
+
+def object_name(cluster: Cluster, suffix: str) -> str:
+    """`<cluster>-<suffix>`, or where that exceeds 63 characters its first 54 and 8 hex digits of
+    its sha256: deterministic, unique in practice, and still readable from the front."""
+    name = f"{cluster.name}-{suffix}"
+    if len(name) <= NAME_LIMIT:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[:NAME_LIMIT - 9].rstrip('-')}-{digest}"
 
 
 def _labels(cluster: Cluster) -> dict[str, str]:
@@ -175,7 +196,7 @@ def _application(stack: Stack, cluster: Cluster, name: str, wave: int, source: O
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
         "metadata": {
-            "name": f"{cluster.name}-{name}",
+            "name": object_name(cluster, name),
             "namespace": ARGOCD_NAMESPACE,
             "labels": _labels(cluster),
             "annotations": {"argocd.argoproj.io/sync-wave": str(wave)},
@@ -221,7 +242,7 @@ def _argocd(stack: Stack, cluster: Cluster, units: tuple[SyncUnit, ...], charts:
     files[f"{root}/root.yaml"] = {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
-        "metadata": {"name": f"{cluster.name}-root", "namespace": ARGOCD_NAMESPACE, "labels": _labels(cluster)},
+        "metadata": {"name": object_name(cluster, "root"), "namespace": ARGOCD_NAMESPACE, "labels": _labels(cluster)},
         "spec": {
             "project": "default",
             "source": {"repoURL": git.repo_url, "targetRevision": git.revision, "path": f"{git.path}/gitops/{root}/apps"},
@@ -239,7 +260,7 @@ def _argocd(stack: Stack, cluster: Cluster, units: tuple[SyncUnit, ...], charts:
 def _flux(stack: Stack, cluster: Cluster, units: tuple[SyncUnit, ...], charts: tuple[HelmChart, ...]) -> dict[str, Object]:
     root = f"flux/{cluster.name}"
     git = stack.gitops
-    source_name = f"{cluster.name}-repo"
+    source_name = object_name(cluster, "repo")
     repository: Object = {
         "apiVersion": "source.toolkit.fluxcd.io/v1",
         "kind": "GitRepository",
@@ -268,13 +289,15 @@ def _flux(stack: Stack, cluster: Cluster, units: tuple[SyncUnit, ...], charts: t
             files[f"{root}/addons/{chart.name}-repository.yaml"] = {
                 "apiVersion": "source.toolkit.fluxcd.io/v1",
                 "kind": "HelmRepository",
-                "metadata": {"name": f"{cluster.name}-{chart.name}", "namespace": FLUX_NAMESPACE, "labels": _labels(cluster)},
+                "metadata": {"name": object_name(cluster, chart.name), "namespace": FLUX_NAMESPACE, "labels": _labels(cluster)},
                 "spec": {"interval": "1h", "url": chart.repository},
             }
             addon_files += [f"{chart.name}-repository.yaml", f"{chart.name}.yaml"]
         files[f"{root}/addons/kustomization.yaml"] = _kustomization(sorted(addon_files))
     for unit in units:
         needs = unit.needs
+        if unit.after_add_ons and charts:
+            needs += ("addons",)  # its ExternalSecrets need the External Secrets Operator running
         if unit.name == "own":
             needs = tuple(n for n in needs if n not in {c.name for c in charts}) + (("addons",) if charts else ())
         files[f"{root}/kustomization-{unit.name}.yaml"] = _flux_kustomization(stack, cluster, unit.name, unit.path, needs, source_name)
@@ -332,14 +355,14 @@ def _flux_kustomization(stack: Stack, cluster: Cluster, name: str, path: str, ne
         "sourceRef": {"kind": "GitRepository", "name": source},
     }
     if needs:
-        spec["dependsOn"] = [{"name": f"{cluster.name}-{need}"} for need in needs]
+        spec["dependsOn"] = [{"name": object_name(cluster, need)} for need in needs]
     kube_config = _kube_config(stack, cluster) if remote else None
     if kube_config:
         spec["kubeConfig"] = kube_config
     return {
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
         "kind": "Kustomization",
-        "metadata": {"name": f"{cluster.name}-{name}", "namespace": FLUX_NAMESPACE, "labels": _labels(cluster)},
+        "metadata": {"name": object_name(cluster, name), "namespace": FLUX_NAMESPACE, "labels": _labels(cluster)},
         "spec": spec,
     }
 
@@ -355,7 +378,7 @@ def _helm_release(stack: Stack, cluster: Cluster, chart: HelmChart) -> Object:
         "install": {"createNamespace": True, "crds": "CreateReplace", "remediation": {"retries": 3}},
         "upgrade": {"crds": "CreateReplace", "remediation": {"retries": 3}},
         "chart": {"spec": {"chart": chart.chart, "version": chart.version,
-                           "sourceRef": {"kind": "HelmRepository", "name": f"{cluster.name}-{chart.name}"}}},
+                           "sourceRef": {"kind": "HelmRepository", "name": object_name(cluster, chart.name)}}},
         "values": dict(chart.values),
     }
     kube_config = _kube_config(stack, cluster)
@@ -364,6 +387,6 @@ def _helm_release(stack: Stack, cluster: Cluster, chart: HelmChart) -> Object:
     return {
         "apiVersion": "helm.toolkit.fluxcd.io/v2",
         "kind": "HelmRelease",
-        "metadata": {"name": f"{cluster.name}-{chart.name}", "namespace": FLUX_NAMESPACE, "labels": _labels(cluster)},
+        "metadata": {"name": object_name(cluster, chart.name), "namespace": FLUX_NAMESPACE, "labels": _labels(cluster)},
         "spec": spec,
     }

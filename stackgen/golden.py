@@ -92,10 +92,12 @@ def golden_files(render: ClusterRender, pristine: t.Mapping[str, t.Sequence[Reso
         origin = origin_name(piece)
         entries.append({**_ident(resource), "origin": origin, "sha256": sha256(safe)})
         name = _file_name(resource)
-        if origin == OWN:
+        before = originals.get(piece, {}).get((resource.get("apiVersion"), resource.get("kind"), resource.get("metadata", {}).get("name")))
+        if origin == OWN or (before is None and piece in originals):
+            # Authored by stackgen: its own folder, or objects a unit adds to upstream (the
+            # ExternalSecrets that replace upstream's default credentials).
             files[f"own/{name}"] = _dump(safe)
         else:
-            before = originals.get(piece, {}).get((resource.get("apiVersion"), resource.get("kind"), resource.get("metadata", {}).get("name")))
             if before is not None and before != resource:
                 files[f"patches/{origin}/{name}"] = _dump(merge_patch(redact_secrets(before), safe))
         if full:

@@ -46,6 +46,7 @@ class Identity:
     aws_role_arn: str | None = None
     gcp_service_account: str | None = None
     azure_client_id: str | None = None
+    azure_tenant_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Cluster:
     oidc_issuer: str | None = None
     ingress_host: str | None = None
     s3_endpoint: str | None = None
+    s3_credentials: str | None = None
 
     @property
     def is_edge(self) -> bool:
@@ -106,6 +108,7 @@ class Model:
     replicas: int
     namespace: str
     path: JsonPath
+    gpus: int = 0
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,7 @@ class Secret:
     path: JsonPath
     runs_on: tuple[str, ...] | None = None
     auth: SecretRef | None = None
+    value_as: str | None = None  # a plain-string remote value lands under this key
 
 
 @dataclass(frozen=True)
@@ -219,10 +223,12 @@ def _cluster(raw: Tree, path: JsonPath) -> Cluster:
             aws_role_arn=identity.get("awsRoleArn"),
             gcp_service_account=identity.get("gcpServiceAccount"),
             azure_client_id=identity.get("azureClientId"),
+            azure_tenant_id=identity.get("azureTenantId"),
         ),
         oidc_issuer=raw.get("oidcIssuer"),
         ingress_host=raw.get("ingressHost"),
         s3_endpoint=raw.get("s3Endpoint"),
+        s3_credentials=raw.get("s3Credentials"),
     )
 
 
@@ -252,6 +258,7 @@ def _model(raw: Tree, path: JsonPath) -> Model:
         replicas=raw.get("replicas", 1),
         namespace=raw.get("namespace", DEFAULT_NAMESPACE),
         path=path,
+        gpus=raw.get("gpus", 0),
     )
 
 
@@ -265,4 +272,5 @@ def _secret(raw: Tree, path: JsonPath) -> Secret:
         path=path,
         runs_on=tuple(raw["runsOn"]) if "runsOn" in raw else None,
         auth=SecretRef(auth["name"], auth.get("namespace"), auth.get("key")) if auth else None,
+        value_as=raw.get("valueAs"),
     )

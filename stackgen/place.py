@@ -146,8 +146,27 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
         except stores.StoreProblem as problem:
             findings.append(Finding(secret.path + ("key",), "SG406", str(problem), hint=problem.hint))
     secrets = tuple(s for s in landed if (s.namespace, s.name) not in shipped)
+    findings.extend(_s3_findings(cluster, workload_namespaces, secrets))
     credentials = _credentials(stack, cluster, [s for s in landed if (s.namespace, s.name) in shipped], shipped, findings)
     return ClusterPlan(cluster, components, jobs, models, secrets, credentials)
+
+
+def _s3_findings(cluster: Cluster, namespaces: t.Collection[str], secrets: t.Sequence[Secret]) -> list[Finding]:
+    """SG408: an S3-compatible endpoint's keys must reach every namespace of the cluster's workloads.
+
+    KServe's storage initializer reads S3 keys from the Secrets listed on the predictor's
+    service account (annotations on the account count only with an IRSA role), and training
+    jobs read them from their environment: the secret `s3Credentials` names must reach them.
+    """
+    # Without `s3Credentials` the endpoint is read anonymously (a store may allow that):
+    # `stackgen explain cluster/<name>` says so rather than a warning on every build.
+    if not cluster.s3_endpoint or not cluster.s3_credentials or not namespaces:
+        return []
+    landed = {s.namespace for s in secrets if s.name == cluster.s3_credentials}
+    return [Finding(cluster.path + ("s3Credentials",), "SG408",
+                    f"secret `{cluster.s3_credentials}` does not reach namespace `{namespace}` of cluster `{cluster.name}`, whose workloads read {cluster.s3_endpoint}",
+                    hint=f"declare it under spec.secrets with namespace {namespace} (and runsOn [{cluster.name}] where its store is not this cloud's)")
+            for namespace in sorted(set(namespaces) - landed)]
 
 
 def _credentials(stack: Stack, cluster: Cluster, declared: list[Secret], shipped: t.Mapping[tuple[str, str], catalog.DefaultCredential],

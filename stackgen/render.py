@@ -129,11 +129,22 @@ def render(
     salt = f"{kustomize.version}\0{mirror_fingerprint(mirror_root)}"
     layout = {name: pieces_of(overlays, name) for name in names}
     pieces = {p: Piece(p, piece_key(overlays, p, salt)) for ps in layout.values() for p in ps}
-    wanted = dict(pieces)
-    modified = [p for p in pieces if pristine and p.startswith("units/") and _modifies_upstream(overlays / p)]
+    # A thin unit over a shared one (its own files plus `../<unit>`) is the union of the two:
+    # the shared unit is built once for every cluster, the thin one's files on their own.
+    thin = {p: bases for p in pieces if (bases := thin_bases(overlays, p)) is not None}
+    pieces.update({b: Piece(b, piece_key(overlays, b, salt)) for bases in thin.values() for b in bases if b not in pieces})
+    wanted = {p: piece for p, piece in pieces.items() if p not in thin}
+    wanted.update({f"{p}#local": Piece(f"{p}#local", pieces[p].key + ":local") for p in thin})
+    modified = [p for p in pieces if pristine and p.startswith("units/") and p not in thin and _modifies_upstream(overlays / p)]
     wanted.update({f"{p}#pristine": Piece(f"{p}#pristine", pieces[p].key + ":pristine") for p in modified})
     tracker = _ClusterProgress(layout, progress) if progress else None
     outputs, errors, built = _build_all(overlays, mirror, kustomize, wanted, jobs or os.cpu_count() or 1, cache, tracker)
+    for p, bases in thin.items():
+        failed = [f"{b}: {errors[b]}" for b in bases if b in errors] + ([errors[f"{p}#local"]] if f"{p}#local" in errors else [])
+        if failed:
+            errors[p] = "\n".join(failed)
+        else:
+            outputs[p] = [r for b in bases for r in outputs[b]] + outputs[f"{p}#local"]
     renders = []
     for name in names:
         failed = [f"{p}: {errors[p]}" for p in layout[name] if p in errors]
@@ -145,8 +156,28 @@ def render(
         pairs.sort(key=lambda pair: legacy_sort_key(pair[0]))
         renders.append(ClusterRender(name, overlay, tuple(r for r, _ in pairs), tuple(p for _, p in pairs)))
     # A unit that only lists upstream paths is upstream, unchanged: its pristine render is itself.
-    original = {p: tuple(outputs.get(f"{p}#pristine", outputs.get(p, ()))) for p in pieces if pristine and p.startswith("units/")}
+    original = {p: tuple(outputs.get(f"{p}#pristine", outputs.get(p, ()))) for p in pieces if pristine and p.startswith("units/") and p not in thin}
+    original.update({p: tuple(r for b in bases for r in original.get(b, ())) for p, bases in thin.items() if pristine})
     return RenderResult(tuple(renders), kustomize.version, built, len(wanted) - built - len(errors), original)
+
+
+def thin_bases(overlays: Path, piece: str) -> list[str] | None:
+    """The units a thin unit adds its own files to, or None where `piece` is not one.
+
+    Thin: a kustomization with only `resources`, each a sibling unit (`../<unit>`) or a file of
+    its own, so its build is exactly the union of theirs (no transformer reaches across).
+    """
+    if not piece.startswith("units/"):
+        return None
+    body = yaml.safe_load((overlays / piece / "kustomization.yaml").read_text("utf-8")) or {}
+    resources = body.get("resources") or []
+    if set(body) - {"apiVersion", "kind", "resources"} or not all(isinstance(r, str) for r in resources):
+        return None
+    bases = [f"units/{r[3:]}" for r in resources if r.startswith("../") and "/" not in r[3:]]
+    files = [r for r in resources if "/" not in r and r.endswith((".yaml", ".yml"))]
+    if not bases or len(bases) + len(files) != len(resources):
+        return None
+    return bases
 
 
 def _modifies_upstream(unit: Path) -> bool:
@@ -193,16 +224,18 @@ def _build_all(
         for piece in missing:
             if piece.name.endswith("#pristine"):
                 _write_pristine(workspace.overlays, piece.name.removesuffix("#pristine"))
+            if piece.name.endswith("#local"):
+                _write_local(workspace.overlays, piece.name.removesuffix("#local"))
 
         def build(piece: Piece) -> tuple[Piece, str | None, str | None]:
-            directory = workspace.overlays / piece.name.replace("#pristine", ".pristine")
+            directory = workspace.overlays / piece.name.replace("#pristine", ".pristine").replace("#local", ".local")
             try:
                 return piece, kz.build(kustomize, directory), None
             except kz.KustomizeError as error:
                 return piece, None, error.stderr.strip()
 
         # Longest first: the biggest unit (KServe's CRDs) must not start last on a busy pool.
-        missing.sort(key=lambda piece: -_weight(mirror.root, overlays / piece.name.removesuffix("#pristine")))
+        missing.sort(key=lambda piece: -_weight(mirror.root, overlays / piece.name.removesuffix("#pristine").removesuffix("#local")))
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             for done, (piece, text, error) in enumerate(pool.map(build, missing), start=1):
                 if progress:
@@ -268,7 +301,20 @@ def _write_pristine(overlays: Path, unit: str) -> None:
     body = yamlio.load((overlays / unit / "kustomization.yaml").read_text("utf-8"))
     target = overlays / (unit + ".pristine")
     target.mkdir(parents=True, exist_ok=True)
-    (target / "kustomization.yaml").write_text(yaml.safe_dump({"resources": body.get("resources", [])}))
+    # Upstream only: files of the unit's own (a bare name, no path) are stackgen's, not upstream's.
+    upstream = [r for r in body.get("resources", []) if "/" in r]
+    (target / "kustomization.yaml").write_text(yaml.safe_dump({"resources": upstream}))
+
+
+def _write_local(overlays: Path, unit: str) -> None:
+    """A thin unit's own files alone, copied beside it (kustomize loads no file above its root)."""
+    body = yaml.safe_load((overlays / unit / "kustomization.yaml").read_text("utf-8"))
+    files = [r for r in body.get("resources", []) if not r.startswith("../")]
+    target = overlays / (unit + ".local")
+    target.mkdir(parents=True, exist_ok=True)
+    for name in files:
+        (target / name).write_bytes((overlays / unit / name).read_bytes())
+    (target / "kustomization.yaml").write_text(yaml.safe_dump({"resources": files}))
 
 
 

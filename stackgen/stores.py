@@ -95,10 +95,17 @@ def _azure(secret: Secret, cluster: Cluster) -> StoreRef:
         raise StoreProblem(f"secret `{secret.name}`: the key does not say which Key Vault holds it",
                            "write its key as <vault-name>/<secret-name>")
     vault_url = f"https://{named.group(1)}.vault.azure.net"
+    tenant = cluster.identity.azure_tenant_id
+    if tenant is None:
+        # Without tenantId in the provider, ESO falls back to AZURE_TENANT_ID in its own pod,
+        # which the add-on never sets: the store stays not Ready (ESO docs, Azure Key Vault provider).
+        raise StoreProblem(f"secret `{secret.name}` reaches Azure Key Vault from cluster `{cluster.name}`, which does not say the vault's tenant",
+                           "add `identity: {azureTenantId: <tenant GUID>}` to the cluster (az account show --query tenantId)")
     if secret.auth is None:
-        provider: Object = {"vaultUrl": vault_url, "authType": "WorkloadIdentity", "serviceAccountRef": {"name": WORKLOAD_SERVICE_ACCOUNT}}
+        provider: Object = {"vaultUrl": vault_url, "tenantId": tenant, "authType": "WorkloadIdentity",
+                            "serviceAccountRef": {"name": WORKLOAD_SERVICE_ACCOUNT}}
     else:
-        provider = {"vaultUrl": vault_url, "authType": "ServicePrincipal",
+        provider = {"vaultUrl": vault_url, "tenantId": tenant, "authType": "ServicePrincipal",
                     "authSecretRef": {"clientId": {"name": secret.auth.name, "key": "client-id"},
                                       "clientSecret": {"name": secret.auth.name, "key": "client-secret"}}}
     return StoreRef({"azurekv": provider}, named.group(2))
@@ -114,7 +121,8 @@ def _vault(secret: Secret, cluster: Cluster) -> StoreRef:
     return StoreRef({"vault": {"server": server, "path": mount, "version": "v2", "auth": auth}}, path)
 
 
-def objects(secret: Secret, cluster: Cluster, labels: t.Mapping[str, str], target: str | None = None) -> dict[str, Object]:
+def objects(secret: Secret, cluster: Cluster, labels: t.Mapping[str, str], target: str | None = None,
+            annotations: t.Mapping[str, str] | None = None) -> dict[str, Object]:
     """File name -> object: the SecretStore and the ExternalSecret of one secret on one cluster.
 
     `target` names the Secret materialised when it differs from the reference's name (an
@@ -122,6 +130,10 @@ def objects(secret: Secret, cluster: Cluster, labels: t.Mapping[str, str], targe
     """
     store = store_for(secret, cluster)
     metadata = {"name": secret.name, "namespace": secret.namespace, "labels": dict(labels)}
+    secret_target: Object = {"name": target or secret.name, "creationPolicy": "Owner"}
+    if annotations:
+        # Annotations of the Secret ESO makes; with no template data it keeps the fetched keys.
+        secret_target["template"] = {"metadata": {"annotations": dict(annotations)}}
     return {
         f"secretstore-{secret.namespace}-{secret.name}.yaml": {
             "apiVersion": ESO_API, "kind": "SecretStore", "metadata": metadata, "spec": {"provider": store.provider},
@@ -133,8 +145,16 @@ def objects(secret: Secret, cluster: Cluster, labels: t.Mapping[str, str], targe
             "spec": {
                 "refreshInterval": "1h",
                 "secretStoreRef": {"kind": "SecretStore", "name": secret.name},
-                "target": {"name": target or secret.name, "creationPolicy": "Owner"},
-                "dataFrom": [{"extract": {"key": store.remote_key}}],
+                "target": secret_target,
+                **_data(secret, store),
             },
         },
     }
+
+
+def _data(secret: Secret, store: StoreRef) -> Object:
+    """`dataFrom.extract` turns a remote JSON object into one key per field and fails on a plain
+    string (ESO: "unable to unmarshal secret"); `valueAs` maps such a value to one key instead."""
+    if secret.value_as:
+        return {"data": [{"secretKey": secret.value_as, "remoteRef": {"key": store.remote_key}}]}
+    return {"dataFrom": [{"extract": {"key": store.remote_key}}]}

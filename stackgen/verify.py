@@ -8,6 +8,7 @@ Checks, each with a stable code (docstrings of the check functions give pass/fai
     SG616 Certificate issued by another piece's Issuer  SG617 image outside `spec.registry.mirror`
     SG618 Secret that still carries one of upstream's default credentials
     SG603 Argo CD / Flux object that its real CRD rejects
+    SG620-SG628 the first sync: a step waits for what a later step delivers (stackgen/firstsync.py)
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 import typing as t
 
 from stackgen import catalog, images, stores
-from stackgen.model import STORE_CLOUD, Cluster, Model, Stack, TrainingJob
+from stackgen.model import STORE_CLOUD, Cluster, Model, Secret, Stack, TrainingJob
 from stackgen.place import ClusterPlan
 
 Object = dict[str, t.Any]
@@ -40,24 +40,48 @@ def own_objects(stack: Stack, plan: ClusterPlan) -> dict[str, Object]:
     for namespace in plan.namespaces:
         objects[f"namespace-{namespace}.yaml"] = _namespace(namespace, mesh)
         objects[f"serviceaccount-{namespace}.yaml"] = _service_account(cluster, namespace)
+        if mesh:
+            objects[f"authorizationpolicy-{namespace}.yaml"] = _allow_in_mesh(namespace)
     volume_datasets = set()
+    # A claim several nodes mount at once must be ReadWriteMany: ReadWriteOnce attaches the
+    # volume to one node, and the other workers stay ContainerCreating (Multi-Attach error).
+    shared = {(j.namespace, claim_name(stack.dataset(j.dataset).uri)) for j in plan.training_jobs if j.workers > 1}
     for job in plan.training_jobs:
         dataset = stack.dataset(job.dataset)
-        claim = _claim_name(dataset.uri)
+        claim = claim_name(dataset.uri)
         if claim:
             volume_datasets.add(dataset.name)
-            objects[f"pvc-{job.namespace}-{claim}.yaml"] = _claim(claim, job.namespace, cluster, dataset.size)
+            objects[f"pvc-{job.namespace}-{claim}.yaml"] = _claim(claim, job.namespace, cluster, dataset.size, (job.namespace, claim) in shared)
         objects[f"trainjob-{job.name}.yaml"] = _train_job(job, dataset.uri, claim, cluster, stack.registry_mirror)
     if volume_datasets and (cluster.cloud, cluster.storage_class) in _STORAGE_CLASSES:
         objects[f"storageclass-{cluster.storage_class}.yaml"] = _storage_class(cluster)
     for model in plan.models:
         objects[f"inferenceservice-{model.name}.yaml"] = _inference_service(model, cluster)
     for secret in plan.secrets:
-        objects.update(stores.objects(secret, cluster, MANAGED_BY))
-    for credential in plan.credentials:
-        objects.update(stores.objects(credential, cluster, MANAGED_BY, catalog.rendered_secret_name(credential.namespace, credential.name)))
+        objects.update(stores.objects(secret, cluster, MANAGED_BY, annotations=_s3_annotations(cluster) if secret.name == cluster.s3_credentials else None))
+    return objects
+
+
+def credential_objects(component: str, cluster: Cluster, credentials: t.Sequence[Secret],
+                       accounts_elsewhere: t.Collection[str] = ()) -> dict[str, Object]:
+    """File name -> object: what replaces `component`'s upstream default credentials, inside its unit.
+
+    They travel with the unit rather than the cluster's own folder, which syncs last (Argo CD's
+    last wave, Flux's `own` after every unit): the unit's pods wait for these Secrets to turn
+    healthy, so a later step would never start. The ExternalSecret targets the name upstream
+    declares: once the generated Secret is deleted, kustomize no longer rewrites its users'
+    references to the hashed name (oauth2-proxy's Deployment asks for `oauth2-proxy`).
+    The workload-identity service account of a namespace comes with the first unit (in
+    dependency order) that needs it there: `accounts_elsewhere` names those already delivered.
+    """
+    shipped = {(c.namespace, c.name) for c in catalog.default_credentials(component)}
+    objects: dict[str, Object] = {}
+    for credential in credentials:
+        if (credential.namespace, credential.name) not in shipped:
+            continue
+        objects.update(stores.objects(credential, cluster, MANAGED_BY))
         # Upstream creates the namespace; the store's workload identity needs the account in it.
-        if credential.auth is None and STORE_CLOUD[credential.store] == cluster.cloud:
+        if credential.auth is None and STORE_CLOUD[credential.store] == cluster.cloud and credential.namespace not in accounts_elsewhere:
             objects[f"serviceaccount-{credential.namespace}.yaml"] = _service_account(cluster, credential.namespace)
     return objects
 
@@ -77,6 +101,32 @@ def _namespace(name: str, mesh: bool) -> Object:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": _metadata(name, labels=labels)}
 
 
+def _allow_in_mesh(namespace: str) -> Object:
+    """The ALLOW policy a workload namespace needs under Kubeflow's `istio-system/global-deny-all`
+    (an AuthorizationPolicy with an empty spec in the root namespace, which denies every request
+    that no ALLOW policy admits).
+
+    Admitted: pods of the same namespace (torch rendezvous between a job's workers, a
+    transformer calling its predictor); the gateways in istio-system and Knative's activator in
+    knative-serving, which forward requests to predictors; and the health and metrics paths that
+    Knative's autoscaler and probes call without a mesh identity (kserve/kserve#1558,
+    kubeflow/kubeflow#5965: without these, predictors answer "RBAC: access denied").
+    """
+    return {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": _metadata("stackgen-allow-workloads", namespace),
+        "spec": {
+            "action": "ALLOW",
+            "rules": [
+                {"from": [{"source": {"namespaces": [namespace]}}]},
+                {"from": [{"source": {"namespaces": ["istio-system", "knative-serving"]}}]},
+                {"to": [{"operation": {"paths": ["/healthz", "/metrics", "/wait-for-drain"]}}]},
+            ],
+        },
+    }
+
+
 def _service_account(cluster: Cluster, namespace: str) -> Object:
     annotations: dict[str, str] = {}
     labels: dict[str, str] = {}
@@ -88,15 +138,23 @@ def _service_account(cluster: Cluster, namespace: str) -> Object:
     if cluster.cloud == "azure" and identity.azure_client_id:
         annotations["azure.workload.identity/client-id"] = identity.azure_client_id
         labels["azure.workload.identity/use"] = "true"
-    if cluster.s3_endpoint:
-        # KServe's storage initializer reads an S3-compatible endpoint from its service account.
-        scheme, _, host = cluster.s3_endpoint.partition("://")
-        annotations["serving.kserve.io/s3-endpoint"] = host.rstrip("/")
-        annotations["serving.kserve.io/s3-usehttps"] = "1" if scheme == "https" else "0"
     extra: dict[str, t.Any] = {"labels": labels}
     if annotations:
         extra["annotations"] = annotations
-    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(WORKLOAD_SERVICE_ACCOUNT, namespace, **extra)}
+    account: Object = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(WORKLOAD_SERVICE_ACCOUNT, namespace, **extra)}
+    if cluster.s3_endpoint and cluster.s3_credentials:
+        # KServe's storage initializer takes S3 keys, endpoint included, from the Secrets listed
+        # on the predictor's service account (KServe docs, "Deploy InferenceService with a saved
+        # model on S3"); annotations on the account itself are read only with an IRSA role.
+        account["secrets"] = [{"name": cluster.s3_credentials}]
+    return account
+
+
+def _s3_annotations(cluster: Cluster) -> dict[str, str]:
+    """The annotations KServe reads on an S3 credentials Secret: where the endpoint is, and TLS."""
+    assert cluster.s3_endpoint is not None
+    scheme, _, host = cluster.s3_endpoint.partition("://")
+    return {"serving.kserve.io/s3-endpoint": host.rstrip("/"), "serving.kserve.io/s3-usehttps": "1" if scheme == "https" else "0"}
 
 
 def _pod_labels(cluster: Cluster) -> dict[str, str]:
@@ -106,18 +164,23 @@ def _pod_labels(cluster: Cluster) -> dict[str, str]:
     return {}
 
 
-def _claim_name(uri: str) -> str | None:
+def claim_name(uri: str) -> str | None:
     return uri.removeprefix("pvc://").split("/", 1)[0] if uri.startswith("pvc://") else None
 
 
-def _claim(name: str, namespace: str, cluster: Cluster, size: str | None) -> Object:
+def _claim_subpath(uri: str) -> str:
+    """`pvc://scans/v2` -> `v2`: the folder of the claim the dataset is (empty: the whole claim)."""
+    return uri.removeprefix("pvc://").partition("/")[2].strip("/")
+
+
+def _claim(name: str, namespace: str, cluster: Cluster, size: str | None, shared: bool = False) -> Object:
     assert size is not None, "place refuses volume datasets without a size"
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
         "metadata": _metadata(name, namespace),
         "spec": {
-            "accessModes": ["ReadWriteOnce"],
+            "accessModes": ["ReadWriteMany" if shared else "ReadWriteOnce"],
             "storageClassName": cluster.storage_class,
             "resources": {"requests": {"storage": size}},
         },
@@ -147,15 +210,22 @@ def gpu_scheduling(cluster: Cluster) -> tuple[dict[str, str], list[dict[str, str
     toleration = {"key": resource, "operator": "Exists", "effect": "NoSchedule"}
     if cluster.cloud == "gcp" and gpu.vendor == "nvidia":
         return {"cloud.google.com/gke-accelerator": _GKE_ACCELERATORS.get(gpu.type, f"nvidia-{gpu.type}")}, [toleration]
-    if cluster.cloud == "aws":
-        # Karpenter and EKS-optimized GPU node groups both publish the GPU name label.
-        return {"karpenter.k8s.aws/instance-gpu-name": gpu.type}, [toleration]
+    # Elsewhere, the labels the GPU operator stackgen installs sets itself, whatever made the node
+    # (EKS managed node groups, Auto Mode, Karpenter, AKS pools, bare metal): not a provisioner's
+    # own label (`karpenter.k8s.aws/instance-gpu-name` exists on Karpenter nodes only).
+    # NVIDIA: the operator labels every node with an NVIDIA PCI device `nvidia.com/gpu.present=true`
+    # and GPU Feature Discovery adds `nvidia.com/gpu.product` (a marketing name such as
+    # `NVIDIA-A100-SXM4-80GB`, not derivable from `a100`, so not selected on). AMD: the AMD GPU
+    # Operator's default NodeFeatureRule labels AMD GPU nodes `feature.node.kubernetes.io/amd-gpu=true`
+    # (its DeviceConfig selects nodes by that label); `amd.com/gpu.present` is set by nothing.
+    # Sources: NVIDIA k8s-device-plugin docs/gpu-feature-discovery README ("Generated Labels");
+    # ROCm/gpu-operator helm chart, amd-gpu-label-nfd-rule.
+    label = {"nvidia": "nvidia.com/gpu.present", "amd": "feature.node.kubernetes.io/amd-gpu"}[gpu.vendor]
+    tolerations = [toleration]
     if cluster.cloud == "azure":
         # AKS GPU pools are tainted sku=gpu:NoSchedule by convention (AKS docs).
-        return {"accelerator": gpu.vendor}, [toleration, {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}]
-    # On-prem: the GPU operator's feature discovery labels nodes with the product name.
-    product_label = "nvidia.com/gpu.present" if gpu.vendor == "nvidia" else "amd.com/gpu.present"
-    return {product_label: "true"}, [toleration]
+        tolerations.append({"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"})
+    return {label: "true"}, tolerations
 
 
 def _train_job(job: TrainingJob, dataset_uri: str, claim: str | None, cluster: Cluster, registry_mirror: str | None) -> Object:
@@ -166,6 +236,9 @@ def _train_job(job: TrainingJob, dataset_uri: str, claim: str | None, cluster: C
     }
     if cluster.s3_endpoint:  # AWS SDKs and s3fs honour it: on-prem object storage, no code change
         trainer["env"].append({"name": "AWS_ENDPOINT_URL", "value": cluster.s3_endpoint})
+        if cluster.s3_credentials:  # ... and read the keys from the standard variables
+            trainer["env"] += [{"name": key, "valueFrom": {"secretKeyRef": {"name": cluster.s3_credentials, "key": key}}}
+                               for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")]
     if job.gpus_per_worker:
         resource = _GPU_RESOURCE[cluster.gpu.vendor if cluster.gpu else "nvidia"]
         amount = str(job.gpus_per_worker)
@@ -183,8 +256,12 @@ def _train_job(job: TrainingJob, dataset_uri: str, claim: str | None, cluster: C
             pod_spec["tolerations"] = tolerations
     if claim:
         pod_spec["volumes"] = [{"name": "dataset", "persistentVolumeClaim": {"claimName": claim, "readOnly": True}}]
-        pod_spec["containers"] = [{"name": "node", "volumeMounts": [{"name": "dataset", "mountPath": "/data", "readOnly": True}]}]
-    override: Object = {"targetJobs": [{"name": "node"}]}
+        mount: Object = {"name": "dataset", "mountPath": "/data", "readOnly": True}
+        if _claim_subpath(dataset_uri):
+            mount["subPath"] = _claim_subpath(dataset_uri)  # `pvc://scans/v2` reads only scans' v2 folder
+        pod_spec["containers"] = [{"name": "node", "volumeMounts": [mount]}]
+    jobs = ["launcher", "node"] if job.runtime in catalog.MPI_RUNTIMES else ["node"]
+    override: Object = {"targetJobs": [{"name": name} for name in jobs]}
     if _pod_labels(cluster):
         override["metadata"] = {"labels": _pod_labels(cluster)}
     override["spec"] = pod_spec
@@ -202,15 +279,23 @@ def _inference_service(model: Model, cluster: Cluster) -> Object:
     if cluster.is_edge:
         # Edge runs KServe without Knative: plain Deployments behind an ordinary ingress.
         annotations["serving.kserve.io/deploymentMode"] = "Standard"
+    resources = _serving_resources(cluster)
     predictor: Object = {
         "serviceAccountName": WORKLOAD_SERVICE_ACCOUNT,
         "minReplicas": model.replicas,
         "model": {
             "modelFormat": {"name": model.format},
             "storageUri": model.storage_uri,
-            "resources": _serving_resources(cluster),
+            "resources": resources,
         },
     }
+    if model.gpus and cluster.gpu is not None and not cluster.is_edge:
+        # The model asks for GPUs and this cluster has them: request them and land on GPU nodes.
+        resource = _GPU_RESOURCE[cluster.gpu.vendor]
+        resources["requests"][resource] = resources["limits"][resource] = str(model.gpus)
+        selector, tolerations = gpu_scheduling(cluster)
+        predictor["nodeSelector"] = selector
+        predictor["tolerations"] = tolerations
     if model.replicas:
         predictor["maxReplicas"] = max(model.replicas, 1) * (1 if cluster.is_edge else 3)
     metadata = _metadata(model.name, model.namespace, labels=_pod_labels(cluster))

@@ -142,6 +142,21 @@ def test_explain_and_graph(project: Path) -> None:
     assert mermaid.stdout.startswith("flowchart LR")
 
 
+def test_explain_cluster_says_what_the_first_sync_needs_beforehand(project: Path) -> None:
+    """docs/first-sync.md: what stackgen does not deliver, per cluster, from its stack.yaml."""
+    stack = str(project / "stack.yaml")
+    aws = _run("explain", "-f", stack, "cluster/aws-use1")
+    assert aws.exit_code == 0
+    needs = [line.strip().removeprefix("before the first sync: ") for line in aws.stdout.splitlines() if "before the first sync:" in line]
+    assert needs[0].startswith("Argo CD with the argoproj.io/Application health check in argocd-cm")
+    assert any(n.startswith("the Amazon EBS CSI driver") for n in needs)
+    assert any("arn:aws:iam::123456789012:role/acme-ml-workloads" in n and "auth/stackgen-workload" in n for n in needs)
+    gcp = _run("explain", "-f", stack, "cluster/gcp-euw4").stdout
+    assert "GPU quota" in gcp and "roles/iam.workloadIdentityUser" in gcp
+    edge = _run("explain", "-f", stack, "cluster/edge-store17").stdout
+    assert "vault (you create them, namespaces too): ml/vault-token" in edge
+
+
 def _console(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     script = shutil.which("stackgen")
     command = [script] if script else [sys.executable, "-c", "from stackgen.cli import main; main()"]

@@ -67,7 +67,9 @@ def test_argocd_waves_follow_the_dependency_graph() -> None:
     files = compiled(BUNDLED)
     apps = {p.rsplit("/", 1)[-1][:-5]: yaml.safe_load(c) for p, c in files.items() if p.startswith("gitops/argocd/aws-use1/apps/")}
     wave = {name: int(app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) for name, app in apps.items() if app["kind"] == "Application"}
-    assert wave["kubeflow-namespace"] < wave["istio-aws"] < wave["auth-aws-use1"] < wave["pipelines"] < wave["own"]
+    assert wave["kubeflow-namespace"] < wave["istio-aws"] < wave["auth-aws-use1"] < wave["pipelines-aws-use1"] < wave["own"]
+    # The External Secrets Operator comes before every unit whose credentials it materialises.
+    assert wave["addon-external-secrets"] < wave["kubeflow-namespace"]
     assert wave["cert-manager"] < wave["trainer"]
     assert all(w < wave["own"] for name, w in wave.items() if name != "own")
     trainer = apps["trainer"]
@@ -78,9 +80,10 @@ def test_argocd_waves_follow_the_dependency_graph() -> None:
 
 def test_flux_depends_on_mirrors_the_graph_and_hub_uses_kubeconfigs(tmp_path: Path) -> None:
     files = _compile_text(BUNDLED.read_text().replace("engine: argocd", "engine: flux").replace("topology: standalone", "topology: hub"), tmp_path)
-    pipelines = yaml.safe_load(files["gitops/flux/aws-use1/kustomization-pipelines.yaml"])
+    pipelines = yaml.safe_load(files["gitops/flux/aws-use1/kustomization-pipelines-aws-use1.yaml"])
+    # ... and the add-ons: its credentials' ExternalSecrets need the External Secrets Operator.
     assert sorted(d["name"] for d in pipelines["spec"]["dependsOn"]) == [
-        "aws-use1-auth-aws-use1", "aws-use1-cert-manager", "aws-use1-istio-aws", "aws-use1-profiles"]
+        "aws-use1-addons", "aws-use1-auth-aws-use1", "aws-use1-cert-manager", "aws-use1-istio-aws", "aws-use1-profiles"]
     assert pipelines["spec"]["kubeConfig"] == {"secretRef": {"name": "aws-use1-kubeconfig"}}
     assert pipelines["spec"]["wait"] is True and pipelines["spec"]["prune"] is True
     own = yaml.safe_load(files["gitops/flux/aws-use1/kustomization-own.yaml"])
@@ -211,7 +214,7 @@ def test_hub_add_ons_live_beside_helm_controller_and_install_remotely() -> None:
     assert release["spec"]["kubeConfig"] == {"secretRef": {"name": "gke-b-kubeconfig"}}
     # Helm's storage lives on the target cluster, where flux-system does not exist in the hub.
     assert release["spec"]["storageNamespace"] == release["spec"]["targetNamespace"] == "external-secrets"
-    assert objects["gitops/flux/gke-b/kustomization-pipelines.yaml"]["spec"]["kubeConfig"] == {"secretRef": {"name": "gke-b-kubeconfig"}}
+    assert objects["gitops/flux/gke-b/kustomization-pipelines-gke-b.yaml"]["spec"]["kubeConfig"] == {"secretRef": {"name": "gke-b-kubeconfig"}}
 
 
 @pytest.mark.parametrize(("engine", "topology"), _engine_variants())

@@ -96,7 +96,7 @@ def test_placement_is_sorted_by_cluster_name_whatever_the_file_order() -> None:
 _CREDENTIALS = HEADER + """
   clusters:
     - {name: eks, cloud: aws, region: us-east-1, kubernetesVersion: "1.31", roles: [training], oidcIssuer: "https://oidc.eks.us-east-1.amazonaws.com/id/ABC"}
-    - {name: aks, cloud: azure, region: westeurope, kubernetesVersion: "1.31", roles: [training]}
+    - {name: aks, cloud: azure, region: westeurope, kubernetesVersion: "1.31", roles: [training], identity: {azureTenantId: 6f2a9c1e-3b4d-4e5f-8a7b-9c0d1e2f3a4b}}
   components:
     katib: {runsOn: [training]}
     notebooks: {runsOn: [training]}

@@ -179,7 +179,12 @@ def test_cloud_layers_reach_the_ingress_gateway(renders: dict[str, list[Resource
         return next(r for r in renders[cluster] if r["kind"] == "Service" and r["metadata"]["name"] == "istio-ingressgateway")
 
     assert gateway("aws-use1")["spec"]["type"] == "LoadBalancer"
-    assert gateway("aws-use1")["metadata"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internal"
+    # The in-tree cloud provider's internal NLB: nothing installs the AWS Load Balancer Controller,
+    # which `aws-load-balancer-type: external` (and `-scheme`) would need.
+    annotations = gateway("aws-use1")["metadata"]["annotations"]
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-type"] == "nlb"
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-internal"] == "true"
+    assert "service.beta.kubernetes.io/aws-load-balancer-scheme" not in annotations
     assert gateway("gcp-euw4")["metadata"]["annotations"] == {"networking.gke.io/load-balancer-type": "Internal"}
     assert "azure-load-balancer-internal" in str(gateway("azure-weu")["metadata"]["annotations"])
 
@@ -254,8 +259,13 @@ def test_assembled_render_equals_a_plain_build_of_every_cluster(staged: render.R
 def test_each_distinct_unit_is_built_once_and_then_cached(staged: render.RenderResult, bundled_overlays: Path, kustomize: kz.Kustomize,
                                                          tmp_path_factory: pytest.TempPathFactory) -> None:
     units = {p for c in render.clusters_in(bundled_overlays) for p in render.pieces_of(bundled_overlays, c)}
-    modified = [p for p in units if p.startswith("units/") and render._modifies_upstream(bundled_overlays / p)]
-    assert staged.built == len(units) + len(modified)  # shared units (kubeflow-namespace, cert-manager...) once
+    # A thin per-cluster unit (a cluster's credentials over a shared unit) builds only its own
+    # files; the shared unit under it is built once for every cluster that uses it.
+    thin = {p: bases for p in units if (bases := render.thin_bases(bundled_overlays, p))}
+    assert "units/pipelines-aws-use1" in thin and thin["units/auth-azure-weu"] == ["units/auth"]
+    everything = units | {b for bases in thin.values() for b in bases}
+    modified = [p for p in everything if p.startswith("units/") and p not in thin and render._modifies_upstream(bundled_overlays / p)]
+    assert staged.built == len(everything) + len(modified)  # shared units (kubeflow-namespace, cert-manager...) once
     cache = tmp_path_factory.mktemp("warm")
     render.render(bundled_overlays, UPSTREAM, kustomize, clusters=["edge-store17"], cache=cache)
     again = render.render(bundled_overlays, UPSTREAM, kustomize, clusters=["edge-store17"], cache=cache)
@@ -388,8 +398,13 @@ def test_per_cluster_ingress_host_and_s3_endpoint_reach_the_render(renders: dict
     ingress = yaml.safe_load(config["data"]["ingress"])
     assert (ingress["ingressDomain"], ingress["ingressClassName"]) == ("store17.edge.acme.example.com", "nginx")
     assert yaml.safe_load(config["data"]["deploy"]) == {"defaultDeploymentMode": "Standard"}
+    # KServe reads the endpoint from the S3 Secret listed on the service account (annotations on
+    # the account itself count only with IRSA): the account lists it, ESO annotates it.
     [account] = [r for r in edge if r["kind"] == "ServiceAccount" and r["metadata"]["name"] == "stackgen-workload"]
-    assert account["metadata"]["annotations"] == {"serving.kserve.io/s3-endpoint": "minio.store17.lan:9000", "serving.kserve.io/s3-usehttps": "0"}
+    assert account["secrets"] == [{"name": "minio"}] and "annotations" not in account["metadata"]
+    [keys] = [r for r in edge if r["kind"] == "ExternalSecret" and r["metadata"]["name"] == "minio"]
+    assert keys["spec"]["target"]["template"]["metadata"]["annotations"] == {
+        "serving.kserve.io/s3-endpoint": "minio.store17.lan:9000", "serving.kserve.io/s3-usehttps": "0"}
 
 
 # --- air-gap: spec.registry.mirror -----------------------------------------------------------
@@ -448,7 +463,10 @@ def test_default_credentials_become_references_the_pods_really_use(renders: dict
         targets = {(r["metadata"]["namespace"], r["spec"]["target"]["name"]) for r in resources if r["kind"] == "ExternalSecret"}
         used = {(r["metadata"].get("namespace"), name) for r in resources if r["kind"] in ("Deployment", "StatefulSet") for name in _secrets_pods_use(r)}
         for credential in catalog.DEFAULT_CREDENTIALS:
-            identity = (credential.namespace, credential.rendered)
+            # Once the generated Secret is deleted its users ask for the declared name, never
+            # the hashed one (oauth2-proxy's Deployment: `oauth2-proxy`, not `oauth2-proxy-<hash>`).
+            assert (credential.namespace, credential.rendered) not in used or credential.rendered == credential.name, (cluster, credential)
+            identity = (credential.namespace, credential.name)
             if identity in used:
                 checked += 1
                 assert identity in targets and identity not in rendered, (cluster, identity)

@@ -40,9 +40,24 @@ def test_identity_annotations_per_cloud() -> None:
         "azure.workload.identity/client-id": "3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
     }
     assert azure["inferenceservice-resnet50.yaml"]["metadata"]["labels"]["azure.workload.identity/use"] == "true"
-    # on-prem has no workload identity; its S3-compatible store is named for KServe instead
-    assert _own(text, "edge-store17")["serviceaccount-ml.yaml"]["metadata"]["annotations"] == {
-        "serving.kserve.io/s3-endpoint": "minio.store17.lan:9000", "serving.kserve.io/s3-usehttps": "0"}
+    # On-prem has no workload identity. KServe reads an S3-compatible store's endpoint and keys
+    # from a Secret listed on the service account (annotations on the account count only with
+    # IRSA), and training jobs read the keys from their environment.
+    edge = _own(text, "edge-store17")
+    account = edge["serviceaccount-ml.yaml"]
+    assert "annotations" not in account["metadata"] and account["secrets"] == [{"name": "minio"}]
+    template = edge["externalsecret-ml-minio.yaml"]["spec"]["target"]["template"]
+    assert template["metadata"]["annotations"] == {"serving.kserve.io/s3-endpoint": "minio.store17.lan:9000", "serving.kserve.io/s3-usehttps": "0"}
+
+
+def test_training_jobs_on_an_s3_endpoint_read_its_keys() -> None:
+    text = BUNDLED.read_text().replace("roles: [edge]", "roles: [edge, training]").replace(
+        "  datasets:\n", "  datasets:\n    - {name: receipts, uri: \"s3://store17/receipts\", cluster: edge-store17}\n").replace(
+        "  trainingJobs:\n", "  trainingJobs:\n    - {name: demand, dataset: receipts, image: \"ghcr.io/acme/demand:1.0\", workers: 2}\n")
+    job = _own(text, "edge-store17")["trainjob-demand.yaml"]
+    env = {e["name"]: e for e in job["spec"]["trainer"]["env"]}
+    assert env["AWS_ENDPOINT_URL"]["value"] == "http://minio.store17.lan:9000"
+    assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"] == {"secretKeyRef": {"name": "minio", "key": "AWS_SECRET_ACCESS_KEY"}}
 
 
 def test_models_on_edge_run_in_standard_mode_with_small_requests() -> None:
@@ -99,9 +114,13 @@ def test_volume_dataset_without_size_is_refused_at_the_dataset() -> None:
     [
         ("gcp", Gpu("nvidia", "a100"), {"cloud.google.com/gke-accelerator": "nvidia-tesla-a100"}),
         ("gcp", Gpu("nvidia", "l4"), {"cloud.google.com/gke-accelerator": "nvidia-l4"}),
-        ("aws", Gpu("nvidia", "h100"), {"karpenter.k8s.aws/instance-gpu-name": "h100"}),
-        ("azure", Gpu("nvidia", "a100"), {"accelerator": "nvidia"}),
-        ("onprem", Gpu("amd", "mi300x"), {"amd.com/gpu.present": "true"}),
+        # The labels the installed GPU operator sets on every GPU node, however it was provisioned
+        # (was `karpenter.k8s.aws/instance-gpu-name`, on Karpenter nodes only, and
+        # `amd.com/gpu.present`, which nothing sets).
+        ("aws", Gpu("nvidia", "h100"), {"nvidia.com/gpu.present": "true"}),
+        ("azure", Gpu("nvidia", "a100"), {"nvidia.com/gpu.present": "true"}),
+        ("onprem", Gpu("nvidia", "l40s"), {"nvidia.com/gpu.present": "true"}),
+        ("onprem", Gpu("amd", "mi300x"), {"feature.node.kubernetes.io/amd-gpu": "true"}),
     ],
 )
 def test_gpu_scheduling_per_cloud(cloud: str, gpu: Gpu, selector: dict[str, str]) -> None:

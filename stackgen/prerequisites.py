@@ -1,0 +1,73 @@
+"""What must exist on a cluster before its first sync that stackgen does not deliver.
+
+The first-sync model (firstsync.py) proves the order of what stackgen delivers; this is the
+rest: what the cloud, the engine or the operator provide. `stackgen explain cluster/<name>`
+prints it and docs/first-sync.md explains each item. Pure: model and placement in, lines out.
+"""
+
+from __future__ import annotations
+
+from stackgen import workloads
+from stackgen.model import STORE_CLOUD, Stack
+from stackgen.place import ClusterPlan
+
+# StorageClasses that attach a volume to one node only (block storage): a ReadWriteMany claim
+# on them stays Pending (EBS, Persistent Disk, Azure Disk, local-path).
+BLOCK_STORAGE_CLASSES = frozenset({"gp2", "gp3", "io1", "io2", "pd-balanced", "pd-standard", "pd-ssd", "standard-rwo",
+                                   "premium-rwo", "standard", "managed-csi", "managed-csi-premium", "managed", "managed-premium",
+                                   "default", "local-path"})
+
+
+def prerequisites(stack: Stack, plan: ClusterPlan) -> tuple[str, ...]:
+    """One line per thing the cluster must already have, in a stable order."""
+    cluster = plan.cluster
+    lines: list[str] = []
+    if stack.gitops.engine == "argocd":
+        lines.append("Argo CD with the argoproj.io/Application health check in argocd-cm, or sync waves order nothing "
+                     "(docs/first-sync.md gives the snippet)")
+    else:
+        lines.append("Flux's controllers (flux install): Kustomizations wait on their dependsOn with `wait: true`")
+    # Upstream's databases and object store claim volumes of the default StorageClass.
+    lines.append("a default StorageClass (Kubeflow's MySQL and object-store claims name none)")
+    volume_claims = any(stack.dataset(job.dataset).uri.startswith("pvc://") for job in plan.training_jobs)
+    if cluster.cloud == "aws":
+        lines.append("the Amazon EBS CSI driver (an EKS add-on): the gp3 StorageClass stackgen writes provisions through it")
+        lines.append("no load balancer controller: the gateway is an internal NLB of the in-tree cloud provider "
+                     "(EKS Auto Mode clusters handle Services themselves and need `loadBalancerClass`)")
+    if cluster.cloud == "gcp" and cluster.gpu is not None:
+        lines.append("GPU quota for the node pool's accelerator in the project and region, and `requests.nvidia.com/gpu` "
+                     "in any ResourceQuota of the workload namespaces (GKE admits GPU pods only within it)")
+    if cluster.gpu is not None:
+        if cluster.gpu.vendor == "amd":
+            lines.append("a DeviceConfig for the AMD GPU Operator (the operator runs no device plugin without one), "
+                         "selecting nodes labelled feature.node.kubernetes.io/amd-gpu=true")
+        elif cluster.cloud in ("aws", "azure", "gcp"):
+            lines.append("GPU nodes from the cloud's GPU node image: its NVIDIA driver is used (the operator's is off)")
+    if volume_claims:
+        multi = sorted({f"{job.namespace}/{workloads.claim_name(stack.dataset(job.dataset).uri)}" for job in plan.training_jobs
+                        if job.workers > 1 and stack.dataset(job.dataset).uri.startswith("pvc://")})
+        if multi:
+            note = " (it is block storage: pick a file-system class)" if cluster.storage_class in BLOCK_STORAGE_CLASSES else ""
+            lines.append(f"StorageClass {cluster.storage_class} serving ReadWriteMany for {', '.join(multi)}{note}")
+    identity = cluster.identity
+    namespaces = sorted(set(plan.namespaces) | {s.namespace for s in plan.credentials if s.auth is None and STORE_CLOUD[s.store] == cluster.cloud})
+    if namespaces:
+        accounts = ", ".join(f"{n}/{workloads.WORKLOAD_SERVICE_ACCOUNT}" for n in namespaces)
+        if cluster.cloud == "aws" and identity.aws_role_arn:
+            lines.append(f"IAM role {identity.aws_role_arn} trusting the cluster's OIDC provider for {accounts}")
+        if cluster.cloud == "gcp" and identity.gcp_service_account:
+            lines.append(f"roles/iam.workloadIdentityUser on {identity.gcp_service_account} for {accounts}")
+        if cluster.cloud == "azure" and identity.azure_client_id:
+            lines.append(f"a federated identity credential on managed identity {identity.azure_client_id} for {accounts}")
+    # A SecretStore is namespaced: the credentials it names must be in its namespace, which the
+    # unit creates in the same sync, so create the namespace with them.
+    stores_auth = sorted({(s.store, s.auth.name, s.namespace) for s in (*plan.secrets, *plan.credentials) if s.auth})
+    for store, name in sorted({(store, name) for store, name, _ in stores_auth}):
+        where = ", ".join(f"{namespace}/{name}" for s, n, namespace in stores_auth if (s, n) == (store, name))
+        lines.append(f"the Secrets with the credentials to reach {store} (you create them, namespaces too): {where}")
+    remote = sorted({f"{s.store} {s.key}" for s in (*plan.secrets, *plan.credentials)})
+    if remote:
+        lines.append(f"the remote secrets, with fresh values: {'; '.join(remote)}")
+    if cluster.s3_endpoint and not cluster.s3_credentials:
+        lines.append(f"anonymous read access at {cluster.s3_endpoint}: no `s3Credentials` names its keys")
+    return tuple(lines)
