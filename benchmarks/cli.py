@@ -60,7 +60,8 @@ def realistic_fleet(size: int) -> bytes:
             cluster.update(region="europe-west4", identity={"gcpServiceAccount": f"ml-serving-{i}@acme-ml.iam.gserviceaccount.com"},
                            ingressHost=f"ml-{i}.gcp.acme.example.com")
         elif cloud == "azure":
-            cluster.update(region="westeurope", identity={"azureClientId": f"3f1c2d4e-5a6b-4c7d-8e9f-{i:012d}"})
+            cluster.update(region="westeurope", identity={"azureClientId": f"3f1c2d4e-5a6b-4c7d-8e9f-{i:012d}",
+                                                     "azureTenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47"})
         else:
             cluster.update(ingressHost=f"store-{i}.edge.acme.example.com", s3Endpoint=f"http://minio-{i}.lan:9000")
         clusters.append(cluster)
