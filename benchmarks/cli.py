@@ -33,11 +33,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.build import fleet  # noqa: E402
 from stackgen import kustomize as kz  # noqa: E402
 from stackgen import mirror  # noqa: E402
 
-CLOUDS = ("aws", "gcp", "azure", "onprem")
-ROLES = {"aws": ["training", "notebooks"], "gcp": ["serving"], "azure": ["serving", "notebooks"], "onprem": ["edge"]}
 GOALS = {  # the issue's goals, as ratios to the yardstick or in seconds
     "validate 1000": "< 0.5 s", "build 1000 new": "< 2 s", "build 1000 unchanged": "< 0.5 s",
     "render cold": "<= 3x", "render warm": "<= 0.2x", "render one cold": "<= 1.1x", "render one warm": "<= 0.1x",
@@ -46,43 +45,23 @@ GOALS = {  # the issue's goals, as ratios to the yardstick or in seconds
 
 
 def realistic_fleet(size: int) -> bytes:
-    """A fleet in the bundled stack's shape where every cluster carries values of its own."""
-    clusters: list[dict[str, t.Any]] = []
-    for i in range(size):
-        cloud = CLOUDS[i % 4]
-        name = f"{cloud}-{i:05d}"
-        cluster: dict[str, t.Any] = {"name": name, "cloud": cloud, "region": f"site-{i % 7}", "kubernetesVersion": "1.31",
-                                     "roles": list(ROLES[cloud]), "server": f"https://k8s-{i}.example.com"}
+    """benchmarks/build.py's fleet, where every cluster also carries values of its own."""
+    tree = yaml.safe_load(fleet(size))
+    for i, cluster in enumerate(tree["spec"]["clusters"]):
+        cloud = cluster["cloud"]
+        identity = cluster.setdefault("identity", {})
         if cloud == "aws":
-            cluster.update(region="us-east-1", oidcIssuer=f"https://oidc.eks.us-east-1.amazonaws.com/id/ID{i:032d}"[:80],
-                           identity={"awsRoleArn": f"arn:aws:iam::123456789012:role/ml-{i}"})
+            identity["awsRoleArn"] = f"arn:aws:iam::123456789012:role/ml-{i}"
         elif cloud == "gcp":
-            cluster.update(region="europe-west4", identity={"gcpServiceAccount": f"ml-serving-{i}@acme-ml.iam.gserviceaccount.com"},
-                           ingressHost=f"ml-{i}.gcp.acme.example.com")
+            cluster["region"] = "europe-west4"
+            identity["gcpServiceAccount"] = f"ml-serving-{i}@acme-ml.iam.gserviceaccount.com"
+            cluster["ingressHost"] = f"ml-{i}.gcp.acme.example.com"
         elif cloud == "azure":
-            cluster.update(region="westeurope", identity={"azureClientId": f"3f1c2d4e-5a6b-4c7d-8e9f-{i:012d}",
-                                                     "azureTenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47"})
+            identity["azureClientId"] = f"3f1c2d4e-5a6b-4c7d-8e9f-{i:012d}"
         else:
-            cluster.update(ingressHost=f"store-{i}.edge.acme.example.com", s3Endpoint=f"http://minio-{i}.lan:9000")
-        clusters.append(cluster)
-    training = [c["name"] for c in clusters if "training" in c["roles"]]
-    azure = [c["name"] for c in clusters if c["cloud"] == "azure"]
-    credentials = [("dex-passwords", "auth"), ("dex-oidc-client", "auth"), ("oauth2-proxy", "oauth2-proxy")]
-    secrets = [{"name": name, "namespace": namespace, "store": "azure-key-vault", "key": f"fleet-kv/{name}", "runsOn": list(azure)}
-               for name, namespace in credentials] if azure else []
-    tree = {
-        "apiVersion": "stackgen.io/v1alpha1", "kind": "Stack", "metadata": {"name": "fleet"},
-        "spec": {
-            "gitops": {"engine": "argocd", "repoURL": "https://github.com/acme/fleet.git"},
-            "clusters": clusters,
-            "components": {"pipelines": {"runsOn": ["training"]}, "notebooks": {"runsOn": ["notebooks"]},
-                           "katib": {"runsOn": ["training"]}, "kserve": {"runsOn": ["serving", "edge"]}},
-            "datasets": [{"name": f"data-{i}", "uri": f"s3://acme/data-{i}", "cluster": c} for i, c in enumerate(training)],
-            "trainingJobs": [{"name": f"job-{i}", "dataset": f"data-{i}", "image": "ghcr.io/acme/train:1.4"} for i in range(len(training))],
-            "models": [{"name": "ranker", "storageUri": "s3://acme/models/ranker", "format": "onnx", "serveOn": ["serving", "edge"]}],
-            "secrets": secrets,
-        },
-    }
+            del cluster["identity"]
+            cluster["ingressHost"] = f"store-{i}.edge.acme.example.com"
+            cluster["s3Endpoint"] = f"http://minio-{i}.lan:9000"
     return yaml.safe_dump(tree, sort_keys=False).encode()
 
 
