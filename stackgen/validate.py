@@ -17,6 +17,8 @@ Codes (stable; tests and users rely on them):
                                       SG209 role selector no cluster has yet (warning)
                                       SG210 hub topology, cluster without `server`
     SG301 literal credential (shown masked)
+
+Load codes that name a YAML trap are listed here too: SG017 (a number only YAML 1.1 reads so).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from pathlib import Path
 import jsonschema
 from jsonschema.exceptions import best_match
 
-from stackgen import catalog, ecma
+from stackgen import catalog, credentials, ecma
 from stackgen.diagnostics import Diagnostic, JsonPath, Severity, json_path
 from stackgen.load import Loaded
 from stackgen.model import DEFAULT_NAMESPACE, ROLES, STORE_CLOUD
@@ -49,6 +51,7 @@ CODES: t.Mapping[str, str] = {
     "SG106": "value out of range or of the wrong size",
     "SG107": "unknown component",
     "SG108": "kubernetesVersion written as a YAML number",
+    "SG017": "number that only YAML 1.1 reads that way (017, 0b1000, 1_0, 1:20)",
     "SG201": "duplicate name",
     "SG202": "reference to something stack.yaml does not declare",
     "SG203": "cluster named like a role",
@@ -86,8 +89,41 @@ def _ecma_pattern(validator: t.Any, pattern: str, instance: t.Any, schema: t.Any
         yield jsonschema.ValidationError(f"does not match {pattern!r}")
 
 
-# Draft-07 with `pattern` read as ECMA-262, like the editors and ajv (stackgen/ecma.py says why).
-_Draft7Ecma = jsonschema.validators.extend(jsonschema.Draft7Validator, {"pattern": _ecma_pattern})
+def _hashable(value: t.Any) -> t.Hashable:
+    """A canonical form that is equal exactly where JSON Schema calls two instances equal: 1 and
+    1.0 are, true and 1 are not, mappings are compared by content whatever their key order."""
+    if isinstance(value, bool) or value is None:
+        return ("literal", value)
+    if isinstance(value, (int, float)):
+        return ("number", int(value) if isinstance(value, float) and value.is_integer() else value)
+    if isinstance(value, dict):
+        return ("mapping", frozenset((key, _hashable(item)) for key, item in value.items()))
+    if isinstance(value, list):
+        return ("list", tuple(_hashable(item) for item in value))
+    return (type(value).__name__, value)
+
+
+def _unique_items(validator: t.Any, unique: bool, instance: t.Any, schema: t.Any) -> t.Iterator[jsonschema.ValidationError]:
+    # jsonschema compares every pair of unhashable items (6,000 mappings: 51 s); a set of
+    # canonical forms does it in one pass.
+    if not (unique and validator.is_type(instance, "array")):
+        return
+    seen: set[t.Hashable] = set()
+    for item in instance:
+        form = _hashable(item)
+        if form in seen:
+            yield jsonschema.ValidationError("has non-unique elements")
+            return
+        seen.add(form)
+
+
+# Draft-07 with `pattern` read as ECMA-262, like the editors and ajv (stackgen/ecma.py says why),
+# and `uniqueItems` in linear time.
+# An integer is an int: draft-07 also calls 4.0 one, and stackgen would write `numNodes: 4.0`.
+_TYPES = jsonschema.Draft7Validator.TYPE_CHECKER.redefine(
+    "integer", lambda checker, instance: isinstance(instance, int) and not isinstance(instance, bool))
+_Draft7Ecma = jsonschema.validators.extend(jsonschema.Draft7Validator, {"pattern": _ecma_pattern, "uniqueItems": _unique_items},
+                                           type_checker=_TYPES)
 
 
 @functools.cache
@@ -236,12 +272,22 @@ def _schema_error(report: _Report, error: jsonschema.ValidationError) -> None:
         report.at_value(path, "SG105", f"`{_name(path)}` is not valid here")
 
 
+MAX_UNKNOWN_KEYS = 20
+"""Unknown keys reported one by one in a mapping; the rest are counted in one more diagnostic
+(100,000 stray keys would otherwise print 100,000 lines, each with its own spelling search)."""
+
+
 def _unknown_keys(report: _Report, path: JsonPath, value: dict[str, t.Any], allowed: set[str]) -> None:
-    for key in sorted(set(value) - allowed):
+    unknown = [key for key in value if key not in allowed]  # in document order: the first ones are reported
+    for key in unknown[:MAX_UNKNOWN_KEYS]:
         if path == ("spec", "components"):
             report.at_key(path + (key,), "SG107", f"unknown component `{key}`", _did_you_mean(key, allowed))
         else:
             report.at_key(path + (key,), "SG101", f"unknown key `{key}` in {_where(path)}", _did_you_mean(key, allowed))
+    if len(unknown) > MAX_UNKNOWN_KEYS:
+        more = len(unknown) - MAX_UNKNOWN_KEYS
+        report.at_key(path + (unknown[MAX_UNKNOWN_KEYS],), "SG101",
+                      f"... and {more} more unknown key{'s' if more != 1 else ''} in {_where(path)} (not listed)")
 
 
 def _type_error(report: _Report, path: JsonPath, expected: t.Any, value: object) -> None:
@@ -255,6 +301,8 @@ def _type_error(report: _Report, path: JsonPath, expected: t.Any, value: object)
         return
     wanted = " or ".join(_EXPECTED.get(e, e) for e in ([expected] if isinstance(expected, str) else expected))
     hint = "quote it" if wanted == "a string" and isinstance(value, (int, float, bool, datetime.date)) else None
+    if wanted == "an integer" and isinstance(value, float) and value.is_integer():
+        hint = f"write {int(value)}"
     report.at_value(path, "SG104", f"`{_name(path)}` must be {wanted}; got {_type_name(value)}", hint)
 
 
@@ -563,20 +611,9 @@ def _landing(spec: t.Mapping[str, t.Any], namespace: object, store_cloud: str | 
 
 # --- literal credentials -----------------------------------------------------------------
 #
-# Each pattern matches the whole secret (a private key runs to its END line, or to the end of
-# the text), so replacing the match hides all of it. Masks keep four characters: enough to
-# recognise which credential it was, never enough to use it.
+# What a credential looks like, and how it is masked, lives in stackgen/credentials.py (shared
+# with load, whose messages quote scalars too); every check there is linear in the text.
 
-_SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("a private key", re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|.*)", re.S)),
-    ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})")),
-    ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
-    ("a Google service-account key", re.compile(r'"private_key"\s*:\s*(?:"(?:[^"\\]|\\.)*"?)?')),
-    ("a JSON Web Token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")),
-    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
-)
-_URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^/\s:@]+:)([^/\s@]+)(@)", re.I)
 # Normalised (lowercase, no `_` or `-`) names of keys whose value is a credential; suffixes, so
 # `dbPassword`, `github_token` and `aws_secret_access_key` count too. No schema property
 # ends this way (a test holds that), so such a value is never echoed by a schema message.
@@ -584,21 +621,12 @@ _SECRET_KEY_SUFFIXES = ("password", "passwd", "token", "secret", "secretkey", "a
 
 
 def _secret_key(key: str) -> bool:
-    normal = re.sub(r"[-_]", "", key).lower()
+    normal = key.replace("-", "").replace("_", "").lower()
     return normal == "pwd" or normal.endswith(_SECRET_KEY_SUFFIXES)
 
 
-def _redact(text: str) -> str:
-    """`text` with every credential-shaped part masked; idempotent."""
-    text = _URL_PASSWORD.sub(r"\1****\3", text)
-    for _, pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda match: match.group(0)[:4] + "****", text)
-    return text
-
-
-def _masked(value: str) -> str:
-    """A whole value known to be a secret: a short one keeps less, so no mask reveals it all."""
-    return value[: min(4, len(value) // 3)] + "****"
+_redact = credentials.redact
+_masked = credentials.masked
 
 
 def _redacted(diagnostic: Diagnostic) -> Diagnostic:
@@ -624,10 +652,7 @@ def _credentials(report: _Report, node: t.Any, path: JsonPath) -> None:
         report.at_value(path, "SG301", f"literal credential: {kind} (`{_clip(_redact(node))}`)", _CREDENTIAL_HINT)
 
 
-def _kind_of_secret(text: str) -> str | None:
-    if _URL_PASSWORD.search(text):
-        return "a password inside a URL"
-    return next((label for label, pattern in _SECRET_PATTERNS if pattern.search(text)), None)
+_kind_of_secret = credentials.kind
 
 
 def _is_literal(value: object) -> bool:
