@@ -16,6 +16,7 @@ Codes (stable; tests and users rely on them):
     SG108 kubernetesVersion as number SG208 secret that lands on no cluster (warning)
                                       SG209 role selector no cluster has yet (warning)
                                       SG210 hub topology, cluster without `server`
+                                      SG211 two declarations that become one file or object
     SG301 literal credential (shown masked)
 
 Load codes that name a YAML trap are listed here too: SG017 (a number only YAML 1.1 reads so).
@@ -54,7 +55,7 @@ CODES: t.Mapping[str, str] = {
     "SG017": "number that only YAML 1.1 reads that way (017, 0b1000, 1_0, 1:20)",
     "SG201": "duplicate name",
     "SG202": "reference to something stack.yaml does not declare",
-    "SG203": "cluster named like a role",
+    "SG203": "cluster named like a role or a cloud",
     "SG204": "training job's dataset is on a cluster without the training role",
     "SG205": "model selector that matches no cluster",
     "SG206": "identity or OIDC issuer that does not fit its cluster",
@@ -62,6 +63,7 @@ CODES: t.Mapping[str, str] = {
     "SG208": "secret that lands on no cluster (warning)",
     "SG209": "role selector that no cluster has yet (warning)",
     "SG210": "hub topology with a cluster that has no `server`",
+    "SG211": "two declarations that become the same file or object",
     "SG301": "literal credential in stack.yaml",
 }
 
@@ -320,16 +322,17 @@ _PATTERN_MEANING: t.Mapping[str, str] = {
     "runtime": "a runtime name (a DNS-1123 label)",
     "region": "a region or site name (lowercase letters, digits and `-`)",
     "image": "an image reference pinned by tag or digest (`repo/name:tag` or `@sha256:...`)",
+    "key": "a key without control or bidirectional-formatting characters",
     "uri": "a storage URI (s3://, gs://, az://, abfss://, hf://, https:// or pvc://)",
-    "storageUri": "a storage URI (s3://, gs://, az://, abfss://, hf://, https:// or pvc://)",
+    "storageUri": "a storage URI KServe's storage initializer reads (s3://, gs://, hf://, https:// or pvc://)",
     "repoURL": "a git URL (https://, ssh:// or git@host:path) without credentials",
     "revision": "a branch, tag or commit without spaces",
-    "server": "an https:// URL of the API server",
+    "server": "an https:// URL of the API server (port 1 to 65535)",
     "awsRoleArn": "an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)",
     "gcpServiceAccount": "a service-account e-mail (<name>@<project>.iam.gserviceaccount.com)",
     "azureClientId": "a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
     "oidcIssuer": "an EKS OIDC issuer (https://oidc.eks.<region>.amazonaws.com/id/<ID>)",
-    "ingressHost": "a DNS host name",
+    "ingressHost": "a DNS host name (labels of at most 63 characters, 253 in all)",
     "s3Endpoint": "an http:// or https:// URL",
     "storageClass": "a StorageClass name (a DNS-1123 subdomain)",
     "type": "a GPU model in lowercase (a100, h100, l4, mi300x)",
@@ -348,7 +351,10 @@ def _pattern_error(report: _Report, path: JsonPath, value: object) -> None:
         report.at_value(path, "SG105", f"`kubernetesVersion` must be a minor version like \"1.31\"; got {_shown(value)}")
         return
     described = _PATTERN_MEANING.get(field, "well formed")
-    report.at_value(path, "SG105", f"`{field}` must be {described}; got {_shown(value)}{_foreign_character(value)}")
+    hint = None
+    if field == "storageUri" and isinstance(value, str) and value.startswith(("az://", "abfss://")):
+        hint = "KServe 26.03 reads Azure Blob storage as https://<account>.blob.core.windows.net/<container>/<path>"
+    report.at_value(path, "SG105", f"`{field}` must be {described}; got {_shown(value)}{_foreign_character(value)}", hint)
 
 
 def _foreign_character(value: object) -> str:
@@ -471,6 +477,8 @@ def _cross_references(report: _Report, tree: t.Any) -> None:
             report.at_value(path, "SG205", f"model `{model.get('name')}` is served nowhere: serveOn matches no cluster")
     for index, secret in _items(spec, "secrets"):
         _secret_reaches_store(report, spec, index, secret, fleet)
+    _claims(report, spec, fleet)
+    _secret_files(report, spec)
 
 
 def _duplicates(report: _Report, spec: t.Mapping[str, t.Any], key: str, name_of: t.Callable[[dict[str, t.Any]], str | None]) -> None:
@@ -530,6 +538,7 @@ def _job_dataset(report: _Report, index: int, job: t.Mapping[str, t.Any], fleet:
     )
 
 
+_CLOUDS = frozenset({"aws", "gcp", "azure", "onprem"})
 _IDENTITY_CLOUD = {"awsRoleArn": "aws", "gcpServiceAccount": "gcp", "azureClientId": "azure"}
 _CLOUD_NAMES = {"aws": "an AWS", "gcp": "a GCP", "azure": "an Azure"}
 _EKS_ISSUER_REGION = re.compile(r"https://oidc\.eks\.([a-z0-9-]+)\.amazonaws\.com/")
@@ -540,6 +549,11 @@ def _cluster_fits(report: _Report, index: int, cluster: t.Mapping[str, t.Any]) -
     name, cloud = cluster.get("name"), cluster.get("cloud")
     if name in ROLES:
         report.at_value(path + ("name",), "SG203", f"cluster `{name}` is named like a role; selectors could not tell them apart", "rename the cluster")
+    elif name in _CLOUDS:
+        # Units are named <component>-<cloud> where they vary by cloud and <component>-<cluster>
+        # where they vary by cluster: a cluster named `aws` would make both `kserve-aws`.
+        report.at_value(path + ("name",), "SG203", f"cluster `{name}` is named like a cloud; its own units would take the names "
+                        "of the per-cloud ones", "rename the cluster, e.g. `" + f"{name}-1`")
     if cloud not in ("aws", "gcp", "azure", "onprem"):
         return  # the schema reports the cloud; identity cannot be judged against it
     identity = cluster.get("identity")
@@ -607,6 +621,80 @@ def _landing(spec: t.Mapping[str, t.Any], namespace: object, store_cloud: str | 
         if _namespace(model) == namespace:
             used |= fleet.selected(_strings(model.get("serveOn")))
     return {n for n in used if store_cloud is None or fleet.cloud_of.get(n) == store_cloud}
+
+
+# --- names that become files and objects -------------------------------------------------
+#
+# Names reach the cluster's own folder as `<kind>-<namespace>-<name>.yaml` and the cluster as
+# objects. Two declarations that map to one file would silently keep only one of them
+# (`a-b/c` and `a/b-c` are both `a-b-c`), so every such name is checked here, where it can be
+# located, for collisions and for the limits of file names and Kubernetes names.
+
+MAX_FILE_NAME = 255
+"""Longest file name (bytes) on Linux, macOS and Windows file systems alike."""
+# A PVC is named by a DNS-1123 subdomain (Kubernetes' IsDNS1123Subdomain), at most 253 long.
+_SUBDOMAIN = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*")
+
+
+def _claim_of(uri: str | None) -> str | None:
+    return uri[len("pvc://"):].split("/", 1)[0] if uri is not None and uri.startswith("pvc://") else None
+
+
+def _bad_claim(claim: str) -> bool:
+    return len(claim) > 253 or _SUBDOMAIN.fullmatch(claim) is None
+
+
+def _claims(report: _Report, spec: t.Mapping[str, t.Any], fleet: _Fleet) -> None:
+    """Every claim is a PVC name, and each PVC file of a cluster is one claim with one size."""
+    for key, field in (("datasets", "uri"), ("models", "storageUri")):
+        for index, item in _items(spec, key):
+            claim = _claim_of(_text(item, field))
+            if claim is not None and _bad_claim(claim):
+                report.at_value(("spec", key, index, field), "SG105",
+                                f"claim `{_clip(claim, 60)}` in `{field}` must be a PVC name: a DNS-1123 subdomain "
+                                "(lowercase letters, digits, `-` and `.` between them, at most 253 characters)")
+    files: dict[tuple[str, str], tuple[str, str, object, int]] = {}  # (cluster, file) -> namespace, claim, size, job
+    for index, job in _items(spec, "trainingJobs"):
+        found = fleet.datasets.get(str(job.get("dataset")))
+        namespace = _namespace(job)
+        claim = _claim_of(_text(found[1], "uri")) if found else None
+        cluster = _text(found[1], "cluster") if found else None
+        if found is None or claim is None or cluster is None or _bad_claim(claim) or not isinstance(namespace, str):
+            continue
+        path = ("spec", "trainingJobs", index, "dataset")
+        name = f"pvc-{namespace}-{claim}.yaml"
+        if len(name.encode()) > MAX_FILE_NAME:
+            report.at_value(("spec", "datasets", found[0], "uri"), "SG106",
+                            f"claim `{_clip(claim, 60)}` makes the file name of its PVC {len(name.encode())} bytes long; "
+                            f"file systems take at most {MAX_FILE_NAME}", "use a shorter claim name")
+            continue
+        size = found[1].get("size")
+        earlier = files.setdefault((cluster, name), (namespace, claim, size, index))
+        if earlier[:2] != (namespace, claim):
+            report.at_value(path, "SG211", f"the PVC of claim `{claim}` in namespace `{namespace}` and that of claim `{earlier[1]}` "
+                            f"in namespace `{earlier[0]}` would both be written as `{name}` on cluster `{cluster}`; one would be lost",
+                            "rename the claim or the namespace")
+        elif earlier[2] != size:
+            report.at_value(path, "SG211", f"claim `{claim}` in namespace `{namespace}` on cluster `{cluster}` is declared with "
+                            f"size {earlier[2]} and {size}; one PVC cannot have both", "give both datasets the same size")
+
+
+def _secret_files(report: _Report, spec: t.Mapping[str, t.Any]) -> None:
+    """Two secrets (or a secret and an upstream default credential) whose namespace and name
+    join into the same `secretstore-<namespace>-<name>.yaml`."""
+    owners: dict[str, tuple[str, str]] = {  # joined -> (namespace/name, how to name it)
+        f"{c.namespace}-{c.name}": (f"{c.namespace}/{c.name}", "upstream's default credential") for c in catalog.DEFAULT_CREDENTIALS
+    }
+    for index, secret in _items(spec, "secrets"):
+        name, namespace = _text(secret, "name"), _namespace(secret)
+        if name is None or not isinstance(namespace, str):
+            continue
+        joined, ident = f"{namespace}-{name}", f"{namespace}/{name}"
+        earlier, what = owners.setdefault(joined, (ident, "secret"))
+        if earlier != ident:
+            report.at_value(("spec", "secrets", index, "name"), "SG211",
+                            f"secret `{ident}` and {what} `{earlier}` would both be written as `secretstore-{joined}.yaml`; "
+                            "one would be lost", "rename one of them")
 
 
 # --- literal credentials -----------------------------------------------------------------

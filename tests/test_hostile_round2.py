@@ -216,3 +216,118 @@ def test_a_line_separator_in_a_comment_shifts_no_later_position() -> None:
     text = STACK.replace("# ", "# a\u2028b ", 1)
     [diagnostic] = _diagnostics(text)
     assert diagnostic.code == "SG003" and "U+2028" in diagnostic.message and diagnostic.hint
+
+
+# --- 6. no object is silently dropped: names checked in validate -----------------------------
+
+def _with(datasets: str = "", jobs: str = "", secrets: str = "") -> str:
+    text = STACK
+    if datasets:
+        text = text.replace("  datasets:\n", "  datasets:\n" + datasets, 1)
+    if jobs:
+        text = text.replace("  trainingJobs:\n", "  trainingJobs:\n" + jobs, 1)
+    if secrets:
+        text = text.replace("  secrets:\n", "  secrets:\n" + secrets, 1)
+    return text
+
+
+def _located(text: str, code: str) -> list[Diagnostic]:
+    found = [d for d in _diagnostics(text) if d.code == code]
+    assert found, _shown(_diagnostics(text))
+    assert all(d.line > 1 for d in found)
+    return found
+
+
+def test_two_secrets_joining_into_one_file_name_are_refused() -> None:
+    text = _with(secrets="    - {name: c, namespace: a-b, store: aws-secrets-manager, key: x/1}\n"
+                         "    - {name: b-c, namespace: a, store: aws-secrets-manager, key: x/2}\n")
+    [diagnostic] = _located(text, "SG211")
+    assert "secretstore-a-b-c.yaml" in diagnostic.message and "a/b-c" in diagnostic.message
+    assert diagnostic.line == next(i for i, row in enumerate(text.splitlines(), 1) if "name: b-c" in row)
+
+
+def test_a_secret_joining_into_a_default_credentials_file_name_is_refused() -> None:
+    text = _with(secrets="    - {name: passwords, namespace: auth-dex, store: aws-secrets-manager, key: x/1}\n")
+    [diagnostic] = _located(text, "SG211")
+    assert "default credential" in diagnostic.message
+
+
+_PVC_DATASETS = ("    - {name: d1, uri: 'pvc://b-c/x', cluster: aws-use1, size: 1Gi}\n"
+                 "    - {name: d2, uri: 'pvc://c/x', cluster: aws-use1, size: 1Gi}\n")
+
+
+def test_two_claims_joining_into_one_pvc_file_are_refused() -> None:
+    text = _with(datasets=_PVC_DATASETS, jobs="    - {name: j1, dataset: d1, namespace: a, image: 'ghcr.io/acme/train:1.4'}\n"
+                                              "    - {name: j2, dataset: d2, namespace: a-b, image: 'ghcr.io/acme/train:1.4'}\n")
+    [diagnostic] = _located(text, "SG211")
+    assert "pvc-a-b-c.yaml" in diagnostic.message
+
+
+def test_one_claim_with_two_sizes_is_refused() -> None:
+    text = _with(datasets="    - {name: d1, uri: 'pvc://c/x', cluster: aws-use1, size: 1Gi}\n"
+                          "    - {name: d2, uri: 'pvc://c/y', cluster: aws-use1, size: 500Gi}\n",
+                 jobs="    - {name: j1, dataset: d1, image: 'ghcr.io/acme/train:1.4'}\n"
+                      "    - {name: j2, dataset: d2, image: 'ghcr.io/acme/train:1.4'}\n")
+    [diagnostic] = _located(text, "SG211")
+    assert "1Gi" in diagnostic.message and "500Gi" in diagnostic.message
+
+
+def test_one_claim_with_one_size_twice_is_one_pvc() -> None:
+    text = _with(datasets="    - {name: d1, uri: 'pvc://c/x', cluster: aws-use1, size: 1Gi}\n"
+                          "    - {name: d2, uri: 'pvc://c/y', cluster: aws-use1, size: 1Gi}\n",
+                 jobs="    - {name: j1, dataset: d1, image: 'ghcr.io/acme/train:1.4'}\n"
+                      "    - {name: j2, dataset: d2, image: 'ghcr.io/acme/train:1.4'}\n")
+    assert "SG211" not in _codes(text)
+
+
+# --- 9 and 14. valid stacks build; what Kubernetes or KServe rejects is refused ---------------
+
+@pytest.mark.parametrize("claim", ["..", "My_Claim", ".git", "a\\\\b", "a" * 300, "-a", "a..b"])
+def test_a_claim_that_is_no_pvc_name_is_refused_where_it_is_written(claim: str) -> None:
+    text = _with(datasets=f"    - {{name: d1, uri: \"pvc://{claim}/x\", cluster: aws-use1, size: 1Gi}}\n")
+    [diagnostic] = _located(text, "SG105")
+    assert "PVC name" in diagnostic.message and len(diagnostic.render()) < 1_000
+
+
+def test_a_claim_whose_pvc_file_name_would_be_too_long_is_refused() -> None:
+    claim = ".".join(["a" * 63] * 4)[:253]
+    text = _with(datasets=f"    - {{name: d1, uri: 'pvc://{claim}/x', cluster: aws-use1, size: 1Gi}}\n",
+                 jobs="    - {name: j1, dataset: d1, image: 'ghcr.io/acme/train:1.4'}\n")
+    [diagnostic] = _located(text, "SG106")
+    assert "255" in diagnostic.message
+
+
+@pytest.mark.parametrize(("name", "cloud"), [("aws", "aws"), ("gcp", "azure"), ("azure", "gcp"), ("onprem", "onprem")])
+def test_a_cluster_named_like_a_cloud_is_refused_not_an_internal_error(name: str, cloud: str) -> None:
+    text = STACK.replace("    - name: gcp-euw4\n      cloud: gcp", f"    - name: {name}\n      cloud: {cloud}", 1)
+    text = text.replace("[gcp-euw4]", f"[{name}]")
+    diagnostics = _located(text, "SG203")
+    assert "named like a cloud" in diagnostics[0].message
+
+
+@pytest.mark.parametrize(("field", "old", "new"), [
+    ("ingressHost", "ingressHost: ml.euw4.acme.example.com", "ingressHost: " + "a" * 64 + ".acme.example.com"),
+    ("server", "server: https://34.90.12.34", "server: https://34.90.12.34:99999"),
+    ("server", "server: https://34.90.12.34", "server: https://34.90.12.34:0"),
+    ("image", 'image: "ghcr.io/acme/train:1.4"', 'image: "ghcr.io//../train:1.4"'),
+    ("image", 'image: "ghcr.io/acme/train:1.4"', 'image: "ghcr.io/acme/../train:1.4"'),
+    ("storageUri", 'storageUri: "s3://acme-models/resnet50/v3"', 'storageUri: "az://acme-models/resnet50/v3"'),
+    ("storageUri", 'storageUri: "s3://acme-models/resnet50/v3"', 'storageUri: "abfss://c@acct.dfs.core.windows.net/m"'),
+    ("key", "key: ml/s3}", "key: \"ml/s3\\u202e\"}"),
+    ("key", "key: ml/s3}", "key: \"ml/\\u2066s3\"}"),
+])
+def test_values_kubernetes_or_kserve_reject_are_refused(field: str, old: str, new: str) -> None:
+    assert old in STACK
+    [diagnostic] = _located(STACK.replace(old, new, 1), "SG105")
+    assert f"`{field}`" in diagnostic.message
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("ingressHost: ml.euw4.acme.example.com", "ingressHost: " + "a" * 63 + ".acme.example.com"),
+    ("server: https://34.90.12.34", "server: https://34.90.12.34:65535"),
+    ('image: "ghcr.io/acme/train:1.4"', 'image: "registry.acme.internal:5000/ml/train_v2__x:1.4"'),
+    ('image: "ghcr.io/acme/train:1.4"', 'image: "train@sha256:' + "a" * 64 + '"'),
+    ('storageUri: "s3://acme-models/resnet50/v3"', 'storageUri: "https://acct.blob.core.windows.net/models/resnet50"'),
+])
+def test_the_limits_themselves_are_accepted(old: str, new: str) -> None:
+    assert not _diagnostics(STACK.replace(old, new, 1))
