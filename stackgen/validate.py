@@ -121,11 +121,7 @@ def _unique_items(validator: t.Any, unique: bool, instance: t.Any, schema: t.Any
 
 # Draft-07 with `pattern` read as ECMA-262, like the editors and ajv (stackgen/ecma.py says why),
 # and `uniqueItems` in linear time.
-# An integer is an int: draft-07 also calls 4.0 one, and stackgen would write `numNodes: 4.0`.
-_TYPES = jsonschema.Draft7Validator.TYPE_CHECKER.redefine(
-    "integer", lambda checker, instance: isinstance(instance, int) and not isinstance(instance, bool))
-_Draft7Ecma = jsonschema.validators.extend(jsonschema.Draft7Validator, {"pattern": _ecma_pattern, "uniqueItems": _unique_items},
-                                           type_checker=_TYPES)
+_Draft7Ecma = jsonschema.validators.extend(jsonschema.Draft7Validator, {"pattern": _ecma_pattern, "uniqueItems": _unique_items})
 
 
 @functools.cache
@@ -167,6 +163,7 @@ def validate(loaded: Loaded) -> list[Diagnostic]:
     report = _Report(loaded)
     for error in _validator().iter_errors(loaded.tree):
         _schema_error(report, error)
+    _whole_floats(report, loaded.tree, (), {item.path for item in report.items})
     _cross_references(report, loaded.tree)
     _credentials(report, loaded.tree, ())
     return sorted({_redacted(item.diagnostic) for item in _without_echoes(report.items)})
@@ -279,6 +276,20 @@ MAX_UNKNOWN_KEYS = 20
 (100,000 stray keys would otherwise print 100,000 lines, each with its own spelling search)."""
 
 
+def _whole_floats(report: _Report, node: t.Any, path: JsonPath, reported: set[JsonPath]) -> None:
+    """A float is never an integer here. Draft-07 (and ajv, where JSON has one number type)
+    calls 4.0 an integer, and stackgen would write `numNodes: 4.0`; the schema has no `number`
+    field, so every whole float the schema let through stood where an integer is meant."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _whole_floats(report, value, path + (key,), reported)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _whole_floats(report, value, path + (index,), reported)
+    elif isinstance(node, float) and node.is_integer() and path not in reported:
+        report.at_value(path, "SG104", f"`{_name(path)}` must be an integer; got a float", f"write {int(node)}")
+
+
 def _unknown_keys(report: _Report, path: JsonPath, value: dict[str, t.Any], allowed: set[str]) -> None:
     unknown = [key for key in value if key not in allowed]  # in document order: the first ones are reported
     for key in unknown[:MAX_UNKNOWN_KEYS]:
@@ -303,8 +314,6 @@ def _type_error(report: _Report, path: JsonPath, expected: t.Any, value: object)
         return
     wanted = " or ".join(_EXPECTED.get(e, e) for e in ([expected] if isinstance(expected, str) else expected))
     hint = "quote it" if wanted == "a string" and isinstance(value, (int, float, bool, datetime.date)) else None
-    if wanted == "an integer" and isinstance(value, float) and value.is_integer():
-        hint = f"write {int(value)}"
     report.at_value(path, "SG104", f"`{_name(path)}` must be {wanted}; got {_type_name(value)}", hint)
 
 
