@@ -142,13 +142,13 @@ def golden_changes(golden_root: Path, rendered: Rendered, clusters: t.Sequence[s
     files = {f"{cluster}/{path}": content for cluster, content_by_path in rendered.golden.items()
              for path, content in content_by_path.items()}
     kept = [c for c in clusters if c not in rendered.golden]
-    for path in sorted(writer.owned(golden_root, adopt_nested=True) or {}):
+    for path in sorted(writer.owned(golden_root, adopt=clusters) or {}):
         source = golden_root / path
         if path.split("/", 1)[0] in kept and source.name != writer.LOCK_NAME and source.is_file() and not source.is_symlink():
             files[path] = source.read_bytes()
     if check_only:
-        return writer.check(golden_root, files, adopt_nested=True)
-    return writer.write(golden_root, files, adopt_nested=True)
+        return writer.check(golden_root, files, adopt=clusters)
+    return writer.write(golden_root, files, adopt=clusters)
 
 
 def golden_clusters(golden_root: Path) -> list[str]:
@@ -178,8 +178,9 @@ def old_pins(checked: Checked, golden_root: Path, rendered: Rendered, kustomize:
             by_pin.setdefault(pin, []).append(cluster)
     found: dict[str, golden_.OldPin] = {}
     for pin, clusters in sorted(by_pin.items()):
-        mirror_root = vendor_.cache_dir(pin, env)
-        if not (mirror_root / "remotes.yaml").is_file():
+        # The pin comes from a golden index, which is input: a pin that is no release tag is simply not vendored.
+        mirror_root = vendor_.cache_dir(pin, env) if vendor_.valid_pin(pin) else None
+        if mirror_root is None or not (mirror_root / "remotes.yaml").is_file():
             found.update({cluster: golden_.OldPin(pin, None) for cluster in clusters})
             continue
         stack = dataclasses.replace(checked.stack, upstream=dataclasses.replace(checked.stack.upstream, kubeflow=pin))

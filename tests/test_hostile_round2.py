@@ -9,6 +9,7 @@ hashed, entries walked) the test counts.
 from __future__ import annotations
 
 import json
+import os
 import typing as t
 from pathlib import Path
 
@@ -331,3 +332,183 @@ def test_values_kubernetes_or_kserve_reject_are_refused(field: str, old: str, ne
 ])
 def test_the_limits_themselves_are_accepted(old: str, new: str) -> None:
     assert not _diagnostics(STACK.replace(old, new, 1))
+
+
+# --- 3. ownership is decided before anything is replayed or deleted --------------------------
+
+from stackgen import write as writer  # noqa: E402
+
+TREE = {"clusters/a/kustomization.yaml": b"a\n", "units/x/kustomization.yaml": b"x\n"}
+
+
+def _files_under(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()}
+
+
+def _journal(out: Path, write: list[str], remove: list[str], lock: dict[str, str] | None = None) -> None:
+    body = {"write": write, "remove": remove, "lock": writer._lock_body(lock or {}).decode()}
+    (out / writer.JOURNAL_NAME).write_text(json.dumps(body))
+
+
+def test_a_planted_journal_in_a_folder_without_a_lock_deletes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "a.txt").write_text("mine\n")
+    _journal(out, [], ["a.txt"])
+    before = _files_under(out)
+    with pytest.raises(writer.OwnershipError, match="does not own"):
+        writer.write(out, TREE)
+    assert _files_under(out) == before
+
+
+def test_a_journal_is_trusted_only_for_what_the_lock_owns(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    writer.write(out, TREE)
+    (out / "notes.md").write_text("mine\n")
+    before = _files_under(out)
+    for write, remove, lock in (([], ["notes.md"], None),  # removes a file the lock does not own
+                                ([], [], {"notes.md": "0" * 64}),  # its lock claims a user's file, to prune it later
+                                (["notes.md"], [], None)):  # overwrites a user's file
+        _journal(out, write, remove, lock)
+        with pytest.raises(writer.OwnershipError, match="not replayed"):
+            writer.write(out, TREE)
+        assert {k: v for k, v in _files_under(out).items() if k != writer.JOURNAL_NAME} == before
+
+
+@pytest.mark.parametrize("journal", ["{", "[]", '{"write": [], "remove": [], "lock": 5}', '{"write": [], "remove": ["../victim"], "lock": "{}"}',
+                                     '{"write": [], "remove": [], "lock": "[]"}', "[" * 100_000 + "]" * 100_000, "\xff"])
+def test_a_damaged_journal_is_refused_not_an_internal_error(tmp_path: Path, journal: str) -> None:
+    (tmp_path / "victim").write_text("keep\n")
+    out = tmp_path / "o"
+    writer.write(out, TREE)
+    (out / writer.JOURNAL_NAME).write_bytes(journal.encode("utf-8", "surrogateescape") if journal != "\xff" else b"\xff")
+    with pytest.raises(writer.OwnershipError, match="damaged"):
+        writer.write(out, TREE)
+    assert (tmp_path / "victim").read_text() == "keep\n" and _files_under(out) == {**TREE, writer.JOURNAL_NAME: (out / writer.JOURNAL_NAME).read_bytes(),
+                                                                                    writer.LOCK_NAME: (out / writer.LOCK_NAME).read_bytes()}
+
+
+def test_a_lock_nested_100000_deep_is_damaged_not_an_internal_error(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    writer.write(out, TREE)
+    (out / writer.LOCK_NAME).write_text('{"files": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(writer.OwnershipError, match="damaged"):
+        writer.write(out, {})
+    assert all((out / path).exists() for path in TREE)
+
+
+def test_a_first_build_interrupted_past_its_commit_point_is_still_finished(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "o"
+    real = os.replace
+    monkeypatch.setattr(writer.os, "replace", lambda a, b: (_ for _ in ()).throw(KeyboardInterrupt) if "units" in str(b) else real(a, b))
+    with pytest.raises(KeyboardInterrupt):
+        writer.write(out, TREE)
+    monkeypatch.setattr(writer.os, "replace", real)
+    assert (out / writer.JOURNAL_NAME).exists() and (out / writer.LOCK_NAME).exists()
+    writer.write(out, TREE)
+    assert {k: v for k, v in _files_under(out).items() if k != writer.LOCK_NAME} == TREE
+
+
+# --- 4. render -o . never adopts another tree's lock ------------------------------------------
+
+def test_goldens_at_the_repository_root_never_adopt_the_overlays_lock(tmp_path: Path) -> None:
+    from stackgen import driver
+
+    writer.write(tmp_path / "overlays", TREE)
+    (tmp_path / "stack.yaml").write_text("x\n")
+    rendered = driver.Rendered(t.cast(t.Any, None), (), {"overlays": {"index.yaml": b"i\n"}, "a": {"index.yaml": b"i\n"}})
+    with pytest.raises(writer.OwnershipError, match="no .stackgen.lock"):
+        driver.golden_changes(tmp_path, rendered, ["a", "overlays"], check_only=False)
+    assert _files_under(tmp_path / "overlays") == {**TREE, writer.LOCK_NAME: (tmp_path / "overlays" / writer.LOCK_NAME).read_bytes()}
+
+
+# --- 5. failures past the commit point say so; a directory in the way is refused before -------
+
+def test_a_failure_past_the_commit_point_does_not_claim_the_output_is_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "o"
+    writer.write(out, TREE)
+    real = os.replace
+
+    def failing(source: t.Any, target: t.Any) -> None:
+        if str(target).endswith("units/x/kustomization.yaml"):
+            raise PermissionError(13, "Permission denied", str(target))
+        real(source, target)
+
+    monkeypatch.setattr(writer.os, "replace", failing)
+    with pytest.raises(writer.OutputError) as raised:
+        writer.write(out, {"clusters/a/kustomization.yaml": b"a2\n", "units/x/kustomization.yaml": b"x2\n"})
+    assert "unchanged" not in str(raised.value) and "past the commit point" in str(raised.value)
+    monkeypatch.setattr(writer.os, "replace", real)
+    writer.write(out, {"clusters/a/kustomization.yaml": b"a2\n", "units/x/kustomization.yaml": b"x2\n"})
+    assert (out / "units/x/kustomization.yaml").read_bytes() == b"x2\n"
+
+
+def test_a_directory_in_place_of_an_owned_file_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    writer.write(out, TREE)
+    (out / "units/x/kustomization.yaml").unlink()
+    (out / "units/x/kustomization.yaml").mkdir()
+    ((out / "units/x/kustomization.yaml") / "inside").write_text("mine\n")
+    before = _files_under(out)
+    for _ in range(2):  # and every later build says the same, with nothing half done
+        with pytest.raises(writer.OwnershipError, match="directory stands where"):
+            writer.write(out, {**TREE, "clusters/a/kustomization.yaml": b"a2\n"})
+        assert _files_under(out) == before and not (out / writer.JOURNAL_NAME).exists()
+
+
+# --- 15. -o / is refused before anything is walked ---------------------------------------------
+
+def test_an_unowned_output_is_refused_at_its_first_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    walked: list[str] = []
+    real = os.walk
+
+    def counting(top: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Iterator[t.Any]:
+        for entry in real(top, *args, **kwargs):
+            walked.append(entry[0])
+            yield entry
+
+    monkeypatch.setattr(writer.os, "walk", counting)
+    out = tmp_path / "big"
+    for i in range(200):
+        (out / f"d{i}").mkdir(parents=True)
+        (out / f"d{i}" / "f").write_text("x")
+    (out / "top.txt").write_text("x")
+    with pytest.raises(writer.OwnershipError, match="no .stackgen.lock"):
+        writer.write(out, TREE)
+    assert len(walked) == 1  # the top folder, where the first file is
+
+
+# --- 11. no internal errors: vendor pins, the cache, a damaged overlays lock --------------------
+
+from tests.running import environment, run  # noqa: E402
+
+
+@pytest.mark.parametrize("pin", ["..", "../../x", "/abs", "", ".", "a/b", "26.03/..", "x" * 300])
+def test_vendor_refuses_a_pin_that_is_no_release_tag(tmp_path: Path, pin: str) -> None:
+    cache = tmp_path / "cache"
+    kept = cache / "stackgen" / "upstream" / "v1.11.0"
+    kept.mkdir(parents=True)
+    (kept / "remotes.yaml").write_text("[]\n")
+    mirror = tmp_path / "mirror"
+    (mirror / "kubeflow-manifests").mkdir(parents=True)
+    (mirror / "remotes.yaml").write_text("[]\n")
+    done = run("vendor", "--from", str(mirror), "--pin", pin, env=environment(XDG_CACHE_HOME=str(cache)))
+    assert done.returncode == 2 and "internal error" not in done.stderr and "not a release tag" in done.stderr, done.stderr
+    assert (kept / "remotes.yaml").read_text() == "[]\n"
+    assert sorted(p.name for p in (cache / "stackgen" / "upstream").iterdir()) == ["v1.11.0"]
+    assert not (tmp_path / "x").exists() and not Path("/abs").exists()
+
+
+def test_version_with_an_unreadable_cache_is_no_internal_error(tmp_path: Path) -> None:
+    # A cache path the kernel refuses to look up (ENAMETOOLONG), as an unreadable cache would be.
+    done = run("--version", env=environment(XDG_CACHE_HOME=str(tmp_path / ("c" * 300))))
+    assert done.returncode == 0 and "internal error" not in done.stderr, done.stderr
+    assert "cache unreadable" in done.stdout
+
+
+def test_render_with_a_damaged_overlays_lock_is_no_internal_error(tmp_path: Path) -> None:
+    (tmp_path / "stack.yaml").write_bytes(BUNDLED.read_bytes())
+    assert run("build", "-f", str(tmp_path / "stack.yaml")).returncode == 0
+    (tmp_path / "overlays" / writer.LOCK_NAME).write_text("{")
+    done = run("render", "-f", str(tmp_path / "stack.yaml"), "--upstream", str(tmp_path))
+    assert done.returncode == 1 and "internal error" not in done.stderr and "damaged" in done.stderr, done.stderr

@@ -103,7 +103,10 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
     click.echo(f"stackgen {__version__}\n{tool}")
     for pin in catalog.SUPPORTED_RELEASES:
         mirror = vendor_.cache_dir(pin)
-        where = f"vendored at {mirror}" if (mirror / "remotes.yaml").is_file() else "not vendored: `stackgen vendor --from DIR`"
+        try:
+            where = f"vendored at {mirror}" if (mirror / "remotes.yaml").is_file() else "not vendored: `stackgen vendor --from DIR`"
+        except OSError as error:  # an unreadable cache is something to report, not a crash
+            where = f"cache unreadable at {mirror}: {error.strerror or error}"
         click.echo(f"kubeflow/manifests {pin} ({where})")
     ctx.exit(EXIT_OK)
 
@@ -256,7 +259,12 @@ def _rendered(stack_file: Path, overlays: Path | None, upstream: Path | None, ku
     stack = checked.stack
     assert stack is not None
     out = overlays or driver.default_output(stack_file, stack)
-    if writer.check(out, driver.compile_checked(checked)).stale:
+    try:
+        stale = writer.check(out, driver.compile_checked(checked)).stale
+    except (writer.OwnershipError, writer.OutputError) as error:  # a damaged or foreign lock in overlays/
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_INVALID if isinstance(error, writer.OwnershipError) else EXIT_ENVIRONMENT)
+    if stale:
         click.echo(f"{out}: overlays are stale or missing; run `stackgen build` first", err=True)
         sys.exit(EXIT_INVALID)
     try:
