@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 import tempfile
 import typing as t
 from dataclasses import dataclass
@@ -145,7 +146,7 @@ def golden_changes(golden_root: Path, rendered: Rendered, clusters: t.Sequence[s
     for path in sorted(writer.owned(golden_root, adopt=clusters) or {}):
         source = golden_root / path
         if path.split("/", 1)[0] in kept and source.name != writer.LOCK_NAME and source.is_file() and not source.is_symlink():
-            files[path] = source.read_bytes()
+            files[path] = read_plain(source)
     if check_only:
         return writer.check(golden_root, files, adopt=clusters)
     return writer.write(golden_root, files, adopt=clusters)
@@ -159,10 +160,39 @@ def golden_clusters(golden_root: Path) -> list[str]:
 
 
 def read_golden(golden_root: Path, cluster: str) -> dict[str, bytes]:
+    """A cluster's golden files. Goldens come from pull requests: a link is refused, never
+    followed (a link to a kubeconfig would print its token in the diff), and so is a special or
+    oversized file; folders are walked without following links."""
     root = golden_root / cluster
+    if root.is_symlink():
+        raise golden_.GoldenError(f"{root}: is a symbolic link; goldens are plain files and folders, never followed")
     if not root.is_dir():
         return {}
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and not p.name.startswith(".stackgen")}
+    files: dict[str, bytes] = {}
+    for directory, subdirs, names in os.walk(root):
+        for name in sorted(subdirs + names):
+            path = Path(directory) / name
+            if path.is_symlink():
+                raise golden_.GoldenError(f"{path}: is a symbolic link; goldens are plain files and folders, never followed")
+        for name in sorted(names):
+            if not name.startswith(".stackgen"):
+                files[(Path(directory) / name).relative_to(root).as_posix()] = read_plain(Path(directory) / name)
+    return files
+
+
+def read_plain(path: Path, limit: int = golden_.MAX_GOLDEN_BYTES) -> bytes:
+    """A regular file's bytes, opened without following a link and read only up to `limit`."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        raise golden_.GoldenError(f"{path}: cannot be read ({error.strerror or error})") from None
+    with open(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise golden_.GoldenError(f"{path}: is not a regular file; goldens are plain files")
+        content = handle.read(limit + 1)
+    if len(content) > limit:
+        raise golden_.GoldenError(f"{path}: larger than {limit // (1024 * 1024)} MiB; not a golden stackgen writes")
+    return content
 
 
 def old_pins(checked: Checked, golden_root: Path, rendered: Rendered, kustomize: kz.Kustomize, jobs: int,
@@ -173,7 +203,7 @@ def old_pins(checked: Checked, golden_root: Path, rendered: Rendered, kustomize:
     current = checked.stack.upstream.kubeflow
     by_pin: dict[str, list[str]] = {}
     for cluster in sorted(rendered.golden):
-        pin = golden_.golden_pin(read_golden(golden_root, cluster))
+        pin = golden_.golden_pin(read_golden(golden_root, cluster), f"{golden_root / cluster / 'index.yaml'}")
         if pin is not None and pin != current:
             by_pin.setdefault(pin, []).append(cluster)
     found: dict[str, golden_.OldPin] = {}

@@ -512,3 +512,72 @@ def test_render_with_a_damaged_overlays_lock_is_no_internal_error(tmp_path: Path
     (tmp_path / "overlays" / writer.LOCK_NAME).write_text("{")
     done = run("render", "-f", str(tmp_path / "stack.yaml"), "--upstream", str(tmp_path))
     assert done.returncode == 1 and "internal error" not in done.stderr and "damaged" in done.stderr, done.stderr
+
+
+# --- 1. goldens are input: never followed, never quoted ---------------------------------------
+
+from stackgen import driver as driver_, golden as golden_  # noqa: E402
+from tests.upstream import UPSTREAM, requires_upstream  # noqa: E402
+
+TOKEN = "kubeconfig-token-0123456789abcdef"
+INDEX = (golden_.GOLDEN_HEADER + "cluster: lab\nkustomize: v5\nupstream: {kubeflow: '26.03'}\nresources:\n"
+         "- {apiVersion: v1, kind: ConfigMap, namespace: ml, name: c, origin: own, sha256: '00'}\n").encode()
+
+
+def _planted_golden(tmp_path: Path, how: str) -> Path:
+    golden = tmp_path / "golden"
+    (golden / "lab" / "own").mkdir(parents=True)
+    (golden / "lab" / "index.yaml").write_bytes(INDEX)
+    secret = tmp_path / "kubeconfig"
+    secret.write_text(f"users:\n- user: {{token: {TOKEN}}}\n")
+    target = golden / "lab" / "own" / "configmap.core.ml.c.yaml"
+    if how == "file link":
+        os.symlink(secret, target)
+    elif how == "folder link":
+        os.rmdir(golden / "lab" / "own")
+        os.symlink(tmp_path, golden / "lab" / "own")
+    elif how == "cluster link":
+        (golden / "lab" / "index.yaml").unlink()
+        os.rmdir(golden / "lab" / "own")
+        os.rmdir(golden / "lab")
+        os.symlink(tmp_path, golden / "lab")
+    elif how == "fifo":
+        os.mkfifo(target)
+    return golden
+
+
+@pytest.mark.parametrize("how", ["file link", "folder link", "cluster link", "fifo"])
+def test_a_golden_that_is_no_plain_file_is_refused_unread(tmp_path: Path, how: str) -> None:
+    golden = _planted_golden(tmp_path, how)
+    with pytest.raises(golden_.GoldenError) as raised:
+        driver_.read_golden(golden, "lab")
+    assert TOKEN not in str(raised.value)
+
+
+@pytest.mark.parametrize("content", [b"[unclosed: " + TOKEN.encode() + b"\n", b"a: &x [1]\nb: *x\n", b"[" * 5_000 + b"]" * 5_000,
+                                     b"\xff" + TOKEN.encode(), b"aws_access_key_id = " + TOKEN.encode() + b"\n\tx: ]\n"])
+def test_a_golden_that_is_not_yaml_is_refused_without_quoting_it(content: bytes) -> None:
+    with pytest.raises(golden_.GoldenError) as raised:
+        golden_.parse(content, "golden/lab/own/x.yaml")
+    assert TOKEN not in str(raised.value) and "golden/lab/own/x.yaml" in str(raised.value)
+
+
+@pytest.mark.parametrize("index", [b"{", b"[]", b"resources: 5\n", b"resources: [{kind: x}]\n", b"resources: []\nupstream: 5\n",
+                                   b"resources:\n- {apiVersion: v1, kind: K, namespace: '', name: [x], origin: own, sha256: s}\n"])
+def test_a_damaged_golden_index_is_a_golden_error(index: bytes) -> None:
+    with pytest.raises(golden_.GoldenError):
+        golden_.diff_cluster("lab", {"index.yaml": index}, {"index.yaml": INDEX})
+    with pytest.raises(golden_.GoldenError):
+        golden_.golden_pin({"index.yaml": index})
+
+
+@requires_upstream
+@pytest.mark.parametrize("output_format", ["text", "markdown", "json"])
+def test_diff_never_prints_a_file_a_golden_links_to(tmp_path: Path, output_format: str) -> None:
+    stack = tmp_path / "stack.yaml"
+    stack.write_text((Path(__file__).parent / "cases" / "positive" / "minimal" / "stack.yaml").read_text())
+    assert run("build", "-f", str(stack)).returncode == 0
+    golden = _planted_golden(tmp_path, "file link")
+    done = run("diff", "-f", str(stack), "--upstream", str(UPSTREAM), "--golden", str(golden), "--format", output_format)
+    assert done.returncode == 1 and "symbolic link" in done.stderr, done.stderr
+    assert TOKEN not in done.stdout + done.stderr and "internal error" not in done.stderr

@@ -322,7 +322,7 @@ def render(stack_file: Path, overlays: Path | None, upstream: Path | None, kusto
     stack_clusters = [c.name for c in checked.stack.clusters]  # type: ignore[union-attr]
     try:
         changes = driver.golden_changes(target, rendered, stack_clusters, check_only)
-    except (writer.OwnershipError, writer.OutputError) as error:
+    except (writer.OwnershipError, writer.OutputError, golden_.GoldenError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_ENVIRONMENT if isinstance(error, writer.OutputError) else EXIT_INVALID)
     for path in changes.foreign:
@@ -354,6 +354,21 @@ def diff(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomi
     """Semantic diff of a fresh render against golden/: which resource, which field."""
     checked, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, False, run_verify=False)
     target = golden_dir or stack_file.parent / "golden"
+    try:
+        diffs = _diffs(checked, rendered, target, kustomize_path, jobs, clusters)
+    except golden_.GoldenError as error:  # goldens come from pull requests: a bad one is refused, never followed or quoted
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_INVALID)
+    if output_format == "text":
+        click.echo(golden_.render_text(diffs, _output().style(sys.stdout)), nl=False, color=True)
+    else:
+        click.echo((golden_.render_markdown if output_format == "markdown" else golden_.render_json)(diffs), nl=False)
+    if rendered.failed or any(d.changes or d.notes for d in diffs):
+        sys.exit(EXIT_INVALID)
+
+
+def _diffs(checked: driver.Checked, rendered: driver.Rendered, target: Path, kustomize_path: str | None, jobs: int | None,
+           clusters: tuple[str, ...]) -> list[golden_.ClusterDiff]:
     old_pins = driver.old_pins(checked, target, rendered, kz.find_kustomize(kustomize_path), jobs or 0)
     current = {c.cluster: {golden_.resource_key(r): r for r in c.resources} for c in rendered.result.clusters if not c.error}
     diffs = [golden_.diff_cluster(cluster, driver.read_golden(target, cluster), files, old_pins.get(cluster), current.get(cluster))
@@ -361,12 +376,7 @@ def diff(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomi
     if not clusters:  # a cluster gone from the stack: every resource it had is removed
         gone = set(driver.golden_clusters(target)) - {c.name for c in checked.stack.clusters}  # type: ignore[union-attr]
         diffs += [golden_.diff_cluster(cluster, driver.read_golden(target, cluster), {}) for cluster in sorted(gone)]
-    if output_format == "text":
-        click.echo(golden_.render_text(diffs, _output().style(sys.stdout)), nl=False, color=True)
-    else:
-        click.echo((golden_.render_markdown if output_format == "markdown" else golden_.render_json)(diffs), nl=False)
-    if rendered.failed or any(d.changes or d.notes for d in diffs):
-        sys.exit(EXIT_INVALID)
+    return diffs
 
 
 @cli.command()
