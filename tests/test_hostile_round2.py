@@ -581,3 +581,119 @@ def test_diff_never_prints_a_file_a_golden_links_to(tmp_path: Path, output_forma
     done = run("diff", "-f", str(stack), "--upstream", str(UPSTREAM), "--golden", str(golden), "--format", output_format)
     assert done.returncode == 1 and "symbolic link" in done.stderr, done.stderr
     assert TOKEN not in done.stdout + done.stderr and "internal error" not in done.stderr
+
+
+# --- 7 and 10. render reads overlays/ and the mirror as plain files, offline -------------------
+
+from stackgen import mirror as mirror_, render as render_  # noqa: E402
+
+_REMOTES = ("- {url: 'https://github.com/kubeflow/manifests/', ref: '26.03', path: kubeflow-manifests/}\n")
+_MAPPED = "https://github.com/kubeflow/manifests//apps/a?ref=26.03"
+
+
+def _tiny_mirror(root: Path, remotes: str = _REMOTES) -> Path:
+    (root / "kubeflow-manifests" / "apps" / "a").mkdir(parents=True)
+    (root / "kubeflow-manifests" / "apps" / "a" / "kustomization.yaml").write_text("resources: [cm.yaml]\n")
+    (root / "kubeflow-manifests" / "apps" / "a" / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
+    (root / "remotes.yaml").write_text(remotes)
+    return root
+
+
+def _overlay(root: Path, kustomization: str) -> Path:
+    (root / "units" / "u").mkdir(parents=True)
+    (root / "units" / "u" / "kustomization.yaml").write_text(kustomization)
+    return root
+
+
+def _materialized(tmp_path: Path, kustomization: str, remotes: str = _REMOTES) -> mirror_.Workspace:
+    mirror = mirror_.open_mirror(_tiny_mirror(tmp_path / "mirror", remotes))
+    return mirror_.materialize(mirror, _overlay(tmp_path / "overlays", kustomization), tmp_path / "work")
+
+
+@pytest.mark.parametrize("kustomization", [
+    "resources:\n- HTTP://github.com/kubeflow/manifests//apps/a?ref=26.03\n",
+    "resources:\n- Https://example.com/x.yaml\n",
+    "patches:\n- path: https://example.com/patch.yaml\n",
+    "patchesStrategicMerge:\n- https://example.com/patch.yaml\n",
+    "openapi: {path: 'https://example.com/schema.json'}\n",
+    "configurations:\n- https://example.com/config.yaml\n",
+    "transformers:\n- https://example.com/t.yaml\n",
+    "generators:\n- https://example.com/g.yaml\n",
+    "configMapGenerator:\n- {name: c, files: ['k=https://example.com/f']}\n",
+    "resources: [https://github.com/unmapped/repo//x?ref=v1]\n",
+    "resources: ['file:///tmp/elsewhere//x']\n",
+    "resources: ['git@github.com:acme/x.git']\n",
+    "resources: ['github.com/acme/x//y?ref=v1']\n",
+    "resources: ['https://github.com/kubeflow/manifests//../../../../../etc?ref=26.03']\n",
+    "resources: [/etc]\n",
+    "resources: [https://example.com/x.yaml, {\n",  # not YAML: never left unchecked
+    "resources: ['../../../../../../../../etc']\n",
+    "patches:\n- path: /etc/passwd\n",
+])
+def test_the_mirror_never_lets_kustomize_fetch_or_read_outside(tmp_path: Path, kustomization: str) -> None:
+    with pytest.raises(mirror_.MirrorError) as raised:
+        _materialized(tmp_path, kustomization)
+    assert "units/u/kustomization.yaml" in str(raised.value)
+
+
+def test_a_mapped_remote_in_a_flow_style_list_is_rewritten_to_the_mirror(tmp_path: Path) -> None:
+    work = _materialized(tmp_path, f"resources: ['{_MAPPED}', ./local.yaml]\n")
+    text = (work.overlays / "units" / "u" / "kustomization.yaml").read_text()
+    assert "://" not in text and "upstream/kubeflow-manifests/apps/a" in text and "./local.yaml" in text
+
+
+@pytest.mark.parametrize("remotes", [
+    "- {url: 'https://github.com/kubeflow/manifests/', ref: '26.03', path: /etc}\n",
+    "- {url: 'https://github.com/kubeflow/manifests/', ref: '26.03', path: ../outside}\n",
+    "{",
+])
+def test_a_remote_map_pointing_outside_the_mirror_is_refused(tmp_path: Path, remotes: str) -> None:
+    with pytest.raises(mirror_.MirrorError):
+        mirror_.open_mirror(_tiny_mirror(tmp_path / "mirror", remotes))
+
+
+@pytest.mark.parametrize("what", ["folder link", "file link", "fifo"])
+def test_a_link_or_special_file_in_the_mirror_is_refused_unfollowed(tmp_path: Path, what: str) -> None:
+    mirror_root = _tiny_mirror(tmp_path / "mirror")
+    apps = mirror_root / "kubeflow-manifests" / "apps"
+    if what == "folder link":
+        os.symlink("/", apps / "root")
+    elif what == "file link":
+        os.symlink("/etc/passwd", apps / "a" / "passwd.yaml")
+    else:
+        os.mkfifo(apps / "a" / "pipe.yaml")
+    with pytest.raises(mirror_.MirrorError, match="link or special file"):
+        mirror_.materialize(mirror_.open_mirror(mirror_root), _overlay(tmp_path / "overlays", "resources: []\n"), tmp_path / "work")
+
+
+def _plant_foreign(unit: Path, tmp_path: Path) -> None:
+    os.symlink("/", unit / "root")
+    os.symlink("loop", unit / "loop")
+    sparse = tmp_path / "sparse"
+    with open(sparse, "wb") as handle:
+        handle.truncate(20 * 1024**3)  # 20 GB that takes no disk: read whole, it takes the memory
+    os.symlink(sparse, unit / "big.yaml")
+    os.mkfifo(unit / "pipe")
+
+
+def test_foreign_links_in_overlays_are_never_followed_by_render(tmp_path: Path) -> None:
+    overlays = _overlay(tmp_path / "overlays", f"resources: ['{_MAPPED}']\n")
+    _plant_foreign(overlays / "units" / "u", tmp_path)
+    mirror = mirror_.open_mirror(_tiny_mirror(tmp_path / "mirror"))
+    work = mirror_.materialize(mirror, overlays, tmp_path / "work")
+    copied = work.overlays / "units" / "u"
+    assert sorted(p.name for p in copied.iterdir()) == ["kustomization.yaml"]
+    # The cache key reads only the regular files: the 20 GB link, `/` and the loop are not entered.
+    key = render_.piece_key(overlays, "units/u", "salt")
+    (overlays / "units" / "u" / "root").unlink()
+    (overlays / "units" / "u" / "big.yaml").unlink()
+    assert render_.piece_key(overlays, "units/u", "salt") == key
+
+
+def test_only_the_files_the_lock_lists_reach_the_workspace(tmp_path: Path) -> None:
+    overlays = tmp_path / "overlays"
+    writer.write(overlays, {"units/u/kustomization.yaml": f"resources: ['{_MAPPED}']\n".encode()})
+    (overlays / "units" / "u" / "notes.yaml").write_text("mine\n")
+    mirror = mirror_.open_mirror(_tiny_mirror(tmp_path / "mirror"))
+    work = mirror_.materialize(mirror, overlays, tmp_path / "work", set(writer.owned(overlays) or ()))
+    assert sorted(p.name for p in (work.overlays / "units" / "u").iterdir()) == ["kustomization.yaml"]
