@@ -138,12 +138,25 @@ class _Item:
     diagnostic: Diagnostic
 
 
+MAX_SUGGESTIONS = 50
+"""Spelling searches ("did you mean ...?") per file."""
+
+
 class _Report:
     """Collects diagnostics for one file, placing each at its node."""
 
     def __init__(self, loaded: Loaded):
         self.loaded = loaded
         self.items: list[_Item] = []
+        self.suggestions_left = MAX_SUGGESTIONS
+
+    def did_you_mean(self, word: str, options: t.Iterable[str]) -> str | None:
+        """A spelling hint, for the first MAX_SUGGESTIONS names only: each search reads every
+        option, so unbounded, 10,000 unknown selectors over 10,000 clusters would be quadratic."""
+        if self.suggestions_left <= 0:
+            return None
+        self.suggestions_left -= 1
+        return _did_you_mean(word, options)
 
     def at_value(self, path: JsonPath, code: str, message: str, hint: str | None = None, severity: Severity = "error") -> None:
         self._add(self.loaded.source.value_at(path), path, code, message, hint, severity)
@@ -258,7 +271,7 @@ def _schema_error(report: _Report, error: jsonschema.ValidationError) -> None:
     elif kind == "enum":
         choices = ", ".join(str(c) for c in expected)
         report.at_value(path, "SG103", f"`{_name(path)}` must be one of {choices}; got {_shown(value)}",
-                        _did_you_mean(str(value), [str(c) for c in expected]))
+                        report.did_you_mean(str(value), [str(c) for c in expected]))
     elif kind == "const":
         report.at_value(path, "SG103", f"`{_name(path)}` must be `{expected}`; got {_shown(value)}")
     elif kind == "type":
@@ -294,9 +307,9 @@ def _unknown_keys(report: _Report, path: JsonPath, value: dict[str, t.Any], allo
     unknown = [key for key in value if key not in allowed]  # in document order: the first ones are reported
     for key in unknown[:MAX_UNKNOWN_KEYS]:
         if path == ("spec", "components"):
-            report.at_key(path + (key,), "SG107", f"unknown component `{key}`", _did_you_mean(key, allowed))
+            report.at_key(path + (key,), "SG107", f"unknown component `{key}`", report.did_you_mean(key, allowed))
         else:
-            report.at_key(path + (key,), "SG101", f"unknown key `{key}` in {_where(path)}", _did_you_mean(key, allowed))
+            report.at_key(path + (key,), "SG101", f"unknown key `{key}` in {_where(path)}", report.did_you_mean(key, allowed))
     if len(unknown) > MAX_UNKNOWN_KEYS:
         more = len(unknown) - MAX_UNKNOWN_KEYS
         report.at_key(path + (unknown[MAX_UNKNOWN_KEYS],), "SG101",
@@ -426,10 +439,16 @@ class _Fleet:
     roles_of: t.Mapping[str, frozenset[str]]
     cloud_of: t.Mapping[str, object]
     datasets: t.Mapping[str, tuple[int, dict[str, t.Any]]]
+    with_role: t.Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
 
     def selected(self, selectors: t.Iterable[str]) -> set[str]:
-        wanted = set(selectors)
-        return {name for name, roles in self.roles_of.items() if name in wanted or roles & wanted}
+        """Indexed by role, so a selector costs what it selects, not a walk over the fleet."""
+        chosen: set[str] = set()
+        for selector in selectors:
+            chosen |= self.with_role.get(selector, frozenset())
+            if selector in self.roles_of:
+                chosen.add(selector)
+        return chosen
 
 
 def _fleet(spec: t.Mapping[str, t.Any]) -> _Fleet:
@@ -450,7 +469,11 @@ def _fleet(spec: t.Mapping[str, t.Any]) -> _Fleet:
         name = _text(dataset, "name")
         if name is not None:
             datasets.setdefault(name, (index, dataset))
-    return _Fleet(roles_of, cloud_of, datasets)
+    with_role: dict[str, set[str]] = {}
+    for name, roles in roles_of.items():
+        for role in roles:
+            with_role.setdefault(role, set()).add(name)
+    return _Fleet(roles_of, cloud_of, datasets, {role: frozenset(names) for role, names in with_role.items()})
 
 
 def _cross_references(report: _Report, tree: t.Any) -> None:
@@ -477,15 +500,16 @@ def _cross_references(report: _Report, tree: t.Any) -> None:
         where = _text(dataset, "cluster")
         if where is not None and where not in fleet.roles_of:
             report.at_value(("spec", "datasets", index, "cluster"), "SG202", f"dataset `{dataset.get('name')}` is on unknown cluster `{where}`",
-                            _did_you_mean(where, fleet.roles_of))
+                            report.did_you_mean(where, fleet.roles_of))
     for index, job in _items(spec, "trainingJobs"):
         _job_dataset(report, index, job, fleet)
     for index, model in _items(spec, "models"):
         path = ("spec", "models", index, "serveOn")
         if _selectors(report, path, model.get("serveOn"), fleet) == set():
             report.at_value(path, "SG205", f"model `{model.get('name')}` is served nowhere: serveOn matches no cluster")
+    workloads = _workload_clusters(spec, fleet)
     for index, secret in _items(spec, "secrets"):
-        _secret_reaches_store(report, spec, index, secret, fleet)
+        _secret_reaches_store(report, workloads, index, secret, fleet)
     _claims(report, spec, fleet)
     _secret_files(report, spec)
 
@@ -514,7 +538,7 @@ def _selectors(report: _Report, path: JsonPath, selectors: object, fleet: _Fleet
         if not isinstance(selector, str) or selector in fleet.roles_of:
             continue
         if selector in ROLES:
-            if not fleet.selected([selector]):
+            if not fleet.with_role.get(selector):
                 # A fleet may declare a role before its first cluster exists (DESIGN's own example
                 # runs kserve on `edge` with no edge cluster): say so, do not fail.
                 report.at_value(path + (index,), "SG209", f"no cluster has role `{selector}` (yet); this selector matches nothing",
@@ -522,7 +546,7 @@ def _selectors(report: _Report, path: JsonPath, selectors: object, fleet: _Fleet
             continue
         known = False
         report.at_value(path + (index,), "SG202", f"`{selector}` is neither a role nor a cluster name",
-                        _did_you_mean(selector, [*fleet.roles_of, *ROLES]) or f"roles: {', '.join(ROLES)}")
+                        report.did_you_mean(selector, [*fleet.roles_of, *ROLES]) or f"roles: {', '.join(ROLES)}")
     return fleet.selected(_strings(selectors)) if known else None
 
 
@@ -532,7 +556,7 @@ def _job_dataset(report: _Report, index: int, job: t.Mapping[str, t.Any], fleet:
     if name is None:
         return
     if name not in fleet.datasets:
-        report.at_value(path, "SG202", f"training job `{job.get('name')}` reads unknown dataset `{name}`", _did_you_mean(name, fleet.datasets))
+        report.at_value(path, "SG202", f"training job `{job.get('name')}` reads unknown dataset `{name}`", report.did_you_mean(name, fleet.datasets))
         return
     cluster = _text(fleet.datasets[name][1], "cluster")
     if cluster is None or cluster not in fleet.roles_of or "training" in fleet.roles_of[cluster]:
@@ -584,7 +608,8 @@ _SHIPPED_CREDENTIALS = frozenset((c.namespace, c.name) for c in catalog.DEFAULT_
 _AUTH_HINT = "add `auth: {secretRef: {name: <Secret holding the store's credentials>}}`"
 
 
-def _secret_reaches_store(report: _Report, spec: t.Mapping[str, t.Any], index: int, secret: t.Mapping[str, t.Any], fleet: _Fleet) -> None:
+def _secret_reaches_store(report: _Report, workloads: t.Mapping[object, set[str]], index: int, secret: t.Mapping[str, t.Any],
+                          fleet: _Fleet) -> None:
     """Workload identity reaches a cloud's store only from that cloud, and vault from nowhere;
     every other way in needs a credentials reference."""
     store = _text(secret, "store")
@@ -596,7 +621,7 @@ def _secret_reaches_store(report: _Report, spec: t.Mapping[str, t.Any], index: i
     if isinstance(runs_on, list):
         targets = _selectors(report, path + ("runsOn",), runs_on, fleet) or set()
     else:
-        targets = _landing(spec, _namespace(secret), store_cloud, fleet)
+        targets = {n for n in workloads.get(_namespace(secret), set()) if store_cloud is None or fleet.cloud_of.get(n) == store_cloud}
         # A reference for one of upstream's default credentials lands where its component runs,
         # which placement decides.
         namespace = _namespace(secret)
@@ -617,19 +642,18 @@ def _secret_reaches_store(report: _Report, spec: t.Mapping[str, t.Any], index: i
                         "it needs a credentials reference (`auth.secretRef`)", _AUTH_HINT)
 
 
-def _landing(spec: t.Mapping[str, t.Any], namespace: object, store_cloud: str | None, fleet: _Fleet) -> set[str]:
-    """Where a secret without `runsOn` goes: clusters on the store's cloud (any, for vault) that
-    run a training job or serve a model in the secret's namespace."""
-    used: set[str] = set()
+def _workload_clusters(spec: t.Mapping[str, t.Any], fleet: _Fleet) -> dict[object, set[str]]:
+    """Namespace -> clusters that run a training job or serve a model in it: where a secret
+    without `runsOn` goes (on its store's cloud; any, for vault). Computed once for all secrets."""
+    used: dict[object, set[str]] = {}
     for _, job in _items(spec, "trainingJobs"):
         dataset = fleet.datasets.get(str(job.get("dataset")))
         cluster = _text(dataset[1], "cluster") if dataset else None
-        if _namespace(job) == namespace and cluster in fleet.roles_of:
-            used.add(t.cast(str, cluster))
+        if cluster in fleet.roles_of:
+            used.setdefault(_namespace(job), set()).add(t.cast(str, cluster))
     for _, model in _items(spec, "models"):
-        if _namespace(model) == namespace:
-            used |= fleet.selected(_strings(model.get("serveOn")))
-    return {n for n in used if store_cloud is None or fleet.cloud_of.get(n) == store_cloud}
+        used.setdefault(_namespace(model), set()).update(fleet.selected(_strings(model.get("serveOn"))))
+    return used
 
 
 # --- names that become files and objects -------------------------------------------------

@@ -697,3 +697,13 @@ def test_only_the_files_the_lock_lists_reach_the_workspace(tmp_path: Path) -> No
     mirror = mirror_.open_mirror(_tiny_mirror(tmp_path / "mirror"))
     work = mirror_.materialize(mirror, overlays, tmp_path / "work", set(writer.owned(overlays) or ()))
     assert sorted(p.name for p in (work.overlays / "units" / "u").iterdir()) == ["kustomization.yaml"]
+
+
+def test_spelling_searches_are_bounded_per_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    searches: list[str] = []
+    original = validate_._did_you_mean
+    monkeypatch.setattr(validate_, "_did_you_mean", lambda word, options: searches.append(word) or original(word, options))
+    selectors = ", ".join(f"nosuch{i}" for i in range(3_000))
+    text = STACK.replace("pipelines: {runsOn: [training]}", f"pipelines: {{runsOn: [{selectors}]}}", 1)
+    assert [d.code for d in _diagnostics(text)].count("SG202") == 3_000
+    assert len(searches) == validate_.MAX_SUGGESTIONS  # each search reads every cluster: bounded, the whole stays linear
