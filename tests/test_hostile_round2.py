@@ -707,3 +707,62 @@ def test_spelling_searches_are_bounded_per_file(monkeypatch: pytest.MonkeyPatch)
     text = STACK.replace("pipelines: {runsOn: [training]}", f"pipelines: {{runsOn: [{selectors}]}}", 1)
     assert [d.code for d in _diagnostics(text)].count("SG202") == 3_000
     assert len(searches) == validate_.MAX_SUGGESTIONS  # each search reads every cluster: bounded, the whole stays linear
+
+
+# --- the CLI, end to end: each input of the issue ends in a located refusal, never "internal error"
+
+def _project(tmp_path: Path, text: str | None = None) -> Path:
+    stack = tmp_path / "stack.yaml"
+    stack.write_text(text if text is not None else STACK)
+    return stack
+
+
+@pytest.mark.parametrize("name", ["cloud-named cluster", "claim with a backslash", "300-character claim"])
+def test_valid_looking_stacks_fail_in_validate_and_leave_no_folder(tmp_path: Path, name: str) -> None:
+    text = {
+        "cloud-named cluster": STACK.replace("    - name: gcp-euw4\n", "    - name: aws\n", 1).replace("[gcp-euw4]", "[aws]"),
+        "claim with a backslash": _with(datasets="    - {name: d1, uri: 'pvc://a\\b/x', cluster: aws-use1, size: 1Gi}\n",
+                                        jobs="    - {name: j1, dataset: d1, image: 'ghcr.io/acme/train:1.4'}\n"),
+        "300-character claim": _with(datasets=f"    - {{name: d1, uri: 'pvc://{'a' * 300}/x', cluster: aws-use1, size: 1Gi}}\n",
+                                     jobs="    - {name: j1, dataset: d1, image: 'ghcr.io/acme/train:1.4'}\n"),
+    }[name]
+    stack = _project(tmp_path, text)
+    done = run("build", "-f", str(stack), "-o", str(tmp_path / "out"))
+    assert done.returncode == 1 and "internal error" not in done.stderr, done.stderr
+    assert f"{stack}:" in done.stderr and ": error: " in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("planted", ["journal without a lock", "damaged journal", "deep lock"])
+def test_build_refuses_planted_bookkeeping_with_exit_1(tmp_path: Path, planted: str) -> None:
+    stack = _project(tmp_path)
+    out = tmp_path / "overlays"
+    if planted == "journal without a lock":
+        out.mkdir()
+        (out / "a.txt").write_text("mine\n")
+        (out / writer.JOURNAL_NAME).write_text(json.dumps({"write": [], "remove": ["a.txt"], "lock": writer._lock_body({}).decode()}))
+    else:
+        assert run("build", "-f", str(stack)).returncode == 0
+        if planted == "damaged journal":
+            (out / writer.JOURNAL_NAME).write_text('{"lock": 5}')
+        else:
+            (out / writer.LOCK_NAME).write_text('{"files": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    before = _files_under(out)
+    done = run("build", "-f", str(stack))
+    assert done.returncode == 1 and "internal error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert _files_under(out) == before
+
+
+def test_build_into_the_root_is_refused_at_once(tmp_path: Path) -> None:
+    done = run("build", "-f", str(_project(tmp_path)), "-o", "/", timeout=60)
+    assert done.returncode == 1 and "does not own it" in done.stderr, done.stderr
+
+
+@requires_upstream
+def test_render_into_the_repository_root_keeps_the_overlays(tmp_path: Path) -> None:
+    stack = _project(tmp_path, (Path(__file__).parent / "cases" / "positive" / "minimal" / "stack.yaml").read_text())
+    assert run("build", "-f", str(stack)).returncode == 0
+    before = _files_under(tmp_path / "overlays")
+    done = run("render", "-f", str(stack), "--upstream", str(UPSTREAM), "-o", str(tmp_path), cwd=tmp_path)
+    assert done.returncode == 1 and "internal error" not in done.stderr, done.stderr
+    assert _files_under(tmp_path / "overlays") == before
