@@ -571,7 +571,7 @@ def _job_dataset(report: _Report, index: int, job: t.Mapping[str, t.Any], fleet:
     )
 
 
-_CLOUDS = frozenset({"aws", "gcp", "azure", "onprem"})
+_CLOUDS = ("aws", "gcp", "azure", "onprem")
 _IDENTITY_CLOUD = {"awsRoleArn": "aws", "gcpServiceAccount": "gcp", "azureClientId": "azure"}
 _CLOUD_NAMES = {"aws": "an AWS", "gcp": "a GCP", "azure": "an Azure"}
 _EKS_ISSUER_REGION = re.compile(r"https://oidc\.eks\.([a-z0-9-]+)\.amazonaws\.com/")
@@ -608,7 +608,7 @@ _SHIPPED_CREDENTIALS = frozenset((c.namespace, c.name) for c in catalog.DEFAULT_
 _AUTH_HINT = "add `auth: {secretRef: {name: <Secret holding the store's credentials>}}`"
 
 
-def _secret_reaches_store(report: _Report, workloads: t.Mapping[object, set[str]], index: int, secret: t.Mapping[str, t.Any],
+def _secret_reaches_store(report: _Report, workloads: t.Mapping[str, set[str]], index: int, secret: t.Mapping[str, t.Any],
                           fleet: _Fleet) -> None:
     """Workload identity reaches a cloud's store only from that cloud, and vault from nowhere;
     every other way in needs a credentials reference."""
@@ -621,7 +621,9 @@ def _secret_reaches_store(report: _Report, workloads: t.Mapping[object, set[str]
     if isinstance(runs_on, list):
         targets = _selectors(report, path + ("runsOn",), runs_on, fleet) or set()
     else:
-        targets = {n for n in workloads.get(_namespace(secret), set()) if store_cloud is None or fleet.cloud_of.get(n) == store_cloud}
+        namespace = _namespace(secret)
+        landing = workloads.get(namespace, set()) if isinstance(namespace, str) else set()
+        targets = {n for n in landing if store_cloud is None or fleet.cloud_of.get(n) == store_cloud}
         # A reference for one of upstream's default credentials lands where its component runs,
         # which placement decides.
         namespace = _namespace(secret)
@@ -642,17 +644,20 @@ def _secret_reaches_store(report: _Report, workloads: t.Mapping[object, set[str]
                         "it needs a credentials reference (`auth.secretRef`)", _AUTH_HINT)
 
 
-def _workload_clusters(spec: t.Mapping[str, t.Any], fleet: _Fleet) -> dict[object, set[str]]:
+def _workload_clusters(spec: t.Mapping[str, t.Any], fleet: _Fleet) -> dict[str, set[str]]:
     """Namespace -> clusters that run a training job or serve a model in it: where a secret
     without `runsOn` goes (on its store's cloud; any, for vault). Computed once for all secrets."""
-    used: dict[object, set[str]] = {}
+    used: dict[str, set[str]] = {}
     for _, job in _items(spec, "trainingJobs"):
         dataset = fleet.datasets.get(str(job.get("dataset")))
         cluster = _text(dataset[1], "cluster") if dataset else None
-        if cluster in fleet.roles_of:
-            used.setdefault(_namespace(job), set()).add(t.cast(str, cluster))
+        namespace = _namespace(job)
+        if cluster in fleet.roles_of and isinstance(namespace, str):  # a malformed namespace is already reported
+            used.setdefault(namespace, set()).add(t.cast(str, cluster))
     for _, model in _items(spec, "models"):
-        used.setdefault(_namespace(model), set()).update(fleet.selected(_strings(model.get("serveOn"))))
+        namespace = _namespace(model)
+        if isinstance(namespace, str):
+            used.setdefault(namespace, set()).update(fleet.selected(_strings(model.get("serveOn"))))
     return used
 
 
