@@ -118,7 +118,9 @@ def render_checked(
     unknown = [c for c in clusters if c not in versions]
     if unknown:
         raise KeyError(f"no cluster named {', '.join(unknown)} in the stack")
-    result = render_.render(overlays, mirror_root, kustomize, clusters or None, jobs, render_.cache_root(), progress, pristine=True)
+    # The stack's clusters, never whatever folders overlays/clusters/ holds (a foreign one is input).
+    wanted = list(clusters) or sorted(c.name for c in checked.stack.clusters)
+    result = render_.render(overlays, mirror_root, kustomize, wanted, jobs, render_.cache_root(), progress, pristine=True)
     declared = verify_.declared_vars(mirror_root) if run_verify else frozenset()
     problems: list[verify_.Problem] = []
     golden: dict[str, dict[str, bytes]] = {}

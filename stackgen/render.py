@@ -73,7 +73,13 @@ def cache_root(env: t.Mapping[str, str] | None = None) -> Path:
 
 def clusters_in(overlays: Path) -> list[str]:
     root = overlays / "clusters"
-    return sorted(p.name for p in root.iterdir() if (p / "kustomization.yaml").is_file()) if root.is_dir() else []
+    # A foreign folder or link in overlays/clusters/ is no cluster: never rendered, never entered.
+    found = root.iterdir() if root.is_dir() and not root.is_symlink() else iter(())
+    return sorted(p.name for p in found if not p.is_symlink() and p.is_dir() and _regular(p / "kustomization.yaml"))
+
+
+def _regular(path: Path) -> bool:
+    return not path.is_symlink() and path.is_file()
 
 
 def pieces_of(overlays: Path, cluster: str) -> list[str]:

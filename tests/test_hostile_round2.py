@@ -766,3 +766,15 @@ def test_render_into_the_repository_root_keeps_the_overlays(tmp_path: Path) -> N
     done = run("render", "-f", str(stack), "--upstream", str(UPSTREAM), "-o", str(tmp_path), cwd=tmp_path)
     assert done.returncode == 1 and "internal error" not in done.stderr, done.stderr
     assert _files_under(tmp_path / "overlays") == before
+
+
+def test_a_foreign_folder_or_link_in_overlays_clusters_is_no_cluster(tmp_path: Path) -> None:
+    overlays = _overlay(tmp_path / "overlays", "resources: []\n")
+    (overlays / "clusters" / "real").mkdir(parents=True)
+    (overlays / "clusters" / "real" / "kustomization.yaml").write_text("resources: []\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "kustomization.yaml").write_text("resources: []\n")
+    os.symlink(elsewhere, overlays / "clusters" / "linked")
+    os.symlink("loop", overlays / "clusters" / "loop")
+    assert render_.clusters_in(overlays) == ["real"]
