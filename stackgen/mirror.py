@@ -204,6 +204,9 @@ def _references(body: t.Mapping[str, t.Any]) -> t.Iterator[tuple[str, str]]:
 def _rewrite(mirror: Mirror, kustomization: Path, shown_as: Path, workspace: Path) -> None:
     text = kustomization.read_text("utf-8")
     try:
+        # Aliases first: expanded, a few lines of them take all memory (a billion laughs).
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=_LOADER)):
+            raise MirrorError(f"{shown_as}: YAML aliases are not allowed in a kustomization stackgen renders")
         body = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError:
         # Unchecked, kustomize's own YAML reader might still find a URL in it and fetch it.

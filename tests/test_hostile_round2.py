@@ -778,3 +778,10 @@ def test_a_foreign_folder_or_link_in_overlays_clusters_is_no_cluster(tmp_path: P
     os.symlink(elsewhere, overlays / "clusters" / "linked")
     os.symlink("loop", overlays / "clusters" / "loop")
     assert render_.clusters_in(overlays) == ["real"]
+
+
+def test_an_alias_bomb_in_a_kustomization_is_refused_before_expansion(tmp_path: Path) -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n"
+                                                                for i in range(9)) + "resources: []\n"
+    with pytest.raises(mirror_.MirrorError, match="aliases"):
+        _materialized(tmp_path, bomb)
