@@ -158,9 +158,11 @@ def materialize(mirror: Mirror, overlays: Path, dest: Path, owned: t.Collection[
     wanted = set(owned) if owned is not None else None
     _copy_tree(overlays, copied, "skip",
                lambda rel: (wanted is None or rel in wanted) and not rel.split("/", 1)[0].startswith(".stackgen"))
-    for root, label in ((upstream, mirror.root), (copied, overlays)):
+    # The overlays' files are what the compiler wrote (render checks that first), and its YAML
+    # may share a repeated node by alias; the mirror's come from elsewhere.
+    for root, label, trusted in ((upstream, mirror.root, False), (copied, overlays, True)):
         for kustomization in _kustomizations(root):
-            _rewrite(local, kustomization, label / kustomization.relative_to(root), dest)
+            _rewrite(local, kustomization, label / kustomization.relative_to(root), dest, aliases=trusted)
     return Workspace(dest, copied, upstream)
 
 
@@ -201,11 +203,11 @@ def _references(body: t.Mapping[str, t.Any]) -> t.Iterator[tuple[str, str]]:
                 yield field, generator["env"]
 
 
-def _rewrite(mirror: Mirror, kustomization: Path, shown_as: Path, workspace: Path) -> None:
+def _rewrite(mirror: Mirror, kustomization: Path, shown_as: Path, workspace: Path, aliases: bool = False) -> None:
     text = kustomization.read_text("utf-8")
     try:
         # Aliases first: expanded, a few lines of them take all memory (a billion laughs).
-        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=_LOADER)):
+        if not aliases and any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=_LOADER)):
             raise MirrorError(f"{shown_as}: YAML aliases are not allowed in a kustomization stackgen renders")
         body = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError:

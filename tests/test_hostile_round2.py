@@ -783,5 +783,7 @@ def test_a_foreign_folder_or_link_in_overlays_clusters_is_no_cluster(tmp_path: P
 def test_an_alias_bomb_in_a_kustomization_is_refused_before_expansion(tmp_path: Path) -> None:
     bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n"
                                                                 for i in range(9)) + "resources: []\n"
+    mirror_root = _tiny_mirror(tmp_path / "mirror")
+    (mirror_root / "kubeflow-manifests" / "apps" / "a" / "kustomization.yaml").write_text(bomb)
     with pytest.raises(mirror_.MirrorError, match="aliases"):
-        _materialized(tmp_path, bomb)
+        mirror_.materialize(mirror_.open_mirror(mirror_root), _overlay(tmp_path / "overlays", "resources: []\n"), tmp_path / "work")
