@@ -16,16 +16,21 @@ Reused by verify (rendered custom resources, SG603) and the GitOps tests.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import json
+import os
 import re
+import tempfile
 import typing as t
 from pathlib import Path
 
 import jsonschema
-import yaml
+
+from stackgen import yamlio
 
 Schema = dict[str, t.Any]
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 TypeKey = tuple[str, str]  # (apiVersion, kind)
 
 
@@ -47,10 +52,51 @@ def schemas_from_crds(crds: t.Iterable[t.Mapping[str, t.Any]], strict: bool = Fa
 
 @functools.cache
 def _schemas_in_dir(root: Path, strict: bool) -> dict[TypeKey, Schema]:
-    documents: list[t.Mapping[str, t.Any]] = []
-    for path in _crd_files(root):
-        documents.extend(d for d in yaml.load_all(path.read_text("utf-8"), Loader=_LOADER) if isinstance(d, dict))
-    return schemas_from_crds(documents, strict)
+    def compute(texts: t.Sequence[str]) -> dict[TypeKey, Schema]:
+        documents: list[t.Mapping[str, t.Any]] = []
+        for text in texts:
+            documents.extend(d for d in yamlio.load_all(text) if isinstance(d, dict))
+        return schemas_from_crds(documents, strict)
+
+    return _cached(root, f"all\0{strict}", compute)
+
+
+_CACHE_FORMAT = "crd-schemas-1"
+
+
+def _cached(root: Path, question: str, compute: t.Callable[[t.Sequence[str]], dict[TypeKey, Schema]]) -> dict[TypeKey, Schema]:
+    """`compute` over the CRD files' texts, kept as JSON in the user's cache by their content.
+
+    Parsing the mirror's CRDs (megabytes of YAML) and converting them cost more than the rest of
+    a warm render; the converted schemas load from JSON in a fraction of that. The key is the
+    bytes of every file, so an edited mirror is never answered from an older one.
+    """
+    texts = [path.read_text("utf-8") for path in _crd_files(root)]
+    digest = hashlib.sha256(f"{_CACHE_FORMAT}\0{question}\0".encode())
+    for path, text in zip(_crd_files(root), texts):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + text.encode() + b"\0")
+    entry = _cache_dir() / f"{digest.hexdigest()}.json"
+    try:
+        stored = json.loads(entry.read_text("utf-8"))
+        return {(key["apiVersion"], key["kind"]): key["schema"] for key in stored}
+    except (OSError, ValueError, TypeError, KeyError):
+        pass
+    found = compute(texts)
+    try:
+        body = json.dumps([{"apiVersion": k[0], "kind": k[1], "schema": v} for k, v in sorted(found.items())], sort_keys=True)
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=entry.parent, suffix=".tmp", delete=False) as handle:
+            handle.write(body)
+        os.replace(handle.name, entry)
+    except (OSError, TypeError, ValueError):  # a cache that cannot be written only costs time
+        with contextlib.suppress(OSError, NameError):
+            os.unlink(handle.name)
+    return found
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "stackgen" / "crd-schemas"
 
 
 def _crd_files(root: Path) -> list[Path]:
@@ -69,12 +115,15 @@ def schema_in_dir(root: Path, key: TypeKey) -> Schema | None:
 @functools.cache
 def _schemas_naming(root: Path, kind: str) -> dict[TypeKey, Schema]:
     names_kind = re.compile(rf"^\s*kind:\s*['\"]?{re.escape(kind)}['\"]?\s*$", re.MULTILINE)
-    documents: list[t.Mapping[str, t.Any]] = []
-    for path in _crd_files(root):
-        text = path.read_text("utf-8")
-        if names_kind.search(text):
-            documents.extend(d for d in yaml.load_all(text, Loader=_LOADER) if isinstance(d, dict))
-    return schemas_from_crds(documents)
+
+    def compute(texts: t.Sequence[str]) -> dict[TypeKey, Schema]:
+        documents: list[t.Mapping[str, t.Any]] = []
+        for text in texts:
+            if names_kind.search(text):
+                documents.extend(d for d in yamlio.load_all(text) if isinstance(d, dict))
+        return schemas_from_crds(documents)
+
+    return _cached(root, f"kind\0{kind}", compute)
 
 
 def schemas_from_dir(root: Path) -> dict[TypeKey, Schema]:

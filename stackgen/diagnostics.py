@@ -77,6 +77,11 @@ def printable(text: str) -> str:
     return _LONG_WORD.sub(lambda m: f"{m.group(0)[:MAX_WORD - 20]}...({len(m.group(0)) - MAX_WORD + 20} more)", text)
 
 
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """`1 replica`, `2 replicas`, `0 training jobs`: every count a person reads agrees with its noun."""
+    return f"{count} {noun if count == 1 else many or noun + 's'}"
+
+
 def json_path(path: JsonPath) -> str:
     """`("spec", "clusters", 0, "name")` -> `$.spec.clusters[0].name`."""
     text = "$"
@@ -125,6 +130,43 @@ def _escape_data(text: str) -> str:
 
 def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+ENVIRONMENT_CODES: t.Mapping[str, str] = {
+    "SG701": "output directory that stackgen does not own (files, no .stackgen.lock)",
+    "SG702": "output directory that cannot be written (permissions, full disk, busy)",
+    "SG703": "no usable kustomize",
+    "SG704": "no upstream mirror for the pin, or one that lacks what the overlays use",
+    "SG705": "overlays stale or missing: run `stackgen build` first",
+    "SG706": "a cluster the stack does not declare",
+    "SG707": "a file stackgen would write is in the way",
+    "SG708": "a golden file that cannot be read as one: a link, a special or oversized file, damaged YAML or index",
+}
+"""Errors of the environment rather than of stack.yaml: they have a file but no line (exit 2,
+but SG705, which a build fixes, and SG708, input from a pull request: exit 1)."""
+
+
+@dataclass(frozen=True)
+class EnvironmentProblem:
+    """An error that ends a command before or after the stages ran: printed once, at the CLI's edge."""
+
+    code: str
+    message: str
+    file: str = ""
+    hint: str | None = None
+
+    def render(self, style: Style = plain) -> str:
+        where = style("location", f"{self.file}:") + " " if self.file else ""
+        text = f"{where}{style('error', 'error:')} {printable(self.message)} {style('code', f'[{self.code}]')}"
+        return text + ("\n  " + style("hint", f"hint: {printable(self.hint)}") if self.hint else "")
+
+    def github(self) -> str:
+        return github_annotation("error", printable(self.message), self.code, self.file or "stack.yaml")
+
+    def as_json(self) -> dict[str, t.Any]:
+        # The fields of a Diagnostic, so one parser reads both; no position to give.
+        return {"file": self.file, "line": None, "column": None, "severity": "error", "code": self.code,
+                "message": printable(self.message), "path": None, "hint": printable(self.hint) if self.hint else None}
 
 
 def render_json(diagnostics: t.Iterable[Diagnostic]) -> str:

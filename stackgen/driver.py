@@ -88,6 +88,15 @@ class Rendered:
     def failed(self) -> bool:
         return any(c.error for c in self.result.clusters) or any(p.severity == "error" for p in self.problems)
 
+    @property
+    def held_back(self) -> list[str]:
+        """Clusters that failed to render or verify: their goldens are kept as they were."""
+        return sorted(c.cluster for c in self.result.clusters if c.cluster not in self.golden)
+
+
+class UnknownCluster(Exception):
+    """`--cluster` named a cluster the stack does not declare."""
+
 
 class UpstreamMissing(Exception):
     """No upstream mirror: the CLI exits 2 and says how to vendor one."""
@@ -117,21 +126,24 @@ def render_checked(
     versions = {c.name: c.kubernetes_version for c in checked.stack.clusters}
     unknown = [c for c in clusters if c not in versions]
     if unknown:
-        raise KeyError(f"no cluster named {', '.join(unknown)} in the stack")
+        raise UnknownCluster(f"no cluster named {', '.join(unknown)} in the stack")
     # The stack's clusters, never whatever folders overlays/clusters/ holds (a foreign one is input).
     wanted = list(clusters) or sorted(c.name for c in checked.stack.clusters)
     result = render_.render(overlays, mirror_root, kustomize, wanted, jobs, render_.cache_root(), progress, pristine=True)
     declared = verify_.declared_vars(mirror_root) if run_verify else frozenset()
     problems: list[verify_.Problem] = []
-    golden: dict[str, dict[str, bytes]] = {}
     for cluster in result.clusters:
-        if cluster.error:
-            continue
-        if run_verify:
+        if run_verify and not cluster.error:
             problems += verify_.verify(cluster, versions[cluster.cluster], mirror_root / "crds", declared, checked.stack.registry_mirror)
-        golden[cluster.cluster] = golden_.golden_files(cluster, result.pristine, checked.stack.upstream.kubeflow, result.kustomize_version, full)
     if run_verify:
         problems += verify_.verify_engine_objects(compile_checked(checked), mirror_root / "crds")
+    # A cluster that failed to render or verify keeps the goldens it has: golden/ records what
+    # was reviewed as working, and one cluster's failure never holds back another's goldens.
+    failed = {p.cluster for p in problems if p.severity == "error"}
+    golden = {
+        cluster.cluster: golden_.golden_files(cluster, result.pristine, checked.stack.upstream.kubeflow, result.kustomize_version, full)
+        for cluster in result.clusters if not cluster.error and cluster.cluster not in failed
+    }
     return Rendered(result, tuple(problems), golden)
 
 
@@ -150,8 +162,18 @@ def golden_changes(golden_root: Path, rendered: Rendered, clusters: t.Sequence[s
         if path.split("/", 1)[0] in kept and source.name != writer.LOCK_NAME and source.is_file() and not source.is_symlink():
             files[path] = read_plain(source)
     if check_only:
+        for cluster in rendered.golden:
+            index = f"{cluster}/index.yaml"
+            if index in files:
+                files[index] = golden_.same_but_for_the_tool(files[index], _read_owned(golden_root / index))
         return writer.check(golden_root, files, adopt=clusters)
     return writer.write(golden_root, files, adopt=clusters)
+
+
+def _read_owned(path: Path) -> bytes | None:
+    if path.is_symlink() or not path.is_file():
+        return None
+    return read_plain(path)
 
 
 def golden_clusters(golden_root: Path) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typing as t
 
+from stackgen.diagnostics import plural
 from stackgen.load import SourceMap
 from stackgen.model import Stack
 from stackgen.place import Placement
@@ -85,7 +86,8 @@ def _dataset(stack: Stack, placement: Placement, name: str) -> list[str] | None:
         return None
     lines = [f"{dataset.uri} lives on cluster {dataset.cluster}" + (f" ({dataset.size})" if dataset.size else "")]
     users = [j.name for j in stack.training_jobs if j.dataset == name]
-    lines.append(f"read by training jobs {', '.join(users)}, which therefore run on {dataset.cluster}" if users else "no training job reads it")
+    jobs = "training job" if len(users) == 1 else "training jobs"
+    lines.append(f"read by {jobs} {', '.join(users)}, which therefore run on {dataset.cluster}" if users else "no training job reads it")
     return lines
 
 
@@ -97,7 +99,7 @@ def _job(stack: Stack, placement: Placement, name: str) -> list[str] | None:
     return [
         f"reads dataset {dataset.name} ({dataset.uri}), which lives on {dataset.cluster}",
         f"runs on {dataset.cluster}: data does not move, the job goes to it",
-        f"brings trainer to {dataset.cluster}; runtime {job.runtime}, {job.workers} workers x {job.gpus_per_worker} GPUs",
+        f"brings trainer to {dataset.cluster}; runtime {job.runtime}, {plural(job.workers, 'worker')} x {plural(job.gpus_per_worker, 'GPU')}",
         f"compiled to clusters/{dataset.cluster}/own/trainjob-{job.name}.yaml (namespace {job.namespace})",
     ]
 
@@ -106,7 +108,7 @@ def _model(stack: Stack, placement: Placement, name: str) -> list[str] | None:
     model = next((m for m in stack.models if m.name == name), None)
     if model is None:
         return None
-    lines = [f"{model.format} model from {model.storage_uri}, {model.replicas} replicas"]
+    lines = [f"{model.format} model from {model.storage_uri}, {plural(model.replicas, 'replica')}"]
     for plan in placement.plans:
         if model in plan.models:
             profile = "edge profile, Standard deployment mode" if plan.cluster.is_edge else "serverless via Knative and Istio"

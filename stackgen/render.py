@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from stackgen import yamlio
 from stackgen import kustomize as kz
 from stackgen import mirror as mirrors
 from stackgen import write as writer
@@ -84,7 +85,7 @@ def _regular(path: Path) -> bool:
 
 def pieces_of(overlays: Path, cluster: str) -> list[str]:
     """The pieces a cluster's kustomization aggregates, in its order."""
-    body = yaml.safe_load((overlays / "clusters" / cluster / "kustomization.yaml").read_text("utf-8")) or {}
+    body = yamlio.load((overlays / "clusters" / cluster / "kustomization.yaml").read_text("utf-8")) or {}
     pieces = []
     for reference in body.get("resources", []):
         target = (overlays / "clusters" / cluster / reference).resolve()
@@ -131,7 +132,7 @@ def piece_key(overlays: Path, piece: str, salt: str) -> str:
     digest = hashlib.sha256(salt.encode())
     directory = overlays / piece
     _digest_dir(directory, digest)
-    body = yaml.safe_load((directory / "kustomization.yaml").read_text("utf-8")) or {}
+    body = yamlio.load((directory / "kustomization.yaml").read_text("utf-8")) or {}
     for component in body.get("components", []) or []:
         digest.update(component.encode())
         _digest_dir(Path(os.path.normpath(directory / component)), digest)
@@ -174,7 +175,7 @@ def render(
 
 
 def _modifies_upstream(unit: Path) -> bool:
-    body = yaml.safe_load((unit / "kustomization.yaml").read_text("utf-8")) or {}
+    body = yamlio.load((unit / "kustomization.yaml").read_text("utf-8")) or {}
     return bool(set(body) - {"apiVersion", "kind", "resources"})
 
 
@@ -237,7 +238,7 @@ def _build_all(
                     errors[piece.name] = error
                     continue
                 assert text is not None
-                outputs[piece.name] = [doc for doc in yaml.load_all(text, Loader=_LOADER) if doc]
+                outputs[piece.name] = [doc for doc in yamlio.load_all(text) if doc]
                 _cache_write(cache, piece.key, outputs[piece.name])
     return outputs, errors, len(missing) - len(errors)
 
@@ -272,7 +273,7 @@ class _ClusterProgress:
 
 def _weight(mirror_root: Path, piece: Path) -> int:
     """Rough build cost of a piece: bytes of the upstream application folders it pulls in."""
-    body = yaml.safe_load((piece / "kustomization.yaml").read_text("utf-8")) or {}
+    body = yamlio.load((piece / "kustomization.yaml").read_text("utf-8")) or {}
     total = 0
     for reference in body.get("resources", []) or []:
         if "//" in reference:
@@ -291,13 +292,11 @@ def _write_pristine(overlays: Path, unit: str) -> None:
 
     It sits beside the unit at the same depth, so the unit's (rewritten) relative paths hold.
     """
-    body = yaml.safe_load((overlays / unit / "kustomization.yaml").read_text("utf-8"))
+    body = yamlio.load((overlays / unit / "kustomization.yaml").read_text("utf-8"))
     target = overlays / (unit + ".pristine")
     target.mkdir(parents=True, exist_ok=True)
     (target / "kustomization.yaml").write_text(yaml.safe_dump({"resources": body.get("resources", [])}))
 
-
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _cache_read(cache: Path | None, key: str) -> list[Resource] | None:

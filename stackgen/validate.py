@@ -343,7 +343,7 @@ _PATTERN_MEANING: t.Mapping[str, str] = {
     "namespace": "a namespace name (a DNS-1123 label)",
     "runtime": "a runtime name (a DNS-1123 label)",
     "region": "a region or site name (lowercase letters, digits and `-`)",
-    "image": "an image reference pinned by tag or digest (`repo/name:tag` or `@sha256:...`)",
+    "image": "an image reference pinned by a version tag or digest (`repo/name:1.4` or `@sha256:...`; `latest` moves, so it pins nothing)",
     "key": "a key without control or bidirectional-formatting characters",
     "uri": "a storage URI (s3://, gs://, az://, abfss://, hf://, https:// or pvc://)",
     "storageUri": "a storage URI KServe's storage initializer reads (s3://, gs://, hf://, https:// or pvc://)",

@@ -27,6 +27,7 @@ import yaml
 from kubernetes_validate import utils as kv
 from referencing import Registry, Resource as SchemaResource
 
+from stackgen import yamlio
 from stackgen import catalog, crds, images
 from stackgen.render import OWN, ClusterRender
 from stackgen.diagnostics import Style, github_annotation, plain
@@ -183,7 +184,8 @@ def _check_images(resource: Resource, registry_mirror: str | None, report: t.Cal
     """
     for ref in images.image_refs(resource):
         if not ref.path.startswith("$.data.") and not _pinned(ref.image):
-            report(resource, ref.path, "SG611", f"image `{ref.image}` is not pinned to a tag or digest")
+            why = "`latest` is a tag that moves" if ref.image.endswith(":latest") else "it has no tag or digest"
+            report(resource, ref.path, "SG611", f"image `{ref.image}` is not pinned ({why}): pin a version tag or a digest")
         if registry_mirror and not images.in_mirror(ref.image, registry_mirror):
             report(resource, ref.path, "SG617", f"image `{ref.image}` is not pulled from the registry mirror {registry_mirror}")
 
@@ -327,7 +329,7 @@ def declared_vars(mirror_root: Path) -> frozenset[str]:
         if "vars:" not in text:
             continue
         try:
-            body = yaml.safe_load(text) or {}
+            body = yamlio.load(text) or {}
         except yaml.YAMLError:
             continue
         names.update(v["name"] for v in body.get("vars") or [] if isinstance(v, dict) and "name" in v)
@@ -342,7 +344,7 @@ def verify_engine_objects(files: t.Mapping[str, bytes], mirror_crds: Path) -> li
     for path, content in sorted(files.items()):
         if not path.startswith("gitops/"):
             continue
-        body = yaml.safe_load(content)
+        body = yamlio.load(content)
         if str(body.get("apiVersion", "")).startswith("kustomize.config.k8s.io"):
             continue
         errors = crds.validate_object(body, schemas)

@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+
 import pytest
+
+_CACHE_VARIABLE = "STACKGEN_TESTS_CACHE"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -9,6 +15,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="rewrite tests/cases/*/expected from the current compiler; review the result with git diff",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The suite's caches (renders, vendored pins, the editor tests' npm install) live in one
+    # temporary folder for the whole session, never in the user's ~/.cache: the controller makes
+    # it before the xdist workers start, and they inherit it through the environment, so a unit
+    # rendered by one test file is cached for every other. Tests about caching use their own.
+    if hasattr(config, "workerinput") or os.environ.get(_CACHE_VARIABLE):
+        return
+    folder = tempfile.mkdtemp(prefix="stackgen-tests-cache-")
+    os.environ[_CACHE_VARIABLE] = folder
+    os.environ["XDG_CACHE_HOME"] = folder
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+
+# The files that take longest (measured with --durations=0), longest first. xdist hands each
+# test file to one worker in collection order, so a long file collected last would leave the
+# other worker idle at the end; starting with these makes the two workers finish together.
+_LONGEST_FIRST = (
+    "test_upstream_builds.py", "test_faults.py", "test_hostile.py", "test_recipes.py", "test_concurrency.py",
+    "test_wheel.py", "test_secrets.py", "test_render_failures.py", "test_determinism.py", "test_cli_output.py",
+    "test_quickstart.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: index for index, name in enumerate(_LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its own order
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -80,9 +81,34 @@ def test_output_with_foreign_files_and_no_lock_is_refused(project: Path) -> None
     out.mkdir()
     (out / "README.md").write_text("not yours")
     result = _run("build", "-f", str(project / "stack.yaml"), "-o", str(out))
-    assert result.exit_code == 1
-    assert "no .stackgen.lock" in result.stderr
+    assert result.exit_code == 2  # an environment error: the folder is not stackgen's (README, exit codes)
+    assert result.stderr.startswith(f"{out}: error: output directory holds files (README.md) but no .stackgen.lock")
+    assert result.stderr.rstrip().endswith("[SG701]")
     assert _snapshot(out) == {"README.md": b"not yours"}
+
+
+def test_environment_errors_with_format_json_are_one_json_list_on_stdout(project: Path) -> None:
+    out = project / "elsewhere"
+    out.mkdir()
+    (out / "README.md").write_text("not yours")
+    result = _run("build", "--format", "json", "-f", str(project / "stack.yaml"), "-o", str(out))
+    assert result.exit_code == 2 and result.stderr == ""
+    [error] = json.loads(result.stdout)
+    assert error == {"file": str(out), "line": None, "column": None, "severity": "error", "code": "SG701",
+                     "message": error["message"], "path": None, "hint": None}
+    assert "no .stackgen.lock" in error["message"]
+    unknown = _run("render", "--format", "json", "-f", str(project / "stack.yaml"), "--cluster", "nope")
+    assert unknown.exit_code in (1, 2)
+    assert [e["severity"] for e in json.loads(unknown.stdout)] == ["error"]
+    valid = _run("validate", "--format", "json", "-f", str(project / "stack.yaml"))
+    assert (valid.exit_code, json.loads(valid.stdout)) == (0, [])
+
+
+def test_every_option_says_what_it_does() -> None:
+    for name, command in sorted(cli.commands.items()):
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"stackgen {name} {param.opts[-1]} has no help text"
 
 
 def test_json_diagnostics(project: Path) -> None:

@@ -117,7 +117,7 @@ def test_verbose_names_every_file_written_and_where_things_went(tmp_path: Path) 
     lock = json.loads((tmp_path / "overlays" / ".stackgen.lock").read_text())
     assert len(written) == len(lock["files"]) > 20
     placed = _run("--verbose", "validate", "-f", stack)
-    assert "edge-store17 (onprem): kubeflow-namespace, cert-manager, kserve; 0 training jobs, 1 models" in placed.stderr
+    assert "edge-store17 (onprem): kubeflow-namespace, cert-manager, kserve; 0 training jobs, 1 model" in placed.stderr
 
 
 def test_quiet_and_verbose_together_is_a_usage_error(tmp_path: Path) -> None:
@@ -159,10 +159,10 @@ def test_render_progress_shows_on_a_terminal_and_never_in_ci(tmp_path: Path) -> 
     assert code == 0, shown
     assert "rendering: 0/1 clusters ready, kustomize build 1/" in shown
     assert "rendering: 1/1 clusters ready" in shown and ": edge-store17 ready" in shown
-    assert "rendered 1 clusters" in stdout
+    assert "rendered 1 cluster with" in stdout
     code, stdout, shown = run()  # warm: served from the cache, still shown
     assert code == 0 and "cached: edge-store17 ready" in shown
     code, stdout, shown = run(CI="true")
-    assert code == 0 and "rendering:" not in shown and "rendered 1 clusters" in stdout
+    assert code == 0 and "rendering:" not in shown and "rendered 1 cluster with" in stdout
     code, stdout, shown = run("--quiet")
     assert code == 0 and "rendering:" not in shown and stdout == ""

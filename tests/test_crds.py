@@ -172,3 +172,23 @@ def test_one_kind_from_the_pinned_crds_equals_the_whole_reading() -> None:
     everything = crds.load_crd_schemas([CRDS])
     for key in (("external-secrets.io/v1", "SecretStore"), ("argoproj.io/v1alpha1", "Application"), ("helm.toolkit.fluxcd.io/v2", "HelmRelease")):
         assert crds.schema_in_dir(CRDS, key) == everything[key]
+
+
+def test_converted_schemas_are_cached_by_the_crds_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = tmp_path / "crds"
+    root.mkdir()
+    crd = root / "widget.yaml"
+    crd.write_text(yaml.safe_dump(_crd({"type": "object", "properties": {"size": {"type": "integer"}}})))
+    cold = crds._cached(root, "test", lambda texts: crds.schemas_from_crds(yaml.safe_load(t) for t in texts))
+    [entry] = (tmp_path / "cache" / "stackgen" / "crd-schemas").iterdir()
+    warm = crds._cached(root, "test", lambda texts: pytest.fail("answered from the cache, not computed"))
+    assert warm == cold and ("example.com/v1", "Widget") in warm
+    # An edited CRD is a new key: never answered from the older entry.
+    crd.write_text(yaml.safe_dump(_crd({"type": "object", "properties": {"size": {"type": "string"}}})))
+    edited = crds._cached(root, "test", lambda texts: crds.schemas_from_crds(yaml.safe_load(t) for t in texts))
+    assert edited[("example.com/v1", "Widget")]["properties"]["size"] == {"type": "string"}
+    # A damaged entry costs a recomputation, nothing else.
+    for stored in entry.parent.iterdir():
+        stored.write_text("{not json")
+    assert crds._cached(root, "test", lambda texts: crds.schemas_from_crds(yaml.safe_load(t) for t in texts)) == edited

@@ -79,3 +79,20 @@ def test_added_and_removed_resources_and_markdown_summary_first() -> None:
 
 def test_merge_patch() -> None:
     assert golden.merge_patch({"a": 1, "b": {"c": 2, "d": 3}}, {"a": 1, "b": {"c": 5}}) == {"b": {"c": 5, "d": None}}
+
+
+def test_an_index_that_differs_only_in_the_kustomize_version_is_fresh() -> None:
+    render = ClusterRender("c1", "clusters/c1", (_isvc(2),), ("clusters/c1/own",))
+    made_with_old = golden.golden_files(render, {}, "26.03", "v5.5.0", False)["index.yaml"]
+    made_with_new = golden.golden_files(render, {}, "26.03", "v5.8.1", False)["index.yaml"]
+    assert made_with_old != made_with_new
+    assert golden.same_but_for_the_tool(made_with_new, made_with_old) == made_with_old
+    assert golden.same_but_for_the_tool(made_with_new, None) == made_with_new
+
+
+def test_an_index_with_other_resources_or_pin_is_stale_whatever_the_tool() -> None:
+    old = golden.golden_files(ClusterRender("c1", "clusters/c1", (_isvc(2),), ("clusters/c1/own",)), {}, "26.03", "v5.5.0", False)
+    other_resources = golden.golden_files(ClusterRender("c1", "clusters/c1", (_isvc(3),), ("clusters/c1/own",)), {}, "26.03", "v5.8.1", False)
+    other_pin = golden.golden_files(ClusterRender("c1", "clusters/c1", (_isvc(2),), ("clusters/c1/own",)), {}, "v1.11.0", "v5.5.0", False)
+    for new in (other_resources["index.yaml"], other_pin["index.yaml"]):
+        assert golden.same_but_for_the_tool(new, old["index.yaml"]) == new

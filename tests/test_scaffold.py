@@ -78,9 +78,15 @@ def test_training_goes_to_the_first_cloud_and_models_to_every_cluster() -> None:
     assert spec["models"][0]["serveOn"] == ["serving"]
 
 
-def test_default_is_one_aws_cluster_and_a_repeated_cloud_adds_nothing() -> None:
+def test_default_is_one_aws_cluster() -> None:
     assert scaffold.render((), "argocd") == scaffold.render(("aws",), "argocd")
-    assert scaffold.render(("aws", "gcp", "aws"), "argocd") == scaffold.render(("aws", "gcp"), "argocd")
+
+
+def test_a_repeated_cloud_is_a_usage_error_not_silently_one_cluster(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["init", "-o", str(tmp_path / "stack.yaml"), "--cloud", "aws", "--cloud", "gcp", "--cloud", "aws"])
+    assert result.exit_code == 2
+    assert "--cloud aws given more than once" in result.output
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_modeline_is_the_first_line_and_names_the_schema_written_beside(tmp_path: Path) -> None:
@@ -131,7 +137,7 @@ def test_an_existing_stack_is_never_overwritten(tmp_path: Path) -> None:
     stack.write_text("mine\n")
     result = _run("init", "-o", str(stack))
     assert result.exit_code == 2
-    assert result.stderr == f"stackgen: error: {stack} exists; not overwriting it (remove it, or choose another path with -o)\n"
+    assert result.stderr == f"error: {stack} exists; not overwriting it (remove it, or choose another path with -o) [SG707]\n"
     assert stack.read_text() == "mine\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stack.yaml"]
 
@@ -163,7 +169,7 @@ def test_unwritable_output_exits_2_without_a_traceback(tmp_path: Path) -> None:
     blocker.write_text("")
     result = _run("init", "-o", str(blocker / "stack.yaml"))
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"stackgen: error: cannot write {blocker}")
+    assert result.stderr.startswith(f"error: cannot write {blocker}") and "[SG702]" in result.stderr
 
 
 def test_bad_cloud_is_a_usage_error() -> None:

@@ -6,6 +6,7 @@ Exit codes: 0 ok or up to date; 1 invalid input, stale output (--check) or chang
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -24,10 +25,69 @@ from stackgen import vendor as vendor_
 from stackgen import explain as explain_
 from stackgen import images as images_
 from stackgen import write as writer
-from stackgen.diagnostics import Diagnostic, Style, ansi, plain, render_github, render_json, render_text
+from stackgen.diagnostics import Diagnostic, EnvironmentProblem, Style, ansi, plain, plural, render_github, render_text
 from stackgen.validate import schema_text
 
 EXIT_OK, EXIT_INVALID, EXIT_ENVIRONMENT = 0, 1, 2
+
+
+class Failure(Exception):
+    """Ends a command: printed once by `_edge`, in the command's --format, then its exit code."""
+
+    def __init__(self, problem: EnvironmentProblem, exit_code: int = EXIT_ENVIRONMENT):
+        super().__init__(problem.message)
+        self.problem = problem
+        self.exit_code = exit_code
+
+
+def _fail(code: str, message: str, file: object = "", hint: str | None = None, exit_code: int = EXIT_ENVIRONMENT) -> t.NoReturn:
+    where = str(file) if file else ""
+    if where and message.startswith(f"{where}: "):  # errors that name their file already: say it once
+        message = message[len(where) + 2:]
+    raise Failure(EnvironmentProblem(code, message, where, hint), exit_code)
+
+
+def _edge(command: t.Callable[..., None]) -> t.Callable[..., None]:
+    """For commands whose --format json output is the list of diagnostics (validate, build,
+    render): that list on stdout once, with any Failure in it."""
+    return _edge_of(command, lists_diagnostics=True)
+
+
+def _edge_own_json(command: t.Callable[..., None]) -> t.Callable[..., None]:
+    """For commands with JSON of their own (diff, images): a Failure replaces it as a one-item list."""
+    return _edge_of(command, lists_diagnostics=False)
+
+
+def _edge_of(command: t.Callable[..., None], lists_diagnostics: bool) -> t.Callable[..., None]:
+    """Print a command's Failure where its diagnostics go: JSON and GitHub annotations on stdout
+    with --format json / github, text on stderr otherwise."""
+
+    @functools.wraps(command)
+    def run(**options: t.Any) -> None:
+        output_format = options.get("output_format", "text")
+        pending = click.get_current_context().meta.setdefault(_PENDING_JSON, [])
+        try:
+            command(**options)
+        except Failure as failure:
+            if output_format == "json":
+                pending.append(failure.problem.as_json())
+            elif output_format == "github":
+                click.echo(failure.problem.github())
+            else:
+                click.echo(failure.problem.render(_output().style(sys.stderr)), err=True, color=True)
+            sys.exit(failure.exit_code)
+        finally:
+            if output_format == "json" and (pending or lists_diagnostics):  # one JSON list, whatever ended the command
+                click.echo(json.dumps(pending, indent=2, ensure_ascii=False))
+
+    return run
+
+
+_PENDING_JSON = "stackgen.json"
+
+
+def _emit_json(items: t.Iterable[dict[str, t.Any]]) -> None:
+    click.get_current_context().meta.setdefault(_PENDING_JSON, []).extend(items)
 
 stack_option = click.option(
     "-f", "--file", "stack_file", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=Path("stack.yaml"),
@@ -98,8 +158,8 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
         return
     try:
         tool = kz.find_kustomize(None).describe()
-    except kz.KustomizeNotFound:
-        tool = "kustomize: not found (render, diff and images need one; see `stackgen render --help`)"
+    except kz.KustomizeNotFound as error:
+        tool = f"kustomize: not found (render, diff and images need one): {error}"
     click.echo(f"stackgen {__version__}\n{tool}")
     for pin in catalog.SUPPORTED_RELEASES:
         mirror = vendor_.cache_dir(pin)
@@ -121,7 +181,7 @@ def cli() -> None:
 
 def _report(diagnostics: t.Sequence[Diagnostic], output_format: str) -> None:
     if output_format == "json":
-        click.echo(render_json(diagnostics), nl=False)
+        _emit_json(d.as_json() for d in sorted(diagnostics))
     elif output_format == "github":
         click.echo(render_github(diagnostics), nl=False)
     elif diagnostics:
@@ -139,6 +199,7 @@ def _checked(stack_file: Path, output_format: str) -> driver.Checked | None:
 @output_options
 @stack_option
 @format_option
+@_edge
 def validate(stack_file: Path, output_format: str) -> None:
     """Load and validate stack.yaml (schema, cross-references, placement)."""
     checked = _checked(stack_file, output_format)
@@ -149,9 +210,9 @@ def validate(stack_file: Path, output_format: str) -> None:
     output = _output()
     for plan in checked.placement.plans:  # type: ignore[union-attr]
         output.detail(f"{plan.cluster.name} ({plan.cluster.cloud}): {', '.join(plan.component_names) or 'no components'}; "
-                      f"{len(plan.training_jobs)} training jobs, {len(plan.models)} models")
+                      f"{plural(len(plan.training_jobs), 'training job')}, {plural(len(plan.models), 'model')}")
     count = len(checked.stack.clusters)  # type: ignore[union-attr]
-    output.say(f"{stack_file}: valid ({count} cluster{'' if count == 1 else 's'})")
+    output.say(f"{stack_file}: valid ({plural(count, 'cluster')})")
 
 
 @cli.command()
@@ -161,6 +222,7 @@ def validate(stack_file: Path, output_format: str) -> None:
               help="Where overlays are written [default: spec.gitops.path beside stack.yaml].")
 @click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 if the output is stale.")
 @format_option
+@_edge
 def build(stack_file: Path, output: Path | None, check_only: bool, output_format: str) -> None:
     """Validate, place and compile stack.yaml into overlays/."""
     checked = _checked(stack_file, output_format)
@@ -168,19 +230,23 @@ def build(stack_file: Path, output: Path | None, check_only: bool, output_format
         sys.exit(EXIT_INVALID)
     files = driver.compile_checked(checked)
     out = output or driver.default_output(stack_file, checked.stack)  # type: ignore[arg-type]
-    try:
-        changes = driver.build(files, out, check_only)
-    except writer.OwnershipError as error:
-        click.echo(f"{error}", err=True)
-        sys.exit(EXIT_INVALID)
-    except writer.OutputError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_ENVIRONMENT)
+    changes = _written(out, lambda: driver.build(files, out, check_only))
     for path in changes.foreign:
         click.echo(f"{out / path}: warning: not written by stackgen; kept as is", err=True)
     _summarise(out, changes, check_only, _output())
     if check_only and changes.stale:
         sys.exit(EXIT_INVALID)
+
+
+def _written(out: Path, write: t.Callable[[], writer.Changes]) -> writer.Changes:
+    try:
+        return write()
+    except writer.OwnershipError as error:
+        _fail("SG701", str(error), out)
+    except writer.OutputError as error:
+        _fail("SG702", str(error), out)
+    except golden_.GoldenError as error:  # a kept golden that is a link, special or oversized: input, refused
+        _fail("SG708", str(error), out, exit_code=EXIT_INVALID)
 
 
 def _summarise(out: Path, changes: writer.Changes, check_only: bool, output: Output) -> None:
@@ -206,6 +272,7 @@ def _counts(changes: writer.Changes) -> str:
 @output_options
 @stack_option
 @click.argument("subject")
+@_edge
 def explain(stack_file: Path, subject: str) -> None:
     """Why something went where it did. SUBJECT is KIND/NAME, e.g. trainingJob/resnet50.
 
@@ -217,15 +284,16 @@ def explain(stack_file: Path, subject: str) -> None:
     try:
         text = explain_.explain(checked.stack, checked.placement, subject, str(stack_file), checked.loaded.source)  # type: ignore[arg-type]
     except explain_.UnknownSubject as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_INVALID)
+        _fail("SG706" if subject.startswith("cluster/") else "SG202", str(error), exit_code=EXIT_INVALID)
     click.echo(text, nl=False)
 
 
 @cli.command()
 @output_options
 @stack_option
-@click.option("--format", "graph_format", type=click.Choice(["dot", "mermaid"]), default="dot", show_default=True)
+@click.option("--format", "graph_format", type=click.Choice(["dot", "mermaid"]), default="dot", show_default=True,
+              help="dot for Graphviz, mermaid for Markdown that GitHub and GitLab draw.")
+@_edge
 def graph(stack_file: Path, graph_format: str) -> None:
     """Draw clusters, components, datasets, jobs and models, and where each went."""
     checked = _checked(stack_file, "text")
@@ -261,18 +329,20 @@ def _rendered(stack_file: Path, overlays: Path | None, upstream: Path | None, ku
     out = overlays or driver.default_output(stack_file, stack)
     try:
         stale = writer.check(out, driver.compile_checked(checked)).stale
-    except (writer.OwnershipError, writer.OutputError) as error:  # a damaged or foreign lock in overlays/
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_INVALID if isinstance(error, writer.OwnershipError) else EXIT_ENVIRONMENT)
+    except writer.OwnershipError as error:
+        _fail("SG701", str(error), out)
+    except writer.OutputError as error:
+        _fail("SG702", str(error), out)
     if stale:
-        click.echo(f"{out}: overlays are stale or missing; run `stackgen build` first", err=True)
-        sys.exit(EXIT_INVALID)
+        _fail("SG705", "overlays are stale or missing; run `stackgen build` first", out, exit_code=EXIT_INVALID)
     try:
         tool = kz.find_kustomize(kustomize_path)
+    except kz.KustomizeNotFound as error:
+        _fail("SG703", str(error))
+    try:
         mirror_root = driver.upstream_dir(upstream, stack.upstream.kubeflow)
-    except (kz.KustomizeNotFound, driver.UpstreamMissing) as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_ENVIRONMENT)
+    except driver.UpstreamMissing as error:
+        _fail("SG704", str(error))
     output = _output()
     output.detail(f"using {tool.describe()}; upstream mirror {mirror_root}")
     # A progress line only for a person at a terminal: CI logs keep no carriage returns.
@@ -280,12 +350,10 @@ def _rendered(stack_file: Path, overlays: Path | None, upstream: Path | None, ku
     show = (lambda line: click.echo(f"\r\033[K{line}", err=True, nl=False)) if watched else None
     try:
         rendered = driver.render_checked(checked, out, mirror_root, tool, clusters, jobs or 0, full, show, run_verify)
-    except KeyError as error:
-        click.echo(f"error: {error.args[0]}", err=True)
-        sys.exit(EXIT_ENVIRONMENT)
+    except driver.UnknownCluster as error:
+        _fail("SG706", str(error))
     except mirror_.MirrorError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_INVALID)
+        _fail("SG704", str(error))
     if show:
         click.echo("\r\033[K", err=True, nl=False)
     for cluster in rendered.result.clusters:
@@ -301,8 +369,10 @@ def _rendered(stack_file: Path, overlays: Path | None, upstream: Path | None, ku
 @click.option("-o", "--golden", "golden_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Where goldens are written [default: golden/ beside stack.yaml].")
 @click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 if golden/ is stale.")
-@click.option("--golden-format", type=click.Choice(["compact", "full"]), default="compact", show_default=True)
+@click.option("--golden-format", type=click.Choice(["compact", "full"]), default="compact", show_default=True,
+              help="compact: an index, stackgen's own objects and patches to upstream; full: every resource in full.")
 @format_option
+@_edge
 def render(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
            clusters: tuple[str, ...], golden_dir: Path | None, check_only: bool, golden_format: str, output_format: str) -> None:
     """Render every cluster with kustomize, verify it, and write compact goldens."""
@@ -317,22 +387,19 @@ def render(stack_file: Path, overlays: Path | None, upstream: Path | None, kusto
         elif output_format == "text":
             click.echo(problem.render(file, style), err=True, color=True)
     if output_format == "json":
-        click.echo(json.dumps([p.as_json() for p in rendered.problems], indent=2))
+        _emit_json(p.as_json() for p in rendered.problems)
     target = golden_dir or stack_file.parent / "golden"
     stack_clusters = [c.name for c in checked.stack.clusters]  # type: ignore[union-attr]
-    try:
-        changes = driver.golden_changes(target, rendered, stack_clusters, check_only)
-    except (writer.OwnershipError, writer.OutputError, golden_.GoldenError) as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_ENVIRONMENT if isinstance(error, writer.OutputError) else EXIT_INVALID)
+    changes = _written(target, lambda: driver.golden_changes(target, rendered, stack_clusters, check_only))
     for path in changes.foreign:
         click.echo(f"{target / path}: warning: not written by stackgen; kept as is", err=True)
     touched = changes.added + changes.changed + changes.removed
     stale = sorted({path.split("/", 1)[0] for path in touched if "/" in path}) or (["golden/"] if changes.stale else [])
     result = rendered.result
     if output_format == "text":
-        output.say(f"rendered {len(result.clusters)} clusters with kustomize {result.kustomize_version}: "
-                   f"{result.built} built, {result.cached} cached; {_golden_summary(stale, check_only)}")
+        kept = f"; golden kept for {', '.join(rendered.held_back)} (failed)" if rendered.held_back else ""
+        output.say(f"rendered {plural(len(result.clusters), 'cluster')} with kustomize {result.kustomize_version}: "
+                   f"{result.built} built, {result.cached} cached; {_golden_summary(stale, check_only)}{kept}")
     if rendered.failed or (check_only and stale):
         sys.exit(EXIT_INVALID)
 
@@ -348,7 +415,9 @@ def _golden_summary(changed: list[str], check_only: bool) -> str:
 @_render_options
 @click.option("--golden", "golden_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Goldens to compare with [default: golden/ beside stack.yaml].")
-@click.option("--format", "output_format", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option("--format", "output_format", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
+              help="text for a terminal, markdown for a pull-request comment, json for tools; all on stdout.")
+@_edge_own_json
 def diff(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
          clusters: tuple[str, ...], golden_dir: Path | None, output_format: str) -> None:
     """Semantic diff of a fresh render against golden/: which resource, which field."""
@@ -357,8 +426,7 @@ def diff(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomi
     try:
         diffs = _diffs(checked, rendered, target, kustomize_path, jobs, clusters)
     except golden_.GoldenError as error:  # goldens come from pull requests: a bad one is refused, never followed or quoted
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_INVALID)
+        _fail("SG708", str(error), target, exit_code=EXIT_INVALID)
     if output_format == "text":
         click.echo(golden_.render_text(diffs, _output().style(sys.stdout)), nl=False, color=True)
     else:
@@ -382,7 +450,9 @@ def _diffs(checked: driver.Checked, rendered: driver.Rendered, target: Path, kus
 @cli.command()
 @output_options
 @_render_options
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: one image (or SOURCE TARGET pair) per line, by cluster; json: the same as a mapping.")
+@_edge_own_json
 def images(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
            clusters: tuple[str, ...], output_format: str) -> None:
     """Every container image each cluster's render pulls, for mirroring into a private registry.
@@ -402,13 +472,13 @@ def images(stack_file: Path, overlays: Path | None, upstream: Path | None, kusto
 @click.option("--from", "source", type=click.Path(path_type=Path, file_okay=False, exists=True), required=True,
               help="A mirror folder laid out like ../shared/upstream.")
 @click.option("--pin", default="26.03", show_default=True, help="The kubeflow/manifests tag the mirror holds.")
+@_edge
 def vendor(source: Path, pin: str) -> None:
     """Copy a pinned upstream mirror into the local cache, for offline renders."""
     try:
         target = vendor_.vendor(source, pin)
     except mirror_.MirrorError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_ENVIRONMENT)
+        _fail("SG704", str(error))
     _output().say(f"vendored {source} as kubeflow/manifests {pin} into {target}")
 
 
@@ -418,16 +488,18 @@ def vendor(source: Path, pin: str) -> None:
               help="The stack to write; stack.schema.json goes beside it.")
 @click.option("--cloud", "clouds", type=click.Choice(scaffold.CLOUDS), multiple=True, help="A cluster on this cloud (repeatable) [default: aws].")
 @click.option("--engine", type=click.Choice(scaffold.ENGINES), default="argocd", show_default=True, help="The GitOps engine.")
+@_edge
 def init(output: Path, clouds: tuple[scaffold.Cloud, ...], engine: scaffold.Engine) -> None:
     """Write a commented starter stack.yaml that builds as is, and the schema its editor modeline names."""
+    repeated = sorted({cloud for cloud in clouds if clouds.count(cloud) > 1})
+    if repeated:
+        raise click.UsageError(f"--cloud {', '.join(repeated)} given more than once: init writes one cluster per cloud")
     try:
         written = scaffold.write(output, clouds, engine)
     except scaffold.Exists as error:
-        click.echo(f"stackgen: error: {error}", err=True)
-        sys.exit(EXIT_ENVIRONMENT)
+        _fail("SG707", str(error))
     except OSError as error:
-        click.echo(f"stackgen: error: cannot write {error.filename}: {error.strerror}", err=True)
-        sys.exit(EXIT_ENVIRONMENT)
+        _fail("SG702", f"cannot write {error.filename}: {error.strerror}")
     _output().say("".join(f"wrote {path}\n" for path in written) + f"next: stackgen validate -f {output}")
 
 
