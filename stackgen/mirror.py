@@ -75,7 +75,19 @@ def open_mirror(root: Path) -> Mirror:
         parts = Path(entry.path).parts
         if Path(entry.path).is_absolute() or ".." in parts or not parts:
             raise MirrorError(f"{index}: `path: {entry.path}` leaves the mirror; a remote's path is relative, inside it")
+    plain_tree(root / "crds")  # verify reads the CRDs straight from the mirror, not from a workspace copy
     return Mirror(root, entries)
+
+
+def plain_tree(folder: Path) -> None:
+    """Refuse a link or special file anywhere under `folder` (walked without following links)."""
+    if folder.is_symlink():
+        _foreign(folder, "refuse")
+    for directory, subdirs, names in os.walk(folder):
+        for name in subdirs + names:
+            path = Path(directory) / name
+            if path.is_symlink() or not (path.is_dir() or stat.S_ISREG(os.lstat(path).st_mode)):
+                _foreign(path, "refuse")
 
 
 def _inside(root: Path, target: Path) -> bool:

@@ -43,6 +43,9 @@ def vendor(source: Path, pin: str, env: t.Mapping[str, str] | None = None) -> Pa
     if not (source / "kubeflow-manifests").is_dir():
         raise mirrors.MirrorError(f"{source}: no kubeflow-manifests/ folder")
     target = cache_dir(pin, env)
+    for name in VENDORED:  # a mirror folder is a download from elsewhere: nothing in it is followed
+        if (source / name).is_dir() or (source / name).is_symlink():
+            mirrors.plain_tree(source / name)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{pin}-", dir=target.parent))
     try:

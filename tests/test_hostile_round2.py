@@ -788,3 +788,19 @@ def test_an_alias_bomb_in_a_kustomization_is_refused_before_expansion(tmp_path: 
     (mirror_root / "kubeflow-manifests" / "apps" / "a" / "kustomization.yaml").write_text(bomb)
     with pytest.raises(mirror_.MirrorError, match="aliases"):
         mirror_.materialize(mirror_.open_mirror(mirror_root), _overlay(tmp_path / "overlays", "resources: []\n"), tmp_path / "work")
+
+
+def test_a_link_among_the_mirrors_crds_is_refused_before_verify_reads_them(tmp_path: Path) -> None:
+    mirror_root = _tiny_mirror(tmp_path / "mirror")
+    (mirror_root / "crds" / "argo").mkdir(parents=True)
+    os.symlink("/etc/passwd", mirror_root / "crds" / "argo" / "application.yaml")
+    with pytest.raises(mirror_.MirrorError, match="link or special file"):
+        mirror_.open_mirror(mirror_root)
+
+
+def test_vendor_copies_no_link_from_the_mirror_it_is_given(tmp_path: Path) -> None:
+    mirror = _tiny_mirror(tmp_path / "mirror")
+    os.symlink("/etc", mirror / "kubeflow-manifests" / "apps" / "etc")
+    done = run("vendor", "--from", str(mirror), "--pin", "26.03", env=environment(XDG_CACHE_HOME=str(tmp_path / "cache")))
+    assert done.returncode == 2 and "link or special file" in done.stderr and "internal error" not in done.stderr, done.stderr
+    assert not (tmp_path / "cache" / "stackgen" / "upstream" / "26.03").exists()
