@@ -140,9 +140,10 @@ ENVIRONMENT_CODES: t.Mapping[str, str] = {
     "SG705": "overlays stale or missing: run `stackgen build` first",
     "SG706": "a cluster the stack does not declare",
     "SG707": "a file stackgen would write is in the way",
+    "SG708": "a golden file that cannot be read as one: a link, a special or oversized file, damaged YAML or index",
 }
 """Errors of the environment rather than of stack.yaml: they have a file but no line (exit 2,
-but SG705, which a build fixes: exit 1)."""
+but SG705, which a build fixes, and SG708, input from a pull request: exit 1)."""
 
 
 @dataclass(frozen=True)

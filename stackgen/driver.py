@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 import tempfile
 import typing as t
 from dataclasses import dataclass
@@ -127,7 +128,9 @@ def render_checked(
     unknown = [c for c in clusters if c not in versions]
     if unknown:
         raise UnknownCluster(f"no cluster named {', '.join(unknown)} in the stack")
-    result = render_.render(overlays, mirror_root, kustomize, clusters or None, jobs, render_.cache_root(), progress, pristine=True)
+    # The stack's clusters, never whatever folders overlays/clusters/ holds (a foreign one is input).
+    wanted = list(clusters) or sorted(c.name for c in checked.stack.clusters)
+    result = render_.render(overlays, mirror_root, kustomize, wanted, jobs, render_.cache_root(), progress, pristine=True)
     declared = verify_.declared_vars(mirror_root) if run_verify else frozenset()
     problems: list[verify_.Problem] = []
     engine = compile_checked(checked) if run_verify else {}
@@ -159,23 +162,23 @@ def golden_changes(golden_root: Path, rendered: Rendered, clusters: t.Sequence[s
     files = {f"{cluster}/{path}": content for cluster, content_by_path in rendered.golden.items()
              for path, content in content_by_path.items()}
     kept = [c for c in clusters if c not in rendered.golden]
-    for path in sorted(writer.owned(golden_root, adopt_nested=True) or {}):
+    for path in sorted(writer.owned(golden_root, adopt=clusters) or {}):
         source = golden_root / path
         if path.split("/", 1)[0] in kept and source.name != writer.LOCK_NAME and source.is_file() and not source.is_symlink():
-            files[path] = source.read_bytes()
+            files[path] = read_plain(source)
     if check_only:
         for cluster in rendered.golden:
             index = f"{cluster}/index.yaml"
             if index in files:
                 files[index] = golden_.same_but_for_the_tool(files[index], _read_owned(golden_root / index))
-        return writer.check(golden_root, files, adopt_nested=True)
-    return writer.write(golden_root, files, adopt_nested=True)
+        return writer.check(golden_root, files, adopt=clusters)
+    return writer.write(golden_root, files, adopt=clusters)
 
 
 def _read_owned(path: Path) -> bytes | None:
     if path.is_symlink() or not path.is_file():
         return None
-    return path.read_bytes()
+    return read_plain(path)
 
 
 def golden_clusters(golden_root: Path) -> list[str]:
@@ -186,10 +189,39 @@ def golden_clusters(golden_root: Path) -> list[str]:
 
 
 def read_golden(golden_root: Path, cluster: str) -> dict[str, bytes]:
+    """A cluster's golden files. Goldens come from pull requests: a link is refused, never
+    followed (a link to a kubeconfig would print its token in the diff), and so is a special or
+    oversized file; folders are walked without following links."""
     root = golden_root / cluster
+    if root.is_symlink():
+        raise golden_.GoldenError(f"{root}: is a symbolic link; goldens are plain files and folders, never followed")
     if not root.is_dir():
         return {}
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and not p.name.startswith(".stackgen")}
+    files: dict[str, bytes] = {}
+    for directory, subdirs, names in os.walk(root):
+        for name in sorted(subdirs + names):
+            path = Path(directory) / name
+            if path.is_symlink():
+                raise golden_.GoldenError(f"{path}: is a symbolic link; goldens are plain files and folders, never followed")
+        for name in sorted(names):
+            if not name.startswith(".stackgen"):
+                files[(Path(directory) / name).relative_to(root).as_posix()] = read_plain(Path(directory) / name)
+    return files
+
+
+def read_plain(path: Path, limit: int = golden_.MAX_GOLDEN_BYTES) -> bytes:
+    """A regular file's bytes, opened without following a link and read only up to `limit`."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        raise golden_.GoldenError(f"{path}: cannot be read ({error.strerror or error})") from None
+    with open(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise golden_.GoldenError(f"{path}: is not a regular file; goldens are plain files")
+        content = handle.read(limit + 1)
+    if len(content) > limit:
+        raise golden_.GoldenError(f"{path}: larger than {limit // (1024 * 1024)} MiB; not a golden stackgen writes")
+    return content
 
 
 def old_pins(checked: Checked, golden_root: Path, rendered: Rendered, kustomize: kz.Kustomize, jobs: int,
@@ -200,13 +232,14 @@ def old_pins(checked: Checked, golden_root: Path, rendered: Rendered, kustomize:
     current = checked.stack.upstream.kubeflow
     by_pin: dict[str, list[str]] = {}
     for cluster in sorted(rendered.golden):
-        pin = golden_.golden_pin(read_golden(golden_root, cluster))
+        pin = golden_.golden_pin(read_golden(golden_root, cluster), f"{golden_root / cluster / 'index.yaml'}")
         if pin is not None and pin != current:
             by_pin.setdefault(pin, []).append(cluster)
     found: dict[str, golden_.OldPin] = {}
     for pin, clusters in sorted(by_pin.items()):
-        mirror_root = vendor_.cache_dir(pin, env)
-        if not (mirror_root / "remotes.yaml").is_file():
+        # The pin comes from a golden index, which is input: a pin that is no release tag is simply not vendored.
+        mirror_root = vendor_.cache_dir(pin, env) if vendor_.valid_pin(pin) else None
+        if mirror_root is None or not (mirror_root / "remotes.yaml").is_file():
             found.update({cluster: golden_.OldPin(pin, None) for cluster in clusters})
             continue
         stack = dataclasses.replace(checked.stack, upstream=dataclasses.replace(checked.stack.upstream, kubeflow=pin))

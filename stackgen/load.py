@@ -16,6 +16,7 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.resolver import Resolver
 
+from stackgen import credentials
 from stackgen.diagnostics import Diagnostic, JsonPath, json_path
 
 MAX_BYTES = 8 * 1024 * 1024
@@ -113,8 +114,12 @@ def load_bytes(data: bytes, file: str = "stack.yaml") -> Loaded:
 
 
 def _failed(file: str, error: _LoadError) -> Loaded:
+    # Load quotes what it could not read (a tag, a duplicate key, a scalar): any of them may be
+    # a token, so every field is masked like validate's.
+    hint = credentials.redact(error.hint) if error.hint else None
     diagnostic = Diagnostic(
-        file, error.line, error.column, "error", error.code, error.message, json_path(error.path), error.hint
+        file, error.line, error.column, "error", error.code, credentials.redact(error.message),
+        credentials.redact(json_path(error.path)), hint,
     )
     return Loaded(file, None, SourceMap(), (diagnostic,))
 
@@ -133,11 +138,31 @@ def _decode(data: bytes) -> str:
     except UnicodeDecodeError as error:
         line, column = _line_col(data[: error.start])
         raise _LoadError(line, column, "SG003", f"invalid UTF-8 (byte 0x{data[error.start]:02x}); stack.yaml must be UTF-8") from None
-    bad = next((i for i, ch in enumerate(text) if ch == "\x00" or (ch < " " and ch not in "\t\n\r")), None)
-    if bad is not None:
+    found = _NOT_PRINTABLE.search(text)
+    if found is not None:
+        bad = found.start()
         line, column = _line_col(text[:bad].encode())
-        raise _LoadError(line, column, "SG003", f"control character U+{ord(text[bad]):04X} is not allowed in YAML")
+        message, hint = _unprintable(text[bad])
+        raise _LoadError(line, column, "SG003", message, hint=hint)
     return text
+
+
+# YAML's printable set (tab, LF, CR, U+0020-U+007E, U+00A0 on, no surrogates, no U+FFFE/U+FFFF),
+# less NEL, LS and PS: libyaml ends a line at those (YAML 1.1) where editors and YAML 1.2 do
+# not, so one in a comment would shift every later position. Checked here, at its own line and
+# column, before libyaml reports it at 1:1.
+_NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _unprintable(character: str) -> tuple[str, str | None]:
+    """The message and hint for a character stack.yaml may not hold raw."""
+    point = f"U+{ord(character):04X}"
+    if character in "\x85\u2028\u2029":
+        return (f"line break {point} is not allowed: YAML 1.1 ends a line there and editors do not",
+                f'write it as an escape ("\\u{ord(character):04x}") inside a double-quoted string, or remove it')
+    if character in "\ufffe\uffff" or "\ud800" <= character <= "\udfff":
+        return f"{point} is not a character; stack.yaml must be UTF-8 text", None
+    return f"control character {point} is not allowed in YAML", None
 
 
 def _line_col(prefix: bytes) -> tuple[int, int]:
@@ -361,6 +386,35 @@ def _resolve(event: yaml.ScalarEvent) -> str:
 
 _CONSTRUCTOR = SafeConstructor()
 
+# YAML 1.2 core schema numbers: decimal without a leading zero, 0o octal, 0x hex, and floats
+# with digits, `.`, and an exponent. PyYAML reads YAML 1.1, which also takes `017` (octal 15),
+# `0b1000`, `1_0` and `1:20` (base 60, 80): a YAML 1.2 reader, an editor, or a reviewer reads
+# them otherwise, so stackgen refuses them rather than pick one meaning silently.
+_YAML12_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+")
+_YAML12_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
+
+
+def _yaml11_only(literal: str, tag: str) -> tuple[str, str] | None:
+    """What a YAML-1.1-only number means and how to write it, or None for a YAML 1.2 number."""
+    if (_YAML12_INT if tag.endswith(":int") else _YAML12_FLOAT).fullmatch(literal):
+        return None
+    try:
+        value = _CONSTRUCTOR.construct_yaml_int(yaml.ScalarNode(tag, literal)) if tag.endswith(":int") else None
+    except (ValueError, ConstructorError):
+        value = None
+    shown = f"{value}" if value is not None else "a float"
+    if ":" in literal:
+        return f"{shown} (base 60)", f"write {value if value is not None else 'the number'} in decimal, or quote it if it is a time or a ratio: \"{literal}\""
+    if "_" in literal:
+        return f"{shown} (YAML 1.1 drops `_`)", f"write it without `_`, or quote it: \"{literal}\""
+    if literal.lstrip("+-").startswith("0b"):
+        return f"{shown} (binary)", f"write {value} in decimal"
+    return f"{shown} (octal)", f"write {value} if octal was meant, {literal.lstrip('+-0') or '0'} if decimal was, or quote it: \"{literal}\""
+
+
+def _clip(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
 
 def _scalar(event: t.Any, path: JsonPath) -> t.Any:
     tag = event.tag if event.tag not in (None, "!") else _resolve(event)
@@ -369,6 +423,8 @@ def _scalar(event: t.Any, path: JsonPath) -> t.Any:
     node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
     if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and len(event.value) > MAX_SCALAR_DIGITS:
         raise _LoadError(*_mark(event), "SG016", f"number literal longer than {MAX_SCALAR_DIGITS} characters", path)
+    if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and (meaning := _yaml11_only(event.value, tag)):
+        raise _LoadError(*_mark(event), "SG017", f"number `{event.value}` means {meaning[0]} in YAML 1.1 only", path, hint=meaning[1])
     try:
         if tag == "tag:yaml.org,2002:str":
             return event.value
@@ -384,5 +440,7 @@ def _scalar(event: t.Any, path: JsonPath) -> t.Any:
             value: datetime.date = _CONSTRUCTOR.construct_yaml_timestamp(node)
             return value
     except (ConstructorError, ValueError, OverflowError):
-        raise _LoadError(*_mark(event), "SG016", f"cannot read scalar `{event.value[:40]}` as {tag.rsplit(':', 1)[-1]}", path) from None
+        # Masked before it is cut: a token cut short no longer looks like one.
+        shown = _clip(credentials.redact(event.value))
+        raise _LoadError(*_mark(event), "SG016", f"cannot read scalar `{shown}` as {tag.rsplit(':', 1)[-1]}", path) from None
     raise _LoadError(*_mark(event), "SG012", f"YAML tag {tag} is not allowed here", path)

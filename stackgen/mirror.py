@@ -4,6 +4,13 @@ Overlays reference upstream as pinned remote URLs, and upstream pulls remote bas
 (Argo Workflows, LWS, JobSet). `materialize` copies the mirror and the overlays into a work
 directory and rewrites each URL found in a kustomization into a relative path to its mirrored
 copy, following the mirror's `remotes.yaml`. The mirror and the overlays are never changed.
+
+A mirror (vendored, cached, or named with --upstream) is a download from elsewhere, so it is
+read as input: a link or special file in it is refused, never followed; every path a
+kustomization names (resources, patches, generators, openapi, configurations, ...) must be a
+relative path that stays in the workspace, or a remote base the mirror maps; anything else
+(an `HTTP://` resource, a URL in `patches`, a `file://` repository, an absolute path) is
+refused before kustomize runs, because kustomize would fetch or read it.
 """
 
 from __future__ import annotations
@@ -20,7 +27,15 @@ import yaml
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 MIRRORED_TREES = ("kubeflow-manifests", "remote")
-_REMOTE = re.compile(r"^(https?://|git@|github\.com/|ssh://)")
+# What kustomize would fetch rather than read from the workspace: any scheme (case-insensitive:
+# kustomize takes `HTTP://`), git's scp-like and getter forms, and bare forge hosts.
+_REMOTE = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*://|git@|git::|gh:|(?:github\.com|gitlab\.com|bitbucket\.org)/)", re.I)
+# Fields whose strings (or whose items' `path`) kustomize loads as files, folders or URLs.
+_PATH_LISTS = ("resources", "components", "bases", "crds", "configurations", "generators", "transformers", "validators",
+               "patchesStrategicMerge")
+_REWRITTEN = ("resources", "components", "bases")
+_PATH_ITEMS = ("patches", "patchesJson6902", "replacements")
+_GENERATORS = ("configMapGenerator", "secretGenerator")
 
 
 class MirrorError(Exception):
@@ -54,9 +69,29 @@ def open_mirror(root: Path) -> Mirror:
     try:
         raw = yaml.safe_load(index.read_text("utf-8"))
         entries = tuple(RemoteEntry(str(e["url"]), str(e["ref"]), str(e["path"]).strip()) for e in raw)
-    except (yaml.YAMLError, KeyError, TypeError) as error:
-        raise MirrorError(f"{index}: unreadable remote map ({error})") from None
+    except (yaml.YAMLError, KeyError, TypeError, UnicodeDecodeError, RecursionError) as error:
+        raise MirrorError(f"{index}: unreadable remote map ({str(error)[:200]})") from None
+    for entry in entries:
+        parts = Path(entry.path).parts
+        if Path(entry.path).is_absolute() or ".." in parts or not parts:
+            raise MirrorError(f"{index}: `path: {entry.path}` leaves the mirror; a remote's path is relative, inside it")
+    plain_tree(root / "crds")  # verify reads the CRDs straight from the mirror, not from a workspace copy
     return Mirror(root, entries)
+
+
+def plain_tree(folder: Path) -> None:
+    """Refuse a link or special file anywhere under `folder` (walked without following links)."""
+    if folder.is_symlink():
+        _foreign(folder, "refuse")
+    for directory, subdirs, names in os.walk(folder):
+        for name in subdirs + names:
+            path = Path(directory) / name
+            if path.is_symlink() or not (path.is_dir() or stat.S_ISREG(os.lstat(path).st_mode)):
+                _foreign(path, "refuse")
+
+
+def _inside(root: Path, target: Path) -> bool:
+    return os.path.normpath(target) == os.path.normpath(root) or os.path.normpath(target).startswith(os.path.normpath(root) + os.sep)
 
 
 def _split(url: str) -> tuple[str, str | None]:
@@ -76,7 +111,8 @@ def resolve(mirror: Mirror, url: str) -> Path | None:
         if ref is not None and ref != entry.ref:
             continue
         rest = base[len(entry.url):].lstrip("/")
-        return mirror.root / entry.path / rest if rest else mirror.root / entry.path
+        target = mirror.root / entry.path / rest if rest else mirror.root / entry.path
+        return target if _inside(mirror.root, target) else None  # `//../../x` in a URL stays in the mirror
     return None
 
 
@@ -89,26 +125,56 @@ def _link_or_copy(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
-def _writable_dirs(root: Path) -> None:
-    for directory, _, _ in os.walk(root):
-        mode = os.stat(directory).st_mode
-        if not mode & stat.S_IWUSR:
-            os.chmod(directory, mode | stat.S_IWUSR)
+def _copy_tree(source: Path, target: Path, links: t.Literal["refuse", "skip"], keep: t.Callable[[str], bool] = lambda _: True) -> None:
+    """Copy the regular files under `source` (hard links where possible), never following a
+    link: a link or special file is refused (the mirror) or skipped (the overlays' foreign
+    files: a link to `/` or to a 20 GB sparse file, a loop, a FIFO)."""
+    for directory, subdirs, names in os.walk(source):
+        here = Path(directory)
+        rel = here.relative_to(source)
+        (target / rel).mkdir(parents=True, exist_ok=True)
+        os.chmod(target / rel, os.stat(target / rel).st_mode | stat.S_IWUSR)
+        for name in sorted(subdirs):
+            if (here / name).is_symlink():
+                _foreign(here / name, links)
+        subdirs[:] = [d for d in subdirs if not (here / d).is_symlink()]
+        for name in sorted(names):
+            path = here / name
+            mode = os.lstat(path).st_mode
+            if not stat.S_ISREG(mode):
+                _foreign(path, links)
+            elif keep((rel / name).as_posix()):
+                _link_or_copy(str(path), str(target / rel / name))
 
 
-def materialize(mirror: Mirror, overlays: Path, dest: Path) -> Workspace:
+def _foreign(path: Path, links: str) -> None:
+    if links == "refuse":
+        raise MirrorError(f"{path}: is a link or special file; an upstream mirror is read as plain files only")
+
+
+def materialize(mirror: Mirror, overlays: Path, dest: Path, owned: t.Collection[str] | None = None) -> Workspace:
+    """The work directory kustomize runs in. `owned`: the overlay files to copy (what the lock
+    lists); without it, every regular file but stackgen's bookkeeping."""
     upstream = dest / "upstream"
     for tree in MIRRORED_TREES:
-        if (mirror.root / tree).is_dir():
-            shutil.copytree(mirror.root / tree, upstream / tree, symlinks=False, copy_function=_link_or_copy)
-    _writable_dirs(upstream)
+        source = mirror.root / tree
+        if source.is_symlink():
+            _foreign(source, "refuse")
+        if source.is_dir():
+            _copy_tree(source, upstream / tree, "refuse")
+    if (mirror.root / "remotes.yaml").is_symlink():
+        _foreign(mirror.root / "remotes.yaml", "refuse")
     shutil.copy2(mirror.root / "remotes.yaml", upstream / "remotes.yaml")
     local = Mirror(upstream, mirror.entries)
     copied = dest / "overlays"
-    shutil.copytree(overlays, copied, symlinks=False, ignore=shutil.ignore_patterns(".stackgen*"))
-    for root, label in ((upstream, mirror.root), (copied, overlays)):
+    wanted = set(owned) if owned is not None else None
+    _copy_tree(overlays, copied, "skip",
+               lambda rel: (wanted is None or rel in wanted) and not rel.split("/", 1)[0].startswith(".stackgen"))
+    # The overlays' files are what the compiler wrote (render checks that first), and its YAML
+    # may share a repeated node by alias; the mirror's come from elsewhere.
+    for root, label, trusted in ((upstream, mirror.root, False), (copied, overlays, True)):
         for kustomization in _kustomizations(root):
-            _rewrite(local, kustomization, label / kustomization.relative_to(root))
+            _rewrite(local, kustomization, label / kustomization.relative_to(root), dest, aliases=trusted)
     return Workspace(dest, copied, upstream)
 
 
@@ -119,20 +185,72 @@ def _kustomizations(root: Path) -> t.Iterator[Path]:
                 yield Path(directory) / name
 
 
-def _rewrite(mirror: Mirror, kustomization: Path, shown_as: Path) -> None:
+def _references(body: t.Mapping[str, t.Any]) -> t.Iterator[tuple[str, str]]:
+    """(field, value) of every path or URL a kustomization makes kustomize load."""
+    for field in _PATH_LISTS:
+        items = body.get(field)
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, str) and "\n" not in item:  # a multi-line string is an inline patch or config
+                yield field, item
+            elif isinstance(item, dict) and isinstance(item.get("path"), str):
+                yield field, item["path"]
+    for field in _PATH_ITEMS:
+        items = body.get(field)
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict) and isinstance(item.get("path"), str):
+                yield field, item["path"]
+    openapi = body.get("openapi")
+    if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
+        yield "openapi", openapi["path"]
+    for field in _GENERATORS:
+        generators = body.get(field)
+        for generator in generators if isinstance(generators, list) else []:
+            if not isinstance(generator, dict):
+                continue
+            for key in ("files", "envs"):
+                for entry in generator.get(key) or [] if isinstance(generator.get(key), list) else []:
+                    if isinstance(entry, str):
+                        yield field, entry.split("=", 1)[-1]
+            if isinstance(generator.get("env"), str):
+                yield field, generator["env"]
+
+
+def _rewrite(mirror: Mirror, kustomization: Path, shown_as: Path, workspace: Path, aliases: bool = False) -> None:
     text = kustomization.read_text("utf-8")
-    if "://" not in text and "git@" not in text:
+    try:
+        # Aliases first: expanded, a few lines of them take all memory (a billion laughs).
+        if not aliases and any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=_LOADER)):
+            raise MirrorError(f"{shown_as}: YAML aliases are not allowed in a kustomization stackgen renders")
+        body = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
+    except yaml.YAMLError:
+        # Unchecked, kustomize's own YAML reader might still find a URL in it and fetch it.
+        raise MirrorError(f"{shown_as}: not valid YAML; stackgen checks every path a kustomization names before kustomize runs") from None
+    if body is None:
         return
-    body = yaml.safe_load(text) or {}
-    references = [r for key in ("resources", "components", "bases") for r in (body.get(key) or []) if isinstance(r, str)]
-    for reference in references:
-        if not _REMOTE.match(reference):
-            continue
-        target = resolve(mirror, reference)
-        if target is None:
-            raise MirrorError(f"{shown_as}: remote base {reference} has no entry in the mirror ({mirror.root.name}/remotes.yaml)")
-        relative = os.path.relpath(target, kustomization.parent)
-        text = re.sub(rf"(?m)^(\s*-\s*['\"]?){re.escape(reference)}(['\"]?\s*(#.*)?)$", lambda m: m.group(1) + relative + m.group(2), text)
-    replacement = kustomization.with_name(kustomization.name + ".stackgen-tmp")
-    replacement.write_text(text, "utf-8")
-    os.replace(replacement, kustomization)  # a new inode: the mirror's file stays untouched
+    if not isinstance(body, dict):
+        raise MirrorError(f"{shown_as}: not a kustomization (a mapping)")
+    changed = False
+    for field in _REWRITTEN:
+        items = body.get(field)
+        for index, reference in enumerate(items if isinstance(items, list) else []):
+            if not isinstance(reference, str) or not _REMOTE.match(reference):
+                continue
+            target = resolve(mirror, reference.strip())
+            if target is None:
+                raise MirrorError(f"{shown_as}: remote base {reference} has no entry in the mirror ({mirror.root.name}/remotes.yaml); "
+                                  "stackgen renders offline and never fetches it")
+            items[index] = os.path.relpath(target, kustomization.parent)
+            changed = True
+    for field, reference in _references(body):
+        if _REMOTE.match(reference):
+            raise MirrorError(f"{shown_as}: `{field}` names {reference[:200]}, which kustomize would fetch; "
+                              "stackgen renders offline: only the remote bases of resources, components and bases are mapped")
+        if os.path.isabs(reference) or not _inside(workspace, kustomization.parent / reference):
+            raise MirrorError(f"{shown_as}: `{field}` names {reference[:200]}, outside the overlays and the mirror; not read")
+    if changed:
+        replacement = kustomization.with_name(kustomization.name + ".stackgen-tmp")
+        replacement.write_text(yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=4096), "utf-8")
+        os.replace(replacement, kustomization)  # a new inode: the mirror's file stays untouched
+
+
+_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

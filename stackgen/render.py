@@ -13,6 +13,7 @@ import functools
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,7 @@ import yaml
 from stackgen import cachefile, yamlio
 from stackgen import kustomize as kz
 from stackgen import mirror as mirrors
+from stackgen import write as writer
 
 Resource = dict[str, t.Any]
 OWN = "own"
@@ -71,7 +73,13 @@ def cache_root(env: t.Mapping[str, str] | None = None) -> Path:
 
 def clusters_in(overlays: Path) -> list[str]:
     root = overlays / "clusters"
-    return sorted(p.name for p in root.iterdir() if (p / "kustomization.yaml").is_file()) if root.is_dir() else []
+    # A foreign folder or link in overlays/clusters/ is no cluster: never rendered, never entered.
+    found = root.iterdir() if root.is_dir() and not root.is_symlink() else iter(())
+    return sorted(p.name for p in found if not p.is_symlink() and p.is_dir() and _regular(p / "kustomization.yaml"))
+
+
+def _regular(path: Path) -> bool:
+    return not path.is_symlink() and path.is_file()
 
 
 def pieces_of(overlays: Path, cluster: str) -> list[str]:
@@ -84,10 +92,26 @@ def pieces_of(overlays: Path, cluster: str) -> list[str]:
     return pieces
 
 
+def _regular_files(directory: Path) -> t.Iterator[tuple[Path, os.stat_result]]:
+    """Every regular file under `directory`, sorted, found without following a link (a link to
+    `/` or a loop in overlays/ or the mirror is never entered); links and special files are
+    left out, as `materialize` leaves them out of the workspace."""
+    for root, subdirs, names in os.walk(directory):
+        subdirs.sort()
+        for name in sorted(names):
+            path = Path(root) / name
+            status = os.lstat(path)
+            if stat.S_ISREG(status.st_mode):
+                yield path, status
+
+
 def _digest_dir(directory: Path, into: t.Any) -> None:
-    for path in sorted(directory.rglob("*")):
-        if path.is_file():
-            into.update(path.relative_to(directory).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for path, _ in _regular_files(directory):
+        into.update(path.relative_to(directory).as_posix().encode() + b"\0")
+        with open(path, "rb") as handle:  # streamed: memory stays flat whatever the file's size
+            while chunk := handle.read(1 << 20):
+                into.update(chunk)
+        into.update(b"\0")
 
 
 def mirror_fingerprint(root: Path) -> str:
@@ -95,11 +119,11 @@ def mirror_fingerprint(root: Path) -> str:
     digest = hashlib.sha256()
     for tree in (*mirrors.MIRRORED_TREES, "remotes.yaml"):
         target = root / tree
-        paths = sorted(target.rglob("*")) if target.is_dir() else [target]
-        for path in paths:
-            if path.is_file():
-                stat = path.stat()
-                digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        found = _regular_files(target) if target.is_dir() and not target.is_symlink() else ()
+        if target.is_file() and not target.is_symlink():
+            found = iter([(target, os.lstat(target))])
+        for path, status in found:
+            digest.update(f"{path.relative_to(root)}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
@@ -110,7 +134,7 @@ def piece_key(overlays: Path, piece: str, salt: str) -> str:
     body = yamlio.load((directory / "kustomization.yaml").read_text("utf-8")) or {}
     for component in body.get("components", []) or []:
         digest.update(component.encode())
-        _digest_dir((directory / component).resolve(), digest)
+        _digest_dir(Path(os.path.normpath(directory / component)), digest)
     return digest.hexdigest()
 
 
@@ -220,7 +244,9 @@ def _build_all(
     if not missing:
         return outputs, errors, 0
     with tempfile.TemporaryDirectory(prefix="stackgen-render-") as temporary:
-        workspace = mirrors.materialize(mirror, overlays, Path(temporary))
+        # Only the files the lock lists: foreign files in overlays/ are never read or copied.
+        locked = writer.owned(overlays)
+        workspace = mirrors.materialize(mirror, overlays, Path(temporary), set(locked) if locked is not None else None)
         for piece in missing:
             if piece.name.endswith("#pristine"):
                 _write_pristine(workspace.overlays, piece.name.removesuffix("#pristine"))
@@ -290,7 +316,7 @@ def _weight(mirror_root: Path, piece: Path) -> int:
 
 @functools.cache
 def _tree_size(root: Path) -> int:
-    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    return sum(status.st_size for _, status in _regular_files(root))
 
 
 def _write_pristine(overlays: Path, unit: str) -> None:

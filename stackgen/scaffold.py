@@ -61,7 +61,7 @@ SITES: t.Mapping[Cloud, Site] = {
                 "gcp-secret-manager", "ml-platform-example"),
     "azure": Site("azure", "azure-weu", "westeurope", "https://ml-platform-weu.hcp.westeurope.azmk8s.io:443", "a100",
                   "0b8f7c1e-4d2a-4f6b-9c3e-5a7d1e2f3b4c",
-                  "az://example-ml-data/datasets/example", "az://example-ml-models/example/v1",
+                  "az://example-ml-data/datasets/example", "https://examplemlmodels.blob.core.windows.net/models/example/v1",
                   "azure-key-vault", "ml-platform-kv/example"),
     "onprem": Site("onprem", "onprem-fra", "fra", "https://k8s.fra.example.internal:6443", "l40s", None,
                    "pvc://example-data", "s3://example-ml-models/example/v1",

@@ -16,7 +16,10 @@ Codes (stable; tests and users rely on them):
     SG108 kubernetesVersion as number SG208 secret that lands on no cluster (warning)
                                       SG209 role selector no cluster has yet (warning)
                                       SG210 hub topology, cluster without `server`
+                                      SG211 two declarations that become one file or object
     SG301 literal credential (shown masked)
+
+Load codes that name a YAML trap are listed here too: SG017 (a number only YAML 1.1 reads so).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from pathlib import Path
 import jsonschema
 from jsonschema.exceptions import best_match
 
-from stackgen import catalog, ecma
+from stackgen import catalog, credentials, ecma
 from stackgen.diagnostics import Diagnostic, JsonPath, Severity, json_path
 from stackgen.load import Loaded
 from stackgen.model import DEFAULT_NAMESPACE, ROLES, STORE_CLOUD
@@ -49,9 +52,10 @@ CODES: t.Mapping[str, str] = {
     "SG106": "value out of range or of the wrong size",
     "SG107": "unknown component",
     "SG108": "kubernetesVersion written as a YAML number",
+    "SG017": "number that only YAML 1.1 reads that way (017, 0b1000, 1_0, 1:20)",
     "SG201": "duplicate name",
     "SG202": "reference to something stack.yaml does not declare",
-    "SG203": "cluster named like a role",
+    "SG203": "cluster named like a role or a cloud",
     "SG204": "training job's dataset is on a cluster without the training role",
     "SG205": "model selector that matches no cluster",
     "SG206": "identity or OIDC issuer that does not fit its cluster",
@@ -59,6 +63,7 @@ CODES: t.Mapping[str, str] = {
     "SG208": "secret that lands on no cluster (warning)",
     "SG209": "role selector that no cluster has yet (warning)",
     "SG210": "hub topology with a cluster that has no `server`",
+    "SG211": "two declarations that become the same file or object",
     "SG301": "literal credential in stack.yaml",
 }
 
@@ -86,8 +91,37 @@ def _ecma_pattern(validator: t.Any, pattern: str, instance: t.Any, schema: t.Any
         yield jsonschema.ValidationError(f"does not match {pattern!r}")
 
 
-# Draft-07 with `pattern` read as ECMA-262, like the editors and ajv (stackgen/ecma.py says why).
-_Draft7Ecma = jsonschema.validators.extend(jsonschema.Draft7Validator, {"pattern": _ecma_pattern})
+def _hashable(value: t.Any) -> t.Hashable:
+    """A canonical form that is equal exactly where JSON Schema calls two instances equal: 1 and
+    1.0 are, true and 1 are not, mappings are compared by content whatever their key order."""
+    if isinstance(value, bool) or value is None:
+        return ("literal", value)
+    if isinstance(value, (int, float)):
+        return ("number", int(value) if isinstance(value, float) and value.is_integer() else value)
+    if isinstance(value, dict):
+        return ("mapping", frozenset((key, _hashable(item)) for key, item in value.items()))
+    if isinstance(value, list):
+        return ("list", tuple(_hashable(item) for item in value))
+    return (type(value).__name__, value)
+
+
+def _unique_items(validator: t.Any, unique: bool, instance: t.Any, schema: t.Any) -> t.Iterator[jsonschema.ValidationError]:
+    # jsonschema compares every pair of unhashable items (6,000 mappings: 51 s); a set of
+    # canonical forms does it in one pass.
+    if not (unique and validator.is_type(instance, "array")):
+        return
+    seen: set[t.Hashable] = set()
+    for item in instance:
+        form = _hashable(item)
+        if form in seen:
+            yield jsonschema.ValidationError("has non-unique elements")
+            return
+        seen.add(form)
+
+
+# Draft-07 with `pattern` read as ECMA-262, like the editors and ajv (stackgen/ecma.py says why),
+# and `uniqueItems` in linear time.
+_Draft7Ecma = jsonschema.validators.extend(jsonschema.Draft7Validator, {"pattern": _ecma_pattern, "uniqueItems": _unique_items})
 
 
 @functools.cache
@@ -104,12 +138,25 @@ class _Item:
     diagnostic: Diagnostic
 
 
+MAX_SUGGESTIONS = 50
+"""Spelling searches ("did you mean ...?") per file."""
+
+
 class _Report:
     """Collects diagnostics for one file, placing each at its node."""
 
     def __init__(self, loaded: Loaded):
         self.loaded = loaded
         self.items: list[_Item] = []
+        self.suggestions_left = MAX_SUGGESTIONS
+
+    def did_you_mean(self, word: str, options: t.Iterable[str]) -> str | None:
+        """A spelling hint, for the first MAX_SUGGESTIONS names only: each search reads every
+        option, so unbounded, 10,000 unknown selectors over 10,000 clusters would be quadratic."""
+        if self.suggestions_left <= 0:
+            return None
+        self.suggestions_left -= 1
+        return _did_you_mean(word, options)
 
     def at_value(self, path: JsonPath, code: str, message: str, hint: str | None = None, severity: Severity = "error") -> None:
         self._add(self.loaded.source.value_at(path), path, code, message, hint, severity)
@@ -129,6 +176,7 @@ def validate(loaded: Loaded) -> list[Diagnostic]:
     report = _Report(loaded)
     for error in _validator().iter_errors(loaded.tree):
         _schema_error(report, error)
+    _whole_floats(report, loaded.tree, (), {item.path for item in report.items})
     _cross_references(report, loaded.tree)
     _credentials(report, loaded.tree, ())
     return sorted({_redacted(item.diagnostic) for item in _without_echoes(report.items)})
@@ -223,7 +271,7 @@ def _schema_error(report: _Report, error: jsonschema.ValidationError) -> None:
     elif kind == "enum":
         choices = ", ".join(str(c) for c in expected)
         report.at_value(path, "SG103", f"`{_name(path)}` must be one of {choices}; got {_shown(value)}",
-                        _did_you_mean(str(value), [str(c) for c in expected]))
+                        report.did_you_mean(str(value), [str(c) for c in expected]))
     elif kind == "const":
         report.at_value(path, "SG103", f"`{_name(path)}` must be `{expected}`; got {_shown(value)}")
     elif kind == "type":
@@ -236,12 +284,36 @@ def _schema_error(report: _Report, error: jsonschema.ValidationError) -> None:
         report.at_value(path, "SG105", f"`{_name(path)}` is not valid here")
 
 
+MAX_UNKNOWN_KEYS = 20
+"""Unknown keys reported one by one in a mapping; the rest are counted in one more diagnostic
+(100,000 stray keys would otherwise print 100,000 lines, each with its own spelling search)."""
+
+
+def _whole_floats(report: _Report, node: t.Any, path: JsonPath, reported: set[JsonPath]) -> None:
+    """A float is never an integer here. Draft-07 (and ajv, where JSON has one number type)
+    calls 4.0 an integer, and stackgen would write `numNodes: 4.0`; the schema has no `number`
+    field, so every whole float the schema let through stood where an integer is meant."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _whole_floats(report, value, path + (key,), reported)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _whole_floats(report, value, path + (index,), reported)
+    elif isinstance(node, float) and node.is_integer() and path not in reported:
+        report.at_value(path, "SG104", f"`{_name(path)}` must be an integer; got a float", f"write {int(node)}")
+
+
 def _unknown_keys(report: _Report, path: JsonPath, value: dict[str, t.Any], allowed: set[str]) -> None:
-    for key in sorted(set(value) - allowed):
+    unknown = [key for key in value if key not in allowed]  # in document order: the first ones are reported
+    for key in unknown[:MAX_UNKNOWN_KEYS]:
         if path == ("spec", "components"):
-            report.at_key(path + (key,), "SG107", f"unknown component `{key}`", _did_you_mean(key, allowed))
+            report.at_key(path + (key,), "SG107", f"unknown component `{key}`", report.did_you_mean(key, allowed))
         else:
-            report.at_key(path + (key,), "SG101", f"unknown key `{key}` in {_where(path)}", _did_you_mean(key, allowed))
+            report.at_key(path + (key,), "SG101", f"unknown key `{key}` in {_where(path)}", report.did_you_mean(key, allowed))
+    if len(unknown) > MAX_UNKNOWN_KEYS:
+        more = len(unknown) - MAX_UNKNOWN_KEYS
+        report.at_key(path + (unknown[MAX_UNKNOWN_KEYS],), "SG101",
+                      f"... and {more} more unknown key{'s' if more != 1 else ''} in {_where(path)} (not listed)")
 
 
 def _type_error(report: _Report, path: JsonPath, expected: t.Any, value: object) -> None:
@@ -272,17 +344,18 @@ _PATTERN_MEANING: t.Mapping[str, str] = {
     "runtime": "a runtime name (a DNS-1123 label)",
     "region": "a region or site name (lowercase letters, digits and `-`)",
     "image": "an image reference pinned by a version tag or digest (`repo/name:1.4` or `@sha256:...`; `latest` moves, so it pins nothing)",
+    "key": "a key without control or bidirectional-formatting characters",
     "uri": "a storage URI (s3://, gs://, az://, abfss://, hf://, https:// or pvc://)",
-    "storageUri": "a storage URI (s3://, gs://, az://, abfss://, hf://, https:// or pvc://)",
+    "storageUri": "a storage URI KServe's storage initializer reads (s3://, gs://, hf://, https:// or pvc://)",
     "repoURL": "a git URL (https://, ssh:// or git@host:path) without credentials",
     "revision": "a branch, tag or commit without spaces",
-    "server": "an https:// URL of the API server",
+    "server": "an https:// URL of the API server (port 1 to 65535)",
     "awsRoleArn": "an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)",
     "gcpServiceAccount": "a service-account e-mail (<name>@<project>.iam.gserviceaccount.com)",
     "azureClientId": "a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
     "azureTenantId": "a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
     "oidcIssuer": "an EKS OIDC issuer (https://oidc.eks.<region>.amazonaws.com/id/<ID>)",
-    "ingressHost": "a DNS host name",
+    "ingressHost": "a DNS host name (labels of at most 63 characters, 253 in all)",
     "s3Endpoint": "an http:// or https:// URL",
     "s3Credentials": "a secret name (a DNS-1123 label)",
     "valueAs": "a Secret key (letters, digits, `-`, `_`, `.`)",
@@ -303,7 +376,10 @@ def _pattern_error(report: _Report, path: JsonPath, value: object) -> None:
         report.at_value(path, "SG105", f"`kubernetesVersion` must be a minor version like \"1.31\"; got {_shown(value)}")
         return
     described = _PATTERN_MEANING.get(field, "well formed")
-    report.at_value(path, "SG105", f"`{field}` must be {described}; got {_shown(value)}{_foreign_character(value)}")
+    hint = None
+    if field == "storageUri" and isinstance(value, str) and value.startswith(("az://", "abfss://")):
+        hint = "KServe 26.03 reads Azure Blob storage as https://<account>.blob.core.windows.net/<container>/<path>"
+    report.at_value(path, "SG105", f"`{field}` must be {described}; got {_shown(value)}{_foreign_character(value)}", hint)
 
 
 def _foreign_character(value: object) -> str:
@@ -366,10 +442,16 @@ class _Fleet:
     roles_of: t.Mapping[str, frozenset[str]]
     cloud_of: t.Mapping[str, object]
     datasets: t.Mapping[str, tuple[int, dict[str, t.Any]]]
+    with_role: t.Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
 
     def selected(self, selectors: t.Iterable[str]) -> set[str]:
-        wanted = set(selectors)
-        return {name for name, roles in self.roles_of.items() if name in wanted or roles & wanted}
+        """Indexed by role, so a selector costs what it selects, not a walk over the fleet."""
+        chosen: set[str] = set()
+        for selector in selectors:
+            chosen |= self.with_role.get(selector, frozenset())
+            if selector in self.roles_of:
+                chosen.add(selector)
+        return chosen
 
 
 def _fleet(spec: t.Mapping[str, t.Any]) -> _Fleet:
@@ -390,7 +472,11 @@ def _fleet(spec: t.Mapping[str, t.Any]) -> _Fleet:
         name = _text(dataset, "name")
         if name is not None:
             datasets.setdefault(name, (index, dataset))
-    return _Fleet(roles_of, cloud_of, datasets)
+    with_role: dict[str, set[str]] = {}
+    for name, roles in roles_of.items():
+        for role in roles:
+            with_role.setdefault(role, set()).add(name)
+    return _Fleet(roles_of, cloud_of, datasets, {role: frozenset(names) for role, names in with_role.items()})
 
 
 def _cross_references(report: _Report, tree: t.Any) -> None:
@@ -417,15 +503,18 @@ def _cross_references(report: _Report, tree: t.Any) -> None:
         where = _text(dataset, "cluster")
         if where is not None and where not in fleet.roles_of:
             report.at_value(("spec", "datasets", index, "cluster"), "SG202", f"dataset `{dataset.get('name')}` is on unknown cluster `{where}`",
-                            _did_you_mean(where, fleet.roles_of))
+                            report.did_you_mean(where, fleet.roles_of))
     for index, job in _items(spec, "trainingJobs"):
         _job_dataset(report, index, job, fleet)
     for index, model in _items(spec, "models"):
         path = ("spec", "models", index, "serveOn")
         if _selectors(report, path, model.get("serveOn"), fleet) == set():
             report.at_value(path, "SG205", f"model `{model.get('name')}` is served nowhere: serveOn matches no cluster")
+    workloads = _workload_clusters(spec, fleet)
     for index, secret in _items(spec, "secrets"):
-        _secret_reaches_store(report, spec, index, secret, fleet)
+        _secret_reaches_store(report, workloads, index, secret, fleet)
+    _claims(report, spec, fleet)
+    _secret_files(report, spec)
 
 
 def _duplicates(report: _Report, spec: t.Mapping[str, t.Any], key: str, name_of: t.Callable[[dict[str, t.Any]], str | None]) -> None:
@@ -452,7 +541,7 @@ def _selectors(report: _Report, path: JsonPath, selectors: object, fleet: _Fleet
         if not isinstance(selector, str) or selector in fleet.roles_of:
             continue
         if selector in ROLES:
-            if not fleet.selected([selector]):
+            if not fleet.with_role.get(selector):
                 # A fleet may declare a role before its first cluster exists (DESIGN's own example
                 # runs kserve on `edge` with no edge cluster): say so, do not fail.
                 report.at_value(path + (index,), "SG209", f"no cluster has role `{selector}` (yet); this selector matches nothing",
@@ -460,7 +549,7 @@ def _selectors(report: _Report, path: JsonPath, selectors: object, fleet: _Fleet
             continue
         known = False
         report.at_value(path + (index,), "SG202", f"`{selector}` is neither a role nor a cluster name",
-                        _did_you_mean(selector, [*fleet.roles_of, *ROLES]) or f"roles: {', '.join(ROLES)}")
+                        report.did_you_mean(selector, [*fleet.roles_of, *ROLES]) or f"roles: {', '.join(ROLES)}")
     return fleet.selected(_strings(selectors)) if known else None
 
 
@@ -470,7 +559,7 @@ def _job_dataset(report: _Report, index: int, job: t.Mapping[str, t.Any], fleet:
     if name is None:
         return
     if name not in fleet.datasets:
-        report.at_value(path, "SG202", f"training job `{job.get('name')}` reads unknown dataset `{name}`", _did_you_mean(name, fleet.datasets))
+        report.at_value(path, "SG202", f"training job `{job.get('name')}` reads unknown dataset `{name}`", report.did_you_mean(name, fleet.datasets))
         return
     cluster = _text(fleet.datasets[name][1], "cluster")
     if cluster is None or cluster not in fleet.roles_of or "training" in fleet.roles_of[cluster]:
@@ -485,6 +574,7 @@ def _job_dataset(report: _Report, index: int, job: t.Mapping[str, t.Any], fleet:
     )
 
 
+_CLOUDS = ("aws", "gcp", "azure", "onprem")
 _IDENTITY_CLOUD = {"awsRoleArn": "aws", "gcpServiceAccount": "gcp", "azureClientId": "azure"}
 _CLOUD_NAMES = {"aws": "an AWS", "gcp": "a GCP", "azure": "an Azure"}
 _EKS_ISSUER_REGION = re.compile(r"https://oidc\.eks\.([a-z0-9-]+)\.amazonaws\.com/")
@@ -495,6 +585,11 @@ def _cluster_fits(report: _Report, index: int, cluster: t.Mapping[str, t.Any]) -
     name, cloud = cluster.get("name"), cluster.get("cloud")
     if name in ROLES:
         report.at_value(path + ("name",), "SG203", f"cluster `{name}` is named like a role; selectors could not tell them apart", "rename the cluster")
+    elif name in _CLOUDS:
+        # Units are named <component>-<cloud> where they vary by cloud and <component>-<cluster>
+        # where they vary by cluster: a cluster named `aws` would make both `kserve-aws`.
+        report.at_value(path + ("name",), "SG203", f"cluster `{name}` is named like a cloud; its own units would take the names "
+                        "of the per-cloud ones", "rename the cluster, e.g. `" + f"{name}-1`")
     if cloud not in ("aws", "gcp", "azure", "onprem"):
         return  # the schema reports the cloud; identity cannot be judged against it
     identity = cluster.get("identity")
@@ -516,7 +611,8 @@ _SHIPPED_CREDENTIALS = frozenset((c.namespace, c.name) for c in catalog.DEFAULT_
 _AUTH_HINT = "add `auth: {secretRef: {name: <Secret holding the store's credentials>}}`"
 
 
-def _secret_reaches_store(report: _Report, spec: t.Mapping[str, t.Any], index: int, secret: t.Mapping[str, t.Any], fleet: _Fleet) -> None:
+def _secret_reaches_store(report: _Report, workloads: t.Mapping[str, set[str]], index: int, secret: t.Mapping[str, t.Any],
+                          fleet: _Fleet) -> None:
     """Workload identity reaches a cloud's store only from that cloud, and vault from nowhere;
     every other way in needs a credentials reference."""
     store = _text(secret, "store")
@@ -528,7 +624,9 @@ def _secret_reaches_store(report: _Report, spec: t.Mapping[str, t.Any], index: i
     if isinstance(runs_on, list):
         targets = _selectors(report, path + ("runsOn",), runs_on, fleet) or set()
     else:
-        targets = _landing(spec, _namespace(secret), store_cloud, fleet)
+        namespace = _namespace(secret)
+        landing = workloads.get(namespace, set()) if isinstance(namespace, str) else set()
+        targets = {n for n in landing if store_cloud is None or fleet.cloud_of.get(n) == store_cloud}
         # A reference for one of upstream's default credentials lands where its component runs,
         # which placement decides.
         namespace = _namespace(secret)
@@ -549,37 +647,102 @@ def _secret_reaches_store(report: _Report, spec: t.Mapping[str, t.Any], index: i
                         "it needs a credentials reference (`auth.secretRef`)", _AUTH_HINT)
 
 
-def _landing(spec: t.Mapping[str, t.Any], namespace: object, store_cloud: str | None, fleet: _Fleet) -> set[str]:
-    """Where a secret without `runsOn` goes: clusters on the store's cloud (any, for vault) that
-    run a training job or serve a model in the secret's namespace."""
-    used: set[str] = set()
+def _workload_clusters(spec: t.Mapping[str, t.Any], fleet: _Fleet) -> dict[str, set[str]]:
+    """Namespace -> clusters that run a training job or serve a model in it: where a secret
+    without `runsOn` goes (on its store's cloud; any, for vault). Computed once for all secrets."""
+    used: dict[str, set[str]] = {}
     for _, job in _items(spec, "trainingJobs"):
         dataset = fleet.datasets.get(str(job.get("dataset")))
         cluster = _text(dataset[1], "cluster") if dataset else None
-        if _namespace(job) == namespace and cluster in fleet.roles_of:
-            used.add(t.cast(str, cluster))
+        namespace = _namespace(job)
+        if cluster in fleet.roles_of and isinstance(namespace, str):  # a malformed namespace is already reported
+            used.setdefault(namespace, set()).add(t.cast(str, cluster))
     for _, model in _items(spec, "models"):
-        if _namespace(model) == namespace:
-            used |= fleet.selected(_strings(model.get("serveOn")))
-    return {n for n in used if store_cloud is None or fleet.cloud_of.get(n) == store_cloud}
+        namespace = _namespace(model)
+        if isinstance(namespace, str):
+            used.setdefault(namespace, set()).update(fleet.selected(_strings(model.get("serveOn"))))
+    return used
+
+
+# --- names that become files and objects -------------------------------------------------
+#
+# Names reach the cluster's own folder as `<kind>-<namespace>-<name>.yaml` and the cluster as
+# objects. Two declarations that map to one file would silently keep only one of them
+# (`a-b/c` and `a/b-c` are both `a-b-c`), so every such name is checked here, where it can be
+# located, for collisions and for the limits of file names and Kubernetes names.
+
+MAX_FILE_NAME = 255
+"""Longest file name (bytes) on Linux, macOS and Windows file systems alike."""
+# A PVC is named by a DNS-1123 subdomain (Kubernetes' IsDNS1123Subdomain), at most 253 long.
+_SUBDOMAIN = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*")
+
+
+def _claim_of(uri: str | None) -> str | None:
+    return uri[len("pvc://"):].split("/", 1)[0] if uri is not None and uri.startswith("pvc://") else None
+
+
+def _bad_claim(claim: str) -> bool:
+    return len(claim) > 253 or _SUBDOMAIN.fullmatch(claim) is None
+
+
+def _claims(report: _Report, spec: t.Mapping[str, t.Any], fleet: _Fleet) -> None:
+    """Every claim is a PVC name, and each PVC file of a cluster is one claim with one size."""
+    for key, field in (("datasets", "uri"), ("models", "storageUri")):
+        for index, item in _items(spec, key):
+            claim = _claim_of(_text(item, field))
+            if claim is not None and _bad_claim(claim):
+                report.at_value(("spec", key, index, field), "SG105",
+                                f"claim `{_clip(claim, 60)}` in `{field}` must be a PVC name: a DNS-1123 subdomain "
+                                "(lowercase letters, digits, `-` and `.` between them, at most 253 characters)")
+    files: dict[tuple[str, str], tuple[str, str, object, int]] = {}  # (cluster, file) -> namespace, claim, size, job
+    for index, job in _items(spec, "trainingJobs"):
+        found = fleet.datasets.get(str(job.get("dataset")))
+        namespace = _namespace(job)
+        claim = _claim_of(_text(found[1], "uri")) if found else None
+        cluster = _text(found[1], "cluster") if found else None
+        if found is None or claim is None or cluster is None or _bad_claim(claim) or not isinstance(namespace, str):
+            continue
+        path = ("spec", "trainingJobs", index, "dataset")
+        name = f"pvc-{namespace}-{claim}.yaml"
+        if len(name.encode()) > MAX_FILE_NAME:
+            report.at_value(("spec", "datasets", found[0], "uri"), "SG106",
+                            f"claim `{_clip(claim, 60)}` makes the file name of its PVC {len(name.encode())} bytes long; "
+                            f"file systems take at most {MAX_FILE_NAME}", "use a shorter claim name")
+            continue
+        size = found[1].get("size")
+        earlier = files.setdefault((cluster, name), (namespace, claim, size, index))
+        if earlier[:2] != (namespace, claim):
+            report.at_value(path, "SG211", f"the PVC of claim `{claim}` in namespace `{namespace}` and that of claim `{earlier[1]}` "
+                            f"in namespace `{earlier[0]}` would both be written as `{name}` on cluster `{cluster}`; one would be lost",
+                            "rename the claim or the namespace")
+        elif earlier[2] != size:
+            report.at_value(path, "SG211", f"claim `{claim}` in namespace `{namespace}` on cluster `{cluster}` is declared with "
+                            f"size {earlier[2]} and {size}; one PVC cannot have both", "give both datasets the same size")
+
+
+def _secret_files(report: _Report, spec: t.Mapping[str, t.Any]) -> None:
+    """Two secrets (or a secret and an upstream default credential) whose namespace and name
+    join into the same `secretstore-<namespace>-<name>.yaml`."""
+    owners: dict[str, tuple[str, str]] = {  # joined -> (namespace/name, how to name it)
+        f"{c.namespace}-{c.name}": (f"{c.namespace}/{c.name}", "upstream's default credential") for c in catalog.DEFAULT_CREDENTIALS
+    }
+    for index, secret in _items(spec, "secrets"):
+        name, namespace = _text(secret, "name"), _namespace(secret)
+        if name is None or not isinstance(namespace, str):
+            continue
+        joined, ident = f"{namespace}-{name}", f"{namespace}/{name}"
+        earlier, what = owners.setdefault(joined, (ident, "secret"))
+        if earlier != ident:
+            report.at_value(("spec", "secrets", index, "name"), "SG211",
+                            f"secret `{ident}` and {what} `{earlier}` would both be written as `secretstore-{joined}.yaml`; "
+                            "one would be lost", "rename one of them")
 
 
 # --- literal credentials -----------------------------------------------------------------
 #
-# Each pattern matches the whole secret (a private key runs to its END line, or to the end of
-# the text), so replacing the match hides all of it. Masks keep four characters: enough to
-# recognise which credential it was, never enough to use it.
+# What a credential looks like, and how it is masked, lives in stackgen/credentials.py (shared
+# with load, whose messages quote scalars too); every check there is linear in the text.
 
-_SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("a private key", re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|.*)", re.S)),
-    ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})")),
-    ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
-    ("a Google service-account key", re.compile(r'"private_key"\s*:\s*(?:"(?:[^"\\]|\\.)*"?)?')),
-    ("a JSON Web Token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")),
-    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
-)
-_URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^/\s:@]+:)([^/\s@]+)(@)", re.I)
 # Normalised (lowercase, no `_` or `-`) names of keys whose value is a credential; suffixes, so
 # `dbPassword`, `github_token` and `aws_secret_access_key` count too. No schema property
 # ends this way (a test holds that), so such a value is never echoed by a schema message.
@@ -587,21 +750,12 @@ _SECRET_KEY_SUFFIXES = ("password", "passwd", "token", "secret", "secretkey", "a
 
 
 def _secret_key(key: str) -> bool:
-    normal = re.sub(r"[-_]", "", key).lower()
+    normal = key.replace("-", "").replace("_", "").lower()
     return normal == "pwd" or normal.endswith(_SECRET_KEY_SUFFIXES)
 
 
-def _redact(text: str) -> str:
-    """`text` with every credential-shaped part masked; idempotent."""
-    text = _URL_PASSWORD.sub(r"\1****\3", text)
-    for _, pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda match: match.group(0)[:4] + "****", text)
-    return text
-
-
-def _masked(value: str) -> str:
-    """A whole value known to be a secret: a short one keeps less, so no mask reveals it all."""
-    return value[: min(4, len(value) // 3)] + "****"
+_redact = credentials.redact
+_masked = credentials.masked
 
 
 def _redacted(diagnostic: Diagnostic) -> Diagnostic:
@@ -627,10 +781,7 @@ def _credentials(report: _Report, node: t.Any, path: JsonPath) -> None:
         report.at_value(path, "SG301", f"literal credential: {kind} (`{_clip(_redact(node))}`)", _CREDENTIAL_HINT)
 
 
-def _kind_of_secret(text: str) -> str | None:
-    if _URL_PASSWORD.search(text):
-        return "a password inside a URL"
-    return next((label for label, pattern in _SECRET_PATTERNS if pattern.search(text)), None)
+_kind_of_secret = credentials.kind
 
 
 def _is_literal(value: object) -> bool:

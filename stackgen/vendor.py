@@ -8,6 +8,7 @@ folder is either complete or absent.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import typing as t
@@ -18,7 +19,20 @@ from stackgen import mirror as mirrors
 VENDORED = (*mirrors.MIRRORED_TREES, "crds", "remotes.yaml", "README.md")
 
 
+_PIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def valid_pin(pin: str) -> bool:
+    """A release tag that names one folder of the cache: never `..`, `.`, empty, a path or absolute
+    (`--pin ""` or `.` was the cache's parent, and replacing it deleted every other release)."""
+    return _PIN.fullmatch(pin) is not None and ".." not in pin
+
+
 def cache_dir(pin: str, env: t.Mapping[str, str] | None = None) -> Path:
+    """The cache folder of one pin; MirrorError for a pin that is no release tag (it may come
+    from a golden index, which is input)."""
+    if not valid_pin(pin):
+        raise mirrors.MirrorError(f"`{pin[:80]}` is not a release tag (letters, digits, `.`, `_` and `-`, no `..`)")
     environment = os.environ if env is None else env
     base = environment.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "stackgen" / "upstream" / pin
@@ -29,6 +43,9 @@ def vendor(source: Path, pin: str, env: t.Mapping[str, str] | None = None) -> Pa
     if not (source / "kubeflow-manifests").is_dir():
         raise mirrors.MirrorError(f"{source}: no kubeflow-manifests/ folder")
     target = cache_dir(pin, env)
+    for name in VENDORED:  # a mirror folder is a download from elsewhere: nothing in it is followed
+        if (source / name).is_dir() or (source / name).is_symlink():
+            mirrors.plain_tree(source / name)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{pin}-", dir=target.parent))
     try:

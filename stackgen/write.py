@@ -62,38 +62,41 @@ def digest(content: bytes) -> str:
 
 
 def lock_text(files: t.Mapping[str, bytes]) -> bytes:
-    body = {"generator": "stackgen", "files": {path: digest(content) for path, content in sorted(files.items())}}
+    return _lock_body({path: digest(content) for path, content in files.items()})
+
+
+def _lock_body(digests: t.Mapping[str, str]) -> bytes:
+    body = {"generator": "stackgen", "files": dict(sorted(digests.items()))}
     return (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()
 
 
-def check(out: Path, files: t.Mapping[str, bytes], adopt_nested: bool = False) -> Changes:
+def check(out: Path, files: t.Mapping[str, bytes], adopt: t.Collection[str] = ()) -> Changes:
     """What `write` would change; writes nothing."""
     check_tree(files)
+    locked = _ownership(out, adopt)
     interrupted = (out / JOURNAL_NAME).exists()
-    changes = _plan(out, files, owned(out, adopt_nested))
+    changes = _plan(out, files, locked)
     return Changes(changes.added, changes.changed, changes.removed, changes.foreign, interrupted)
 
 
-def write(out: Path, files: t.Mapping[str, bytes], adopt_nested: bool = False) -> Changes:
+def write(out: Path, files: t.Mapping[str, bytes], adopt: t.Collection[str] = ()) -> Changes:
     """Make `out` hold exactly `files` among what stackgen owns there, atomically (see above).
 
-    adopt_nested: where `out` has no lock, its sub-folders' own locks say what stackgen owns (a
-    tree once written folder by folder, such as golden/ before one lock covered it); their lock
-    files are owned too, so this write prunes them.
+    adopt: sub-folders (by name) whose own locks say what stackgen owns where `out` has no lock
+    (a tree once written folder by folder, such as golden/<cluster>/ before one lock covered
+    golden/); their lock files are owned too, so this write prunes them.
     """
     check_tree(files)
     try:
         out.mkdir(parents=True, exist_ok=True)
         with _exclusive(out):
-            recover(out)
-            changes = _plan(out, files, owned(out, adopt_nested))
+            # Ownership first: nothing is replayed, dropped or walked in a folder stackgen does not own.
+            _ownership(out, adopt)
+            recover(out, adopt)
+            locked = owned(out, adopt)
+            changes = _plan(out, files, locked)
             if changes.stale:
-                for path in changes.added + changes.changed + changes.removed:
-                    _refuse_symlinked_parents(out, out / path)
-                _stage(out, files, changes.added + changes.changed)
-                journal = {"write": list(changes.added + changes.changed), "remove": list(changes.removed), "lock": lock_text(files).decode()}
-                _commit(out, journal)
-                _apply(out, journal)
+                _commit_and_apply(out, files, changes, locked)
             elif not (out / LOCK_NAME).exists():
                 _atomic_write(out / LOCK_NAME, lock_text(files))
             return changes
@@ -101,14 +104,68 @@ def write(out: Path, files: t.Mapping[str, bytes], adopt_nested: bool = False) -
         raise OutputError(_describe(error, out)) from None
 
 
-def recover(out: Path) -> None:
-    """Finish a build a crash interrupted after its commit point; drop one interrupted before."""
+def _commit_and_apply(out: Path, files: t.Mapping[str, bytes], changes: Changes, locked: t.Mapping[str, str] | None) -> None:
+    for path in changes.added + changes.changed + changes.removed:
+        _refuse_symlinked_parents(out, out / path)
+    for path in changes.added + changes.changed:
+        _refuse_directory_in_place(out, path)
+    _stage(out, files, changes.added + changes.changed)
+    if not (out / LOCK_NAME).exists():
+        # A journal is only ever replayed beside a lock that owns what it touches (`recover`):
+        # a first build, or one adopting nested locks, writes the lock of what it owns now.
+        _atomic_write(out / LOCK_NAME, _lock_body(locked or {}))
+    journal = {"write": list(changes.added + changes.changed), "remove": list(changes.removed), "lock": lock_text(files).decode()}
+    _commit(out, journal)
+    try:
+        _apply(out, journal)
+    except OSError as error:
+        raise OutputError(_past_commit(error, out)) from None
+
+
+def _ownership(out: Path, adopt: t.Collection[str] = ()) -> dict[str, str] | None:
+    """What stackgen owns in `out`, refusing a folder it does not own before reading any more
+    of it: the first file found is enough (`-o /` is refused at once, never walked)."""
+    locked = owned(out, adopt)
+    if locked is None and (found := _first_file(out)) is not None:
+        raise OwnershipError(
+            f"{out}: output directory holds files ({found}) but no {LOCK_NAME}, so stackgen does not own it; "
+            "choose an empty or new directory with -o"
+        )
+    return locked
+
+
+def _first_file(out: Path) -> str | None:
+    for directory, subdirs, names in os.walk(out):
+        rel = Path(directory).relative_to(out)
+        if rel == Path("."):
+            subdirs[:] = [d for d in subdirs if d not in RESERVED and not d.startswith(".git")]
+            names = [n for n in names if n not in RESERVED and not n.startswith(".git")]
+        if names:
+            return (rel / sorted(names)[0]).as_posix()
+    return None
+
+
+def recover(out: Path, adopt: t.Collection[str] = ()) -> None:
+    """Finish a build a crash interrupted after its commit point; drop one interrupted before.
+
+    A journal is input like any file in the folder: it is replayed only beside a lock that says
+    stackgen owns the folder, and only if every path it touches is one the lock owns (or one it
+    adds, staged, where nothing stands yet); otherwise nothing is touched.
+    """
     journal_path = out / JOURNAL_NAME
     if journal_path.is_symlink() or (journal_path.exists() and not _regular_file(journal_path)):
         raise OwnershipError(f"{journal_path}: journal is not a regular file; stackgen will not replay it. "
                              "Remove it and run `stackgen build` again")
+    locked = owned(out, adopt)
     if journal_path.exists():
-        _apply(out, json.loads(journal_path.read_text()))
+        if locked is None:
+            raise OwnershipError(f"{journal_path}: journal in a folder without {LOCK_NAME}; stackgen does not own this folder "
+                                 "and will not replay it. Remove the journal if it is not yours")
+        journal = _read_journal(journal_path)
+        _trust_journal(out, journal, locked)
+        _apply(out, journal)
+    elif locked is None and _first_file(out) is not None:
+        return  # not stackgen's folder: its working names there are someone else's files
     for leftover in (out / STAGING_NAME, out / (JOURNAL_NAME + ".tmp"), out / (LOCK_NAME + ".tmp")):
         # A link here is removed, never followed: rmtree or a write through it would reach outside.
         if leftover.is_dir() and not leftover.is_symlink():
@@ -117,13 +174,83 @@ def recover(out: Path) -> None:
             leftover.unlink()
 
 
-def owned(out: Path, adopt_nested: bool = False) -> dict[str, str] | None:
-    """Path -> digest of every file the lock says stackgen wrote; None where there is no lock."""
+MAX_BOOKKEEPING_BYTES = 64 * 1024 * 1024
+"""Largest lock or journal read: a lock of 100,000 files is ~10 MiB."""
+
+
+def _read_journal(path: Path) -> dict[str, t.Any]:
+    """The journal's body, checked for shape; a damaged one is refused, never half applied."""
+    try:
+        body = json.loads(_read_bounded(path))
+        if not isinstance(body, dict) or set(body) != {"write", "remove", "lock"}:
+            raise ValueError("expected an object with `write`, `remove` and `lock`")
+        if not isinstance(body["lock"], str):
+            raise ValueError("`lock` is not a string")
+        for key in ("write", "remove"):
+            if not isinstance(body[key], list) or not all(isinstance(p, str) for p in body[key]):
+                raise ValueError(f"`{key}` is not a list of paths")
+            for name in body[key]:
+                _safe_relative(name)
+        body["new_lock"] = _lock_files(json.loads(body["lock"]))
+        return body
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError) as error:
+        raise OwnershipError(f"{path}: journal is damaged ({_reason(error)}); stackgen will not replay it. "
+                             "Remove it, restore the output from git, and build again") from None
+
+
+def _trust_journal(out: Path, journal: t.Mapping[str, t.Any], locked: t.Mapping[str, str]) -> None:
+    """Refuse a journal that would touch what the lock beside it does not own."""
+    path = out / JOURNAL_NAME
+    writes, new_lock = set(journal["write"]), journal["new_lock"]
+    for name in journal["remove"]:
+        if name not in locked:
+            raise OwnershipError(f"{path}: journal would remove {name!r}, which {LOCK_NAME} does not own; not replayed")
+    for name in new_lock:
+        if name not in locked and name not in writes:
+            raise OwnershipError(f"{path}: journal's lock claims {name!r}, which stackgen neither owns nor writes; not replayed")
+    for name in sorted(writes - set(locked)):
+        target, staged = out / name, out / STAGING_NAME / name
+        if not (target.exists() or target.is_symlink()):
+            continue
+        # Already moved in by the interrupted run, or someone else's file in the way.
+        moved = not staged.exists() and _regular_file(target) and _file_digest(target) == new_lock.get(name)
+        if not moved:
+            raise OwnershipError(f"{path}: journal would overwrite {name!r}, which stackgen does not own; not replayed")
+    for name in sorted(writes):
+        _refuse_directory_in_place(out, name)
+
+
+def _file_digest(path: Path) -> str:
+    with open(path, "rb") as handle:  # streamed: the file may be anything, of any size
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _reason(error: BaseException) -> str:
+    return "nested too deeply" if isinstance(error, RecursionError) else str(error)[:200]
+
+
+def _read_bounded(path: Path) -> str:
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_BOOKKEEPING_BYTES + 1)
+    if len(data) > MAX_BOOKKEEPING_BYTES:
+        raise ValueError(f"larger than {MAX_BOOKKEEPING_BYTES // (1024 * 1024)} MiB")
+    return data.decode("utf-8")
+
+
+def owned(out: Path, adopt: t.Collection[str] = ()) -> dict[str, str] | None:
+    """Path -> digest of every file the lock says stackgen wrote; None where there is no lock.
+
+    Without a lock at the top, the locks of the sub-folders named in `adopt` count, where each
+    such folder holds a golden index: never another tree's lock (`render -o .` would otherwise
+    adopt overlays/ and prune it).
+    """
     locked = _read_lock(out)
-    if locked is not None or not adopt_nested or not out.is_dir():
+    if locked is not None or not adopt or not out.is_dir():
         return locked
     nested: dict[str, str] = {}
-    for folder in sorted(p for p in out.iterdir() if p.is_dir() and not p.is_symlink() and p.name not in RESERVED):
+    for folder in sorted(out / name for name in set(adopt) if name not in RESERVED and "/" not in name and name not in (".", "..")):
+        if folder.is_symlink() or not folder.is_dir() or not _regular_file(folder / "index.yaml"):
+            continue
         inner = _read_lock(folder)
         if inner is not None:
             nested.update({f"{folder.name}/{path}": sha for path, sha in inner.items()})
@@ -140,18 +267,23 @@ def _read_lock(out: Path) -> dict[str, str] | None:
         raise OwnershipError(f"{path}: lock file is not a regular file; stackgen will not guess which files it owns. "
                              "Restore it from git (git checkout -- " + LOCK_NAME + ")")
     try:
-        body = json.loads(path.read_text("utf-8"))
-        files = body["files"]
-        if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
-            raise ValueError("`files` is not a mapping of path to digest")
-        for name in files:
-            _safe_relative(name)
-        return files
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+        return _lock_files(json.loads(_read_bounded(path)))
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError) as error:
         raise OwnershipError(
-            f"{path}: lock file is damaged ({error}); stackgen will not guess which files it owns. "
+            f"{path}: lock file is damaged ({_reason(error)}); stackgen will not guess which files it owns. "
             "Restore it from git (git checkout -- " + LOCK_NAME + ")"
         ) from None
+
+
+def _lock_files(body: object) -> dict[str, str]:
+    if not isinstance(body, dict):
+        raise ValueError("not an object")
+    files = body["files"]
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        raise ValueError("`files` is not a mapping of path to digest")
+    for name in files:
+        _safe_relative(name)
+    return files
 
 
 def _safe_relative(name: str) -> PurePosixPath:
@@ -202,14 +334,8 @@ def _existing_files(out: Path) -> set[str]:
     return found
 
 
-def _plan(out: Path, files: t.Mapping[str, bytes], locked: dict[str, str] | None) -> Changes:
-    existing = _existing_files(out)
-    if locked is None and existing:
-        sample = ", ".join(sorted(existing)[:3])
-        raise OwnershipError(
-            f"{out}: output directory holds files ({sample}) but no {LOCK_NAME}, so stackgen does not own it; "
-            "choose an empty or new directory with -o"
-        )
+def _plan(out: Path, files: t.Mapping[str, bytes], locked: t.Mapping[str, str] | None) -> Changes:
+    existing = _existing_files(out)  # `_ownership` refused an unowned folder with files before this walk
     owned = set(locked or {})
     in_the_way = sorted(p for p in files if p in existing and p not in owned)
     if in_the_way:
@@ -269,6 +395,16 @@ def _refuse_symlinked_parents(out: Path, target: Path) -> None:
         current = current / part
         if current.is_symlink():
             raise OwnershipError(f"{current}: is a symlink; stackgen never writes through links in its output")
+        if current.exists() and not current.is_dir():
+            raise OwnershipError(f"{current}: is a file where stackgen needs a folder; move it away first")
+
+
+def _refuse_directory_in_place(out: Path, name: str) -> None:
+    """A directory where stackgen's file goes would fail the rename past the commit point, and
+    every later run with it: refused while nothing has been written."""
+    target = out / name
+    if target.is_dir() and not target.is_symlink():
+        raise OwnershipError(f"{target}: a directory stands where stackgen writes a file; move it away first")
 
 
 def _prune_empty_parents(out: Path, directory: Path) -> None:
@@ -325,6 +461,13 @@ class _exclusive:
     def __exit__(self, *_: object) -> None:
         fcntl.flock(self.descriptor, fcntl.LOCK_UN)
         os.close(self.descriptor)
+
+
+def _past_commit(error: OSError, out: Path) -> str:
+    """Past the commit point the output is part old, part new: say so, and how it finishes."""
+    where = error.filename or out
+    return (f"{where}: {error.strerror or error}; stopped past the commit point, so {out} holds some new files and some old. "
+            f"Its journal ({JOURNAL_NAME}) is kept: fix the cause and run the same command again to finish the change")
 
 
 def _describe(error: OSError, out: Path) -> str:

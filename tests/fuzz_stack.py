@@ -4,6 +4,12 @@
 compile and the writer's path check; it raises AssertionError when an invariant breaks and lets
 any other exception escape, which is the bug a fuzzer looks for.
 
+The other inputs a pull request can carry have targets of their own, each with its invariant:
+`check_golden_index(data)` (a golden index, diffed: a diff or a GoldenError), and
+`check_journal(data, root)` / `check_lock(data, root)` (planted beside a written tree, then a
+build: it succeeds or refuses with OwnershipError, and never touches a file it does not own or
+anything outside the output directory).
+
     python3 tests/fuzz_stack.py CORPUS_DIR -runs=N    # atheris (libFuzzer flags)
 """
 
@@ -24,6 +30,7 @@ if __name__ == "__main__":  # run as a script: import this checkout's stackgen, 
         from stackgen.model import build_model
         from stackgen.place import place
         from stackgen.validate import validate
+        from stackgen import golden, write
         from stackgen.write import check_tree
 else:
     from stackgen.compile import compile_stack
@@ -32,6 +39,7 @@ else:
     from stackgen.model import build_model
     from stackgen.place import place
     from stackgen.validate import validate
+    from stackgen import golden, write
     from stackgen.write import check_tree
 
 
@@ -67,8 +75,65 @@ def check(data: bytes) -> bool:
     return True
 
 
+GOLDEN_INDEX = (b"cluster: c\nkustomize: v5.5.0\nupstream: {kubeflow: '26.03'}\nresources:\n"
+                b"- {apiVersion: v1, kind: Namespace, namespace: '', name: ml, origin: own, sha256: '0a'}\n")
+TREE = {"clusters/a/kustomization.yaml": b"a\n", "units/x/kustomization.yaml": b"x\n"}
+_FOREIGN = "notes.md"
+
+
+def check_golden_index(data: bytes) -> None:
+    """Any bytes as the old golden index of a cluster: a diff in every format, or a GoldenError."""
+    try:
+        diff = golden.diff_cluster("c", {"index.yaml": data}, {"index.yaml": GOLDEN_INDEX})
+        golden.golden_pin({"index.yaml": data})
+    except golden.GoldenError as error:
+        assert "Traceback" not in str(error)
+        return
+    for render in (golden.render_text, golden.render_markdown, golden.render_json):
+        render([diff])
+
+
+def _planted(root: Path, name: str, data: bytes) -> tuple[Path, dict[str, bytes]]:
+    """A written tree with a user's file in it, `data` planted at `name`, and a file beside it."""
+    out = root / "out"
+    write.write(out, TREE)
+    (out / _FOREIGN).write_bytes(b"mine\n")
+    (root / "beside").write_bytes(b"outside\n")
+    (out / name).write_bytes(data)
+    return out, {"beside": b"outside\n", f"out/{_FOREIGN}": b"mine\n"}
+
+
+def _untouched(root: Path, kept: dict[str, bytes]) -> None:
+    for path, content in kept.items():
+        assert (root / path).read_bytes() == content, f"{path} changed"
+    assert sorted(p.name for p in root.iterdir()) == ["beside", "out"], "something was written outside the output"
+
+
+def check_journal(data: bytes, root: Path) -> None:
+    """Any bytes as a journal: the next build finishes it or refuses it, within what it owns."""
+    out, kept = _planted(root, write.JOURNAL_NAME, data)
+    try:
+        write.write(out, TREE)
+    except write.OwnershipError:
+        pass
+    _untouched(root, kept)
+
+
+def check_lock(data: bytes, root: Path) -> None:
+    """Any bytes as the lock: the build trusts a well-formed lock and refuses a damaged one; it
+    never writes outside the output, whatever the lock names."""
+    out, kept = _planted(root, write.LOCK_NAME, data)
+    try:
+        write.write(out, TREE)
+    except write.OwnershipError:
+        pass
+    kept.pop(f"out/{_FOREIGN}")  # a well-formed lock may claim the user's file: the lock is the owner's word
+    _untouched(root, kept)
+
+
 def _one_input(data: bytes) -> None:
     check(data)
+    check_golden_index(data)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stackgen.load import load_bytes
-from tests.fuzz_stack import check
+from tests.fuzz_stack import GOLDEN_INDEX, check, check_golden_index, check_journal, check_lock
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "cases"
@@ -34,6 +34,8 @@ STRUCTURAL_EXAMPLES = 400
 TEXTUAL_EXAMPLES = 300
 PLAUSIBLE_EXAMPLES = 200
 ATHERIS_RUNS = 20_000
+BOOKKEEPING_EXAMPLES = 120
+INDEX_EXAMPLES = 300
 
 
 
@@ -195,6 +197,88 @@ def test_every_seed_is_checked_and_the_valid_ones_compile() -> None:
     assert results["stack.yaml"] is True
     assert all(compiled for name, compiled in results.items() if "/positive/" in name)
     assert not any(compiled for name, compiled in results.items() if "/negative/" in name)
+
+
+# --- journals, locks and golden indexes: the other inputs a pull request carries ------------
+
+import json  # noqa: E402
+import tempfile  # noqa: E402
+
+from stackgen import write as writer  # noqa: E402
+
+_JSON = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-3, 10**20), st.text(max_size=12)),
+                     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+                     max_leaves=20)
+_PATHS = st.sampled_from(["units/x/kustomization.yaml", "clusters/a/kustomization.yaml", "notes.md", "../beside", "/etc/passwd",
+                          "", ".", "units", ".stackgen.lock", "a//b", "units/x/kustomization.yaml/x", "\x00", "new/file.yaml"])
+
+
+@st.composite
+def journals(draw: st.DrawFn) -> bytes:
+    """Journals as a crash or an attacker leaves them: well formed with hostile paths, wrong
+    shapes, or cut short."""
+    kind = draw(st.sampled_from(["shaped", "any json", "cut"]))
+    lock = {"generator": "stackgen", "files": draw(st.dictionaries(_PATHS, st.sampled_from(["0" * 64, "x"]), max_size=4))}
+    body: t.Any = {"write": draw(st.lists(_PATHS, max_size=3)), "remove": draw(st.lists(_PATHS, max_size=3)),
+                   "lock": draw(st.sampled_from([json.dumps(lock), "{", "[]", "5"]))}
+    if kind == "any json":
+        body = draw(st.one_of(_JSON, st.fixed_dictionaries({"write": _JSON, "remove": _JSON, "lock": _JSON})))
+    text = json.dumps(body).encode()
+    return text[: draw(st.integers(0, len(text)))] if kind == "cut" else text
+
+
+@st.composite
+def locks(draw: st.DrawFn) -> bytes:
+    kind = draw(st.sampled_from(["shaped", "any json", "cut", "deep"]))
+    if kind == "deep":
+        depth = draw(st.integers(900, 5_000))
+        return b'{"files": ' + b"[" * depth + b"]" * depth + b"}"
+    body: t.Any = {"generator": "stackgen", "files": draw(st.dictionaries(_PATHS, st.one_of(st.just("0" * 64), _JSON), max_size=4))}
+    if kind == "any json":
+        body = draw(_JSON)
+    text = json.dumps(body).encode()
+    return text[: draw(st.integers(0, len(text)))] if kind == "cut" else text
+
+
+@budget(BOOKKEEPING_EXAMPLES)
+@given(journals())
+def test_any_journal_is_finished_or_refused_within_what_stackgen_owns(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as root:
+        check_journal(data, Path(root))
+
+
+@budget(BOOKKEEPING_EXAMPLES)
+@given(locks())
+def test_any_lock_is_trusted_or_refused_and_nothing_outside_is_touched(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as root:
+        check_lock(data, Path(root))
+
+
+@st.composite
+def golden_indexes(draw: st.DrawFn) -> bytes:
+    if draw(st.booleans()):
+        return yaml.safe_dump(draw(st.one_of(_JSON, st.fixed_dictionaries({"resources": st.lists(_JSON, max_size=3),
+                                                                             "upstream": _JSON})))).encode()
+    lines = GOLDEN_INDEX.split(b"\n")
+    for _ in range(draw(st.integers(1, 3))):
+        index = draw(st.integers(0, len(lines) - 1))
+        lines[index] = draw(st.sampled_from([b"", b"&a x", b"*a", b"- {kind: [x]}", b"resources: 5", b"\xff", b"  - ]",
+                                             lines[index][: len(lines[index]) // 2], b"upstream: [1]"]))
+    return b"\n".join(lines)
+
+
+@budget(INDEX_EXAMPLES)
+@given(golden_indexes())
+def test_any_golden_index_diffs_or_is_refused(data: bytes) -> None:
+    check_golden_index(data)
+
+
+def test_the_bookkeeping_targets_accept_what_stackgen_writes() -> None:
+    """The invariants hold on the genuine article too: a real journal is finished."""
+    with tempfile.TemporaryDirectory() as root:
+        journal = {"write": [], "remove": ["units/x/kustomization.yaml"], "lock": writer.lock_text({"clusters/a/kustomization.yaml": b"a\n"}).decode()}
+        check_journal(json.dumps(journal).encode(), Path(root))
+    check_golden_index(GOLDEN_INDEX)
 
 
 # --- atheris -----------------------------------------------------------------------------

@@ -163,7 +163,10 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
     click.echo(f"stackgen {__version__}\n{tool}")
     for pin in catalog.SUPPORTED_RELEASES:
         mirror = vendor_.cache_dir(pin)
-        where = f"vendored at {mirror}" if (mirror / "remotes.yaml").is_file() else "not vendored: `stackgen vendor --from DIR`"
+        try:
+            where = f"vendored at {mirror}" if (mirror / "remotes.yaml").is_file() else "not vendored: `stackgen vendor --from DIR`"
+        except OSError as error:  # an unreadable cache is something to report, not a crash
+            where = f"cache unreadable at {mirror}: {error.strerror or error}"
         click.echo(f"kubeflow/manifests {pin} ({where})")
     ctx.exit(EXIT_OK)
 
@@ -242,6 +245,8 @@ def _written(out: Path, write: t.Callable[[], writer.Changes]) -> writer.Changes
         _fail("SG701", str(error), out)
     except writer.OutputError as error:
         _fail("SG702", str(error), out)
+    except golden_.GoldenError as error:  # a kept golden that is a link, special or oversized: input, refused
+        _fail("SG708", str(error), out, exit_code=EXIT_INVALID)
 
 
 def _summarise(out: Path, changes: writer.Changes, check_only: bool, output: Output) -> None:
@@ -326,6 +331,8 @@ def _rendered(stack_file: Path, overlays: Path | None, upstream: Path | None, ku
         stale = writer.check(out, driver.compile_checked(checked)).stale
     except writer.OwnershipError as error:
         _fail("SG701", str(error), out)
+    except writer.OutputError as error:
+        _fail("SG702", str(error), out)
     if stale:
         _fail("SG705", "overlays are stale or missing; run `stackgen build` first", out, exit_code=EXIT_INVALID)
     try:
@@ -416,6 +423,20 @@ def diff(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomi
     """Semantic diff of a fresh render against golden/: which resource, which field."""
     checked, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, False, run_verify=False)
     target = golden_dir or stack_file.parent / "golden"
+    try:
+        diffs = _diffs(checked, rendered, target, kustomize_path, jobs, clusters)
+    except golden_.GoldenError as error:  # goldens come from pull requests: a bad one is refused, never followed or quoted
+        _fail("SG708", str(error), target, exit_code=EXIT_INVALID)
+    if output_format == "text":
+        click.echo(golden_.render_text(diffs, _output().style(sys.stdout)), nl=False, color=True)
+    else:
+        click.echo((golden_.render_markdown if output_format == "markdown" else golden_.render_json)(diffs), nl=False)
+    if rendered.failed or any(d.changes or d.notes for d in diffs):
+        sys.exit(EXIT_INVALID)
+
+
+def _diffs(checked: driver.Checked, rendered: driver.Rendered, target: Path, kustomize_path: str | None, jobs: int | None,
+           clusters: tuple[str, ...]) -> list[golden_.ClusterDiff]:
     old_pins = driver.old_pins(checked, target, rendered, kz.find_kustomize(kustomize_path), jobs or 0)
     current = {c.cluster: {golden_.resource_key(r): r for r in c.resources} for c in rendered.result.clusters if not c.error}
     diffs = [golden_.diff_cluster(cluster, driver.read_golden(target, cluster), files, old_pins.get(cluster), current.get(cluster))
@@ -423,12 +444,7 @@ def diff(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomi
     if not clusters:  # a cluster gone from the stack: every resource it had is removed
         gone = set(driver.golden_clusters(target)) - {c.name for c in checked.stack.clusters}  # type: ignore[union-attr]
         diffs += [golden_.diff_cluster(cluster, driver.read_golden(target, cluster), {}) for cluster in sorted(gone)]
-    if output_format == "text":
-        click.echo(golden_.render_text(diffs, _output().style(sys.stdout)), nl=False, color=True)
-    else:
-        click.echo((golden_.render_markdown if output_format == "markdown" else golden_.render_json)(diffs), nl=False)
-    if rendered.failed or any(d.changes or d.notes for d in diffs):
-        sys.exit(EXIT_INVALID)
+    return diffs
 
 
 @cli.command()
