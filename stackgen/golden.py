@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from stackgen import yamlio
 from stackgen.diagnostics import Style, plain
 from stackgen.render import OWN, ClusterRender, Resource
 
