@@ -8,6 +8,7 @@ blank or a comment is `apiVersion: stackgen.io/...`, as in the bundled stack.yam
 from __future__ import annotations
 
 import re
+import tomllib
 import typing as t
 from pathlib import Path
 
@@ -68,3 +69,21 @@ def test_a_broken_stack_in_the_docs_would_fail(tmp_path: Path) -> None:
     [(_, block)] = list(stack_blocks(markdown))
     result = _validate(block, tmp_path)
     assert result.exit_code == 1 and "cloud" in result.output
+
+
+def test_the_oldest_constraints_pin_exactly_the_floors_of_pyproject() -> None:
+    # What the README's two commands install, at its oldest: the dependencies and the test extra.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    floors: dict[str, tuple[int, ...]] = {}
+    for requirement in [*project["dependencies"], *project["optional-dependencies"]["test"]]:
+        found = re.fullmatch(r"([A-Za-z0-9_.-]+)>=([0-9][0-9.]*)", requirement)
+        if found:
+            floors[found.group(1).lower()] = _release(found.group(2))
+    oldest = (ROOT / ".ci" / "oldest.txt").read_text()
+    pinned = {name.lower(): _release(version) for name, version in re.findall(r"(?m)^([A-Za-z0-9_.-]+)==([0-9][0-9.]*)$", oldest)}
+    assert floors and floors == pinned
+
+
+def _release(version: str) -> tuple[int, ...]:
+    parts = [int(p) for p in version.split(".")]
+    return tuple(parts + [0] * (3 - len(parts)))
