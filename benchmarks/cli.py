@@ -123,7 +123,7 @@ def _run(args: argparse.Namespace, work: Path) -> None:
         report.line(f"validate, {size} clusters", [_stackgen(["validate", "-q"], env, project) for _ in range(args.repeat)],
                     f"validate {size}", size)
         cold = []
-        for attempt in range(args.repeat):
+        for _ in range(args.repeat):
             shutil.rmtree(project / "overlays", ignore_errors=True)
             cold.append(_stackgen(["build", "-q"], env, project))
         report.line(f"build, {size} clusters, new output", cold, f"build {size} new", size)

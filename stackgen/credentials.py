@@ -14,6 +14,7 @@ Masks keep four characters: enough to tell which credential it was, never enough
 
 from __future__ import annotations
 
+import functools
 import re
 import typing as t
 from dataclasses import dataclass
@@ -108,8 +109,13 @@ def redact(text: str) -> str:
         last = end
     text = "".join(pieces) + text[last:]
     for pattern in PATTERNS:
-        text = pattern.regex.sub(lambda m: m.group(0)[:4] + "****" if pattern.accept(m.group(0)) else m.group(0), text)
+        text = pattern.regex.sub(functools.partial(_masked, pattern.accept), text)
     return text
+
+
+def _masked(accept: t.Callable[[str], bool], match: re.Match[str]) -> str:
+    found = match.group(0)
+    return found[:4] + "****" if accept(found) else found
 
 
 def masked(value: str) -> str:

@@ -8,7 +8,7 @@ import typing as t
 from dataclasses import asdict, dataclass
 
 Severity = t.Literal["error", "warning"]
-JsonPath = tuple[t.Union[str, int], ...]
+JsonPath = tuple[str | int, ...]
 # Paints a piece of text by its role ("error", "warning", "location", "code", "hint"); `plain` paints nothing.
 Style = t.Callable[[str, str], str]
 
@@ -64,7 +64,7 @@ class Diagnostic:
 
 MAX_WORD = 120
 """Longest run of non-blank characters printed in a message, hint or path."""
-_LONG_WORD = re.compile(r"\S{%d,}" % (MAX_WORD + 1))
+_LONG_WORD = re.compile(rf"\S{{{MAX_WORD + 1},}}")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 

@@ -118,7 +118,7 @@ _DECLARATIVE_GROUPS = frozenset({
     "operator.knative.dev", "serving.kserve.io", "trainer.kubeflow.org", "kubeflow.org", "jobset.x-k8s.io",
     "leaderworkerset.x-k8s.io", "argoproj.io", "tensorboard.kubeflow.org", "external-secrets.io", "cert-manager.io",
     "acme.cert-manager.io", "app.k8s.io", "metacontroller.k8s.io", "admissionregistration.k8s.io", "gateway.networking.k8s.io",
-    "nvidia.com", "amd.com", "sparkoperator.k8s.io", "pipelines.kubeflow.org", "kubeflow.org",
+    "nvidia.com", "amd.com", "sparkoperator.k8s.io", "pipelines.kubeflow.org",
 })
 
 
@@ -222,13 +222,13 @@ class Ledger:
         self.controllers: dict[str, Step] = {}
         self.resources = [(r, self.steps.get(origin)) for r, origin in zip(render.resources, render.origins)]
         mesh_step: Step | None = None
-        for step in steps:
-            addon = ADD_ONS.get(step.delivers.removeprefix("addon:")) if step.delivers.startswith("addon:") else None
+        for addon_step in steps:
+            addon = ADD_ONS.get(addon_step.delivers.removeprefix("addon:")) if addon_step.delivers.startswith("addon:") else None
             if addon:
                 for crd in addon.crds:
-                    self._first(self.crds, crd, step)
+                    self._first(self.crds, crd, addon_step)
                 for controller in addon.controllers:
-                    self._first(self.controllers, controller, step)
+                    self._first(self.controllers, controller, addon_step)
         # kustomize's `namespace:` stamps cluster-scoped custom resources too (it cannot know
         # their scope); the API server ignores it, and so does the ledger.
         self.cluster_scoped = set(_CLUSTER_SCOPED) | {

@@ -20,6 +20,7 @@ import yaml
 from stackgen.diagnostics import Style, plain
 from stackgen.render import OWN, ClusterRender, Resource
 
+
 class GoldenError(Exception):
     """A golden file that cannot be read as a golden: a link, a special or oversized file,
     damaged YAML or a damaged index (exit 1). Goldens come from pull requests: they are input."""
@@ -220,11 +221,11 @@ def parse(content: bytes, shown_as: str) -> t.Any:
         depth = 0
         for event in yaml.parse(content, Loader=_Loader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                raise GoldenError(f"{shown_as}: line {event.start_mark.line + 1}: YAML anchors and aliases are not allowed in a golden")
+                raise GoldenError(f"{shown_as}: line {_line(event)}: YAML anchors and aliases are not allowed in a golden")
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_GOLDEN_DEPTH:
-                    raise GoldenError(f"{shown_as}: line {event.start_mark.line + 1}: nested deeper than {MAX_GOLDEN_DEPTH} levels")
+                    raise GoldenError(f"{shown_as}: line {_line(event)}: nested deeper than {MAX_GOLDEN_DEPTH} levels")
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
         return yaml.load(content, Loader=_Loader)  # noqa: S506 - a safe loader, aliases already refused
@@ -235,6 +236,10 @@ def parse(content: bytes, shown_as: str) -> t.Any:
         raise GoldenError(f"{shown_as}: not valid YAML") from None
 
 
+def _line(event: yaml.Event) -> int | str:
+    return event.start_mark.line + 1 if event.start_mark is not None else "?"
+
+
 _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ENTRY_KEYS = ("apiVersion", "kind", "namespace", "name", "origin", "sha256")
 
@@ -242,7 +247,9 @@ _ENTRY_KEYS = ("apiVersion", "kind", "namespace", "name", "origin", "sha256")
 def read_index(content: bytes, shown_as: str) -> dict[str, t.Any]:
     """A golden index, checked for shape before anything indexes into it."""
     index = parse(content, shown_as)
-    entries = index.get("resources") if isinstance(index, dict) else None
+    if not isinstance(index, dict):
+        raise GoldenError(f"{shown_as}: damaged golden index (not a mapping); regenerate it with `stackgen render`")
+    entries = index.get("resources")
     if not isinstance(entries, list) or not all(isinstance(e, dict) and all(isinstance(e.get(k), str) for k in _ENTRY_KEYS) for e in entries):
         raise GoldenError(f"{shown_as}: damaged golden index (expected `resources`: a list of {', '.join(_ENTRY_KEYS)}); "
                           "regenerate it with `stackgen render`")

@@ -381,7 +381,8 @@ _RESOLVER = Resolver()
 
 
 def _resolve(event: yaml.ScalarEvent) -> str:
-    return _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)
+    tag: str = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]  # PyYAML's stubs leave it untyped
+    return tag
 
 
 _CONSTRUCTOR = SafeConstructor()

@@ -232,7 +232,9 @@ def _rewrite(mirror: Mirror, kustomization: Path, shown_as: Path, workspace: Pat
     changed = False
     for field in _REWRITTEN:
         items = body.get(field)
-        for index, reference in enumerate(items if isinstance(items, list) else []):
+        if not isinstance(items, list):
+            continue
+        for index, reference in enumerate(items):
             if not isinstance(reference, str) or not _REMOTE.match(reference):
                 continue
             target = resolve(mirror, reference.strip())

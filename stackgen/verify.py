@@ -26,12 +26,12 @@ from pathlib import Path
 import jsonschema
 import yaml
 from kubernetes_validate import utils as kv
-from referencing import Registry, Resource as SchemaResource
+from referencing import Registry
+from referencing import Resource as SchemaResource
 
-from stackgen import yamlio
-from stackgen import catalog, crds, images
-from stackgen.render import OWN, ClusterRender
+from stackgen import catalog, crds, images, yamlio
 from stackgen.diagnostics import Style, github_annotation, plain
+from stackgen.render import OWN, ClusterRender
 
 Resource = dict[str, t.Any]
 _POD_KINDS = {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}

@@ -24,22 +24,22 @@ if __name__ == "__main__":  # run as a script: import this checkout's stackgen, 
     import atheris
 
     with atheris.instrument_imports(include=["stackgen"]):
+        from stackgen import golden, write
         from stackgen.compile import compile_stack
         from stackgen.diagnostics import has_errors, locate
         from stackgen.load import load_bytes
         from stackgen.model import build_model
         from stackgen.place import place
         from stackgen.validate import validate
-        from stackgen import golden, write
         from stackgen.write import check_tree
 else:
+    from stackgen import golden, write
     from stackgen.compile import compile_stack
     from stackgen.diagnostics import has_errors, locate
     from stackgen.load import load_bytes
     from stackgen.model import build_model
     from stackgen.place import place
     from stackgen.validate import validate
-    from stackgen import golden, write
     from stackgen.write import check_tree
 
 

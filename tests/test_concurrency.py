@@ -11,7 +11,15 @@ import pytest
 
 from stackgen import write as writer
 from tests.compiling import BUNDLED, CASES, compiled
-from tests.running import ROOT, argv, bookkeeping, edited_stack, environment, lock_matches, tree
+from tests.running import (
+    ROOT,
+    argv,
+    bookkeeping,
+    edited_stack,
+    environment,
+    lock_matches,
+    tree,
+)
 from tests.upstream import UPSTREAM, requires_upstream
 
 ROUNDS = 4

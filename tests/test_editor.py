@@ -21,8 +21,7 @@ import pytest
 
 from stackgen import scaffold
 from stackgen.load import load_bytes
-from stackgen.validate import schema_text
-from stackgen.validate import _validator, load_schema
+from stackgen.validate import _validator, load_schema, schema_text
 from tests import nodetools
 from tests.compiling import BUNDLED, CASES
 from tests.lsp import Client

@@ -26,7 +26,16 @@ import pytest
 
 from stackgen import write as writer
 from tests.compiling import BUNDLED, CASES, compiled
-from tests.running import ROOT, argv, bookkeeping, edited_stack, environment, lock_matches, run, tree
+from tests.running import (
+    ROOT,
+    argv,
+    bookkeeping,
+    edited_stack,
+    environment,
+    lock_matches,
+    run,
+    tree,
+)
 from tests.upstream import UPSTREAM, requires_upstream
 
 BUILD_KILLS = 40

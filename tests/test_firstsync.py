@@ -21,9 +21,9 @@ from stackgen import firstsync, gitops, verify
 from stackgen import kustomize as kz
 from stackgen import render as render_
 from stackgen.compile import FileTree
+from stackgen.driver import compile_checked
 from stackgen.render import ClusterRender
 from tests.compiling import CASES, checked
-from stackgen.driver import compile_checked
 from tests.upstream import UPSTREAM, requires_upstream
 
 pytestmark = requires_upstream

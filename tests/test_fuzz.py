@@ -24,7 +24,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stackgen.load import load_bytes
-from tests.fuzz_stack import GOLDEN_INDEX, check, check_golden_index, check_journal, check_lock
+from tests.fuzz_stack import (
+    GOLDEN_INDEX,
+    check,
+    check_golden_index,
+    check_journal,
+    check_lock,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "cases"
@@ -56,7 +62,7 @@ def _seed_trees() -> list[t.Any]:
 SEED_TREES = _seed_trees()
 SEED_TEXTS = [path.read_bytes() for path in SEEDS]
 
-Path_ = tuple[t.Union[str, int], ...]
+Path_ = tuple[str | int, ...]
 
 
 def _paths(node: t.Any, prefix: Path_ = ()) -> list[Path_]:

@@ -178,7 +178,7 @@ OTHER_CASES: dict[str, bytes] = {
     "binary-garbage": bytes(range(256)) * 40,
     "random-bytes": _garbage(7, 20_000),
     "nul-bytes": b"\x00" * 4096,
-    "python-object-tag": _replace("kind: Stack", f'kind: !!python/object/apply:os.system ["touch {{}}"]'),
+    "python-object-tag": _replace("kind: Stack", 'kind: !!python/object/apply:os.system ["touch {}"]'),
     "gitops-path-escapes": _replace("path: overlays", "path: ../../../etc"),
     "gitops-path-absolute": _replace("path: overlays", "path: /tmp/stackgen-escape"),
     "two-documents": BUNDLED.encode() + b"---\n" + BUNDLED.encode(),

@@ -15,11 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from stackgen import credentials, validate as validate_
+from stackgen import credentials
+from stackgen import driver as driver_
+from stackgen import golden as golden_
+from stackgen import mirror as mirror_
+from stackgen import render as render_
+from stackgen import validate as validate_
 from stackgen.diagnostics import Diagnostic
 from stackgen.load import load_bytes
 from stackgen.validate import validate
 from tests.compiling import BUNDLED
+from tests.upstream import UPSTREAM, requires_upstream
 
 STACK = BUNDLED.read_text("utf-8")
 
@@ -516,8 +522,6 @@ def test_render_with_a_damaged_overlays_lock_is_no_internal_error(tmp_path: Path
 
 # --- 1. goldens are input: never followed, never quoted ---------------------------------------
 
-from stackgen import driver as driver_, golden as golden_  # noqa: E402
-from tests.upstream import UPSTREAM, requires_upstream  # noqa: E402
 
 TOKEN = "kubeconfig-token-0123456789abcdef"
 INDEX = (golden_.GOLDEN_HEADER + "cluster: lab\nkustomize: v5\nupstream: {kubeflow: '26.03'}\nresources:\n"
@@ -586,7 +590,6 @@ def test_diff_never_prints_a_file_a_golden_links_to(tmp_path: Path, output_forma
 
 # --- 7 and 10. render reads overlays/ and the mirror as plain files, offline -------------------
 
-from stackgen import mirror as mirror_, render as render_  # noqa: E402
 
 _REMOTES = ("- {url: 'https://github.com/kubeflow/manifests/', ref: '26.03', path: kubeflow-manifests/}\n")
 _MAPPED = "https://github.com/kubeflow/manifests//apps/a?ref=26.03"

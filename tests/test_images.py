@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from stackgen import images
+from stackgen import images, verify
 from stackgen import kustomize as kz
-from stackgen import verify
 from stackgen.render import ClusterRender
 
 MIRROR = "registry.acme.internal:5000/kubeflow"

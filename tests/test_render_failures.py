@@ -85,7 +85,7 @@ def test_a_failing_cluster_keeps_its_goldens_and_the_others_are_written(tmp_path
     assert {path.split("/")[0] for path in reviewed if "/" in path} == {"spark-a", "tfjob-b"}
 
     # Later failures, of verify or of kustomize, leave every golden file as it was.
-    for mirror, failing, other in ((latest, "tfjob-b", "spark-a"), (broken, "spark-a", "tfjob-b")):
+    for mirror, failing in ((latest, "tfjob-b"), (broken, "spark-a")):
         again = _cli(project, "render", "--upstream", str(mirror))
         assert again.returncode == 1
         assert f"golden kept for {failing} (failed)" in again.stdout and "golden up to date" in again.stdout

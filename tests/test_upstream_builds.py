@@ -10,12 +10,12 @@ import base64
 import collections
 import dataclasses
 import hashlib
-import os
-import subprocess
-import sys
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,9 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stackgen import catalog, images
+from stackgen import catalog, driver, golden, images, mirror, render, verify
 from stackgen import kustomize as kz
-from stackgen import driver, golden, mirror, render, verify
 from stackgen.compile import compile_stack
 from tests.compiling import BUNDLED, CASES, ROOT, compiled
 from tests.upstream import UPSTREAM, requires_upstream

@@ -17,7 +17,15 @@ from hypothesis import strategies as st
 from stackgen import catalog
 from stackgen.diagnostics import Diagnostic
 from stackgen.load import load_bytes
-from stackgen.validate import CODES, _Report, _schema_error, _secret_key, load_schema, schema_text, validate
+from stackgen.validate import (
+    CODES,
+    _Report,
+    _schema_error,
+    _secret_key,
+    load_schema,
+    schema_text,
+    validate,
+)
 from tests.compiling import BUNDLED
 
 BASE = """\

@@ -16,16 +16,25 @@ from pathlib import Path
 
 import click
 
-from stackgen import __version__, catalog, driver
+from stackgen import __version__, catalog, driver, scaffold
+from stackgen import explain as explain_
 from stackgen import golden as golden_
+from stackgen import images as images_
 from stackgen import kustomize as kz
 from stackgen import mirror as mirror_
-from stackgen import scaffold
 from stackgen import vendor as vendor_
-from stackgen import explain as explain_
-from stackgen import images as images_
 from stackgen import write as writer
-from stackgen.diagnostics import Diagnostic, EnvironmentProblem, Style, ansi, plain, plural, render_github, render_text
+from stackgen.diagnostics import (
+    Diagnostic,
+    EnvironmentProblem,
+    Style,
+    ansi,
+    plain,
+    plural,
+    render_github,
+    render_text,
+)
+from stackgen.model import Cloud
 from stackgen.validate import schema_text
 
 EXIT_OK, EXIT_INVALID, EXIT_ENVIRONMENT = 0, 1, 2
@@ -489,7 +498,7 @@ def vendor(source: Path, pin: str) -> None:
 @click.option("--cloud", "clouds", type=click.Choice(scaffold.CLOUDS), multiple=True, help="A cluster on this cloud (repeatable) [default: aws].")
 @click.option("--engine", type=click.Choice(scaffold.ENGINES), default="argocd", show_default=True, help="The GitOps engine.")
 @_edge
-def init(output: Path, clouds: tuple[scaffold.Cloud, ...], engine: scaffold.Engine) -> None:
+def init(output: Path, clouds: tuple[Cloud, ...], engine: scaffold.Engine) -> None:
     """Write a commented starter stack.yaml that builds as is, and the schema its editor modeline names."""
     repeated = sorted({cloud for cloud in clouds if clouds.count(cloud) > 1})
     if repeated:
