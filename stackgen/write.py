@@ -355,10 +355,13 @@ def _same_file(path: Path, content: bytes) -> bool:
 
 def _stage(out: Path, files: t.Mapping[str, bytes], paths: t.Iterable[str]) -> None:
     staging = out / STAGING_NAME
+    made: set[Path] = set()
     try:
         for path in paths:
             target = staging / path
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.parent not in made:  # a unit's folder holds many files: one mkdir each
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
             _write_synced(target, files[path])
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
