@@ -6,6 +6,8 @@ import tempfile
 
 import pytest
 
+from stackgen import kustomize as kz
+
 _CACHE_VARIABLE = "STACKGEN_TESTS_CACHE"
 
 
@@ -43,6 +45,15 @@ _LONGEST_FIRST = (
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: index for index, name in enumerate(_LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its own order
+
+
+@pytest.fixture(scope="session")
+def kustomize() -> kz.Kustomize:
+    """The kustomize the tests render with, found as stackgen finds it; tests that need one skip without."""
+    try:
+        return kz.find_kustomize()
+    except kz.KustomizeNotFound as error:
+        pytest.skip(str(error))
 
 
 @pytest.fixture

@@ -67,14 +67,6 @@ def _compile_and_render(text: str, root: Path, kustomize: kz.Kustomize) -> Fleet
 
 
 @pytest.fixture(scope="module")
-def kustomize() -> kz.Kustomize:
-    try:
-        return kz.find_kustomize()
-    except kz.KustomizeNotFound as error:
-        pytest.skip(str(error))
-
-
-@pytest.fixture(scope="module")
 def argocd_hub(tmp_path_factory: pytest.TempPathFactory, kustomize: kz.Kustomize) -> Fleet:
     return _compile_and_render(FLEET.read_text(), tmp_path_factory.mktemp("argocd-hub"), kustomize)
 

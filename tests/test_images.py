@@ -104,14 +104,6 @@ _UPSTREAM = [
 ]
 
 
-@pytest.fixture(scope="module")
-def kustomize() -> kz.Kustomize:
-    try:
-        return kz.find_kustomize()
-    except kz.KustomizeNotFound as error:
-        pytest.skip(str(error))
-
-
 def _build(kustomize: kz.Kustomize, root: Path, extra: dict) -> list[dict]:
     (root / "base").mkdir(parents=True, exist_ok=True)
     (root / "base" / "all.yaml").write_text(yaml.safe_dump_all(_UPSTREAM))

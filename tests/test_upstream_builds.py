@@ -44,14 +44,6 @@ def _write(files: dict[str, bytes], root: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def kustomize() -> kz.Kustomize:
-    try:
-        return kz.find_kustomize()
-    except kz.KustomizeNotFound as error:
-        pytest.skip(str(error))
-
-
-@pytest.fixture(scope="session")
 def bundled_overlays(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _write(compiled(BUNDLED), tmp_path_factory.mktemp("bundled") / "overlays")
 
