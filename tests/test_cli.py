@@ -189,3 +189,10 @@ def test_output_is_identical_whatever_the_hash_seed_locale_or_cwd(tmp_path: Path
 def test_committed_overlays_are_fresh() -> None:
     result = _run("build", "--check", "-f", str(BUNDLED))
     assert result.exit_code == 0, result.output + result.stderr
+
+
+def test_render_of_an_invalid_stack_with_format_json_reports_it_in_the_json_list(project: Path) -> None:
+    (project / "stack.yaml").write_text((project / "stack.yaml").read_text().replace("cloud: gcp", "cloud: gpc"))
+    result = _run("render", "--format", "json", "-f", str(project / "stack.yaml"))
+    assert result.exit_code == 1 and result.stderr == ""
+    assert [d["code"] for d in json.loads(result.stdout)] == ["SG103"]

@@ -329,8 +329,11 @@ def _render_options(command: t.Callable[..., None]) -> t.Callable[..., None]:
 
 
 def _rendered(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
-              clusters: tuple[str, ...], full: bool, run_verify: bool = True) -> tuple[driver.Checked, driver.Rendered]:
-    checked = _checked(stack_file, "text")
+              clusters: tuple[str, ...], full: bool, run_verify: bool = True,
+              output_format: str = "text") -> tuple[driver.Checked, driver.Rendered]:
+    # An invalid stack's diagnostics go where the command's --format sends its errors: with json,
+    # into the one list on stdout (never `[]` there and text on stderr).
+    checked = _checked(stack_file, output_format if output_format in ("json", "github") else "text")
     if checked is None:
         sys.exit(EXIT_INVALID)
     stack = checked.stack
@@ -385,7 +388,8 @@ def _rendered(stack_file: Path, overlays: Path | None, upstream: Path | None, ku
 def render(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
            clusters: tuple[str, ...], golden_dir: Path | None, check_only: bool, golden_format: str, output_format: str) -> None:
     """Render every cluster with kustomize, verify it, and write compact goldens."""
-    checked, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, golden_format == "full")
+    checked, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, golden_format == "full",
+                                  output_format=output_format)
     output = _output()
     out = overlays or driver.default_output(stack_file, checked.stack)  # type: ignore[arg-type]
     style = output.style(sys.stderr)
@@ -430,7 +434,8 @@ def _golden_summary(changed: list[str], check_only: bool) -> str:
 def diff(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
          clusters: tuple[str, ...], golden_dir: Path | None, output_format: str) -> None:
     """Semantic diff of a fresh render against golden/: which resource, which field."""
-    checked, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, False, run_verify=False)
+    checked, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, False, run_verify=False,
+                                  output_format=output_format)
     target = golden_dir or stack_file.parent / "golden"
     try:
         diffs = _diffs(checked, rendered, target, kustomize_path, jobs, clusters)
@@ -468,7 +473,8 @@ def images(stack_file: Path, overlays: Path | None, upstream: Path | None, kusto
 
     With `spec.registry.mirror` set, each line is `SOURCE TARGET` (e.g. for `crane copy`).
     """
-    checked, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, False, run_verify=False)
+    checked, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, False, run_verify=False,
+                                  output_format=output_format)
     mirror = checked.stack.registry_mirror if checked.stack else None
     listing = {c.cluster: images_.pulled(c.resources, mirror) for c in rendered.result.clusters if not c.error}
     click.echo((images_.render_json if output_format == "json" else images_.render_text)(listing), nl=False)
