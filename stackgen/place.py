@@ -12,7 +12,8 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
-from stackgen import catalog, stores
+from stackgen import catalog
+from stackgen.compile import stores
 from stackgen.diagnostics import Finding, JsonPath
 from stackgen.model import STORE_CLOUD, Cluster, Model, Secret, Stack, TrainingJob
 

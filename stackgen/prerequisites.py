@@ -7,7 +7,7 @@ prints it and docs/first-sync.md explains each item. Pure: model and placement i
 
 from __future__ import annotations
 
-from stackgen import workloads
+from stackgen.compile import workloads
 from stackgen.model import STORE_CLOUD, Stack
 from stackgen.place import ClusterPlan
 

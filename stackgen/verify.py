@@ -29,7 +29,8 @@ from kubernetes_validate import utils as kv
 from referencing import Registry
 from referencing import Resource as SchemaResource
 
-from stackgen import catalog, crds, images, yamlio
+from stackgen import catalog, crds, yamlio
+from stackgen.compile import images
 from stackgen.diagnostics import Style, github_annotation, plain
 from stackgen.render import OWN, ClusterRender
 

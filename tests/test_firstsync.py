@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stackgen import firstsync, gitops, verify
+from stackgen import firstsync, verify
 from stackgen import kustomize as kz
 from stackgen import render as render_
-from stackgen.compile import FileTree
+from stackgen.compile import FileTree, gitops
 from stackgen.driver import compile_checked
 from stackgen.render import ClusterRender
 from tests.compiling import CASES, checked

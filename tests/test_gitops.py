@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stackgen import crds, gitops, write
-from stackgen.compile import compile_stack
+from stackgen import crds, write
+from stackgen.compile import compile_stack, gitops
 from stackgen.load import load_bytes
 from stackgen.validate import validate
 from tests.compiling import BUNDLED, CASES, checked, compiled, placed

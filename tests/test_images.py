@@ -10,8 +10,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stackgen import images, verify
 from stackgen import kustomize as kz
+from stackgen import verify
+from stackgen.compile import images
 from stackgen.render import ClusterRender
 
 MIRROR = "registry.acme.internal:5000/kubeflow"

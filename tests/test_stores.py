@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stackgen import crds, stores
+from stackgen import crds
+from stackgen.compile import stores
 from stackgen.model import Cluster, Identity, Secret, SecretRef
 from tests.upstream import UPSTREAM, requires_upstream
 

@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stackgen import catalog, driver, golden, images, mirror, render, verify
+from stackgen import catalog, driver, golden, mirror, render, verify
 from stackgen import kustomize as kz
-from stackgen.compile import compile_stack
+from stackgen.compile import compile_stack, images
 from tests.compiling import BUNDLED, CASES, ROOT, compiled
 from tests.upstream import UPSTREAM, requires_upstream
 
@@ -128,7 +128,7 @@ def test_image_catalog_is_fresh(catalog_renders: dict[str, list[Resource]], kust
             per_component[component][1].extend(after[path])
     entries = {c: images.catalog_entry(tuple(sorted(n)), r, mirror_host) for c, (n, r) in per_component.items()}
     text = images.dump_catalog("26.03", entries)
-    target = ROOT / "stackgen" / images.catalog_file("26.03")
+    target = ROOT / "stackgen" / "compile" / images.catalog_file("26.03")
     if update_goldens:
         target.write_text(text, encoding="utf-8")
     assert target.read_text("utf-8") == text, "image catalog is stale: python3 -m pytest tests/test_upstream_builds.py -k image_catalog --update-goldens"

@@ -53,7 +53,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_carries_the_package_and_its_data_and_nothing_else(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "stackgen/stack.schema.json" in names and "stackgen/cli/__init__.py" in names
-    assert any(n.startswith("stackgen/images-") and n.endswith(".yaml") for n in names)
+    assert any(n.startswith("stackgen/compile/images-") and n.endswith(".yaml") for n in names)
     assert not [n for n in names if n.startswith(("tests/", "golden/", "overlays/", "docs/"))]
 
 

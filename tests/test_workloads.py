@@ -6,7 +6,7 @@ import typing as t
 
 import pytest
 
-from stackgen import workloads
+from stackgen.compile import workloads
 from stackgen.model import Cluster, Gpu, Identity
 from tests.compiling import BUNDLED, HEADER, placed
 

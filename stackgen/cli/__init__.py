@@ -19,11 +19,11 @@ import click
 from stackgen import __version__, catalog, driver, scaffold
 from stackgen import explain as explain_
 from stackgen import golden as golden_
-from stackgen import images as images_
 from stackgen import kustomize as kz
 from stackgen import mirror as mirror_
 from stackgen import vendor as vendor_
 from stackgen import write as writer
+from stackgen.compile import images as images_
 from stackgen.diagnostics import (
     Diagnostic,
     EnvironmentProblem,

@@ -270,7 +270,7 @@ def catalog_file(pin: str) -> str:
 
 @functools.cache
 def catalog(pin: str) -> t.Mapping[str, ComponentImages]:
-    text = package_files.files("stackgen").joinpath(catalog_file(pin)).read_text("utf-8")
+    text = package_files.files("stackgen.compile").joinpath(catalog_file(pin)).read_text("utf-8")
     body = yaml.safe_load(text)
     return {
         component: ComponentImages(

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import typing as t
 
-from stackgen import catalog, images, stores
+from stackgen import catalog
+from stackgen.compile import images, stores
 from stackgen.model import STORE_CLOUD, Cluster, Model, Secret, Stack, TrainingJob
 from stackgen.place import ClusterPlan
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import yaml
 
-from stackgen import catalog, gitops, images, workloads
+from stackgen import catalog
+from stackgen.compile import gitops, images, workloads
 from stackgen.model import Cluster, Secret, Stack
 from stackgen.place import ClusterPlan, Placement
 
