@@ -26,6 +26,7 @@ from stackgen.validate import (
     schema_text,
     validate,
 )
+from tests import reach
 from tests.compiling import BUNDLED
 
 BASE = """\
@@ -416,11 +417,13 @@ _keys = st.sampled_from(["apiVersion", "kind", "metadata", "spec", "clusters", "
 _stacky = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_keys, inner, max_size=5)), max_leaves=40)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@reach.reaching("validate", floor=0.9)
+@settings(max_examples=150, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(_trees, _stacky))
 def test_arbitrary_trees_give_only_diagnostics(tree: t.Any) -> None:
     text = yaml.safe_dump({"spec": tree, "apiVersion": "x"} if not isinstance(tree, dict) else tree)
     loaded = load_bytes(text.encode())
+    reach.example(loaded.ok)
     if loaded.ok:
         for diagnostic in validate(loaded):
             assert isinstance(diagnostic, Diagnostic) and diagnostic.line >= 1 and diagnostic.column >= 1 and diagnostic.code in CODES
