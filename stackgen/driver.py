@@ -24,7 +24,7 @@ from stackgen import render as render_
 from stackgen import vendor as vendor_
 from stackgen import verify as verify_
 from stackgen import write as writer
-from stackgen.compile import FileTree, compile_stack
+from stackgen.compile.overlays import FileTree, compile_stack
 from stackgen.diagnostics import Diagnostic, has_errors, locate
 from stackgen.load import Loaded, load_file
 from stackgen.model import Stack, build_model

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stackgen.compile import FileTree
+from stackgen.compile.overlays import FileTree
 from stackgen.driver import Checked, check_stack, compile_checked
 from stackgen.load import load_bytes
 from stackgen.model import Stack, build_model

@@ -25,7 +25,7 @@ if __name__ == "__main__":  # run as a script: import this checkout's stackgen, 
 
     with atheris.instrument_imports(include=["stackgen"]):
         from stackgen import golden, write
-        from stackgen.compile import compile_stack
+        from stackgen.compile.overlays import compile_stack
         from stackgen.diagnostics import has_errors, locate
         from stackgen.load import load_bytes
         from stackgen.model import build_model
@@ -34,7 +34,7 @@ if __name__ == "__main__":  # run as a script: import this checkout's stackgen, 
         from stackgen.write import check_tree
 else:
     from stackgen import golden, write
-    from stackgen.compile import compile_stack
+    from stackgen.compile.overlays import compile_stack
     from stackgen.diagnostics import has_errors, locate
     from stackgen.load import load_bytes
     from stackgen.model import build_model

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from stackgen import catalog
-from stackgen.compile import compile_stack
+from stackgen.compile.overlays import compile_stack
 from stackgen.model import ROLES, build_model
 from stackgen.place import place
 from tests import reach

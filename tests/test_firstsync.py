@@ -20,7 +20,8 @@ import yaml
 from stackgen import firstsync, verify
 from stackgen import kustomize as kz
 from stackgen import render as render_
-from stackgen.compile import FileTree, gitops
+from stackgen.compile import gitops
+from stackgen.compile.overlays import FileTree
 from stackgen.driver import compile_checked
 from stackgen.render import ClusterRender
 from tests.compiling import CASES, checked

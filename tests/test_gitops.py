@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from stackgen import crds, write
-from stackgen.compile import compile_stack, gitops
+from stackgen.compile import gitops
+from stackgen.compile.overlays import compile_stack
 from stackgen.load import load_bytes
 from stackgen.validate import validate
 from tests.compiling import BUNDLED, CASES, checked, compiled, placed

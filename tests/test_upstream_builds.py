@@ -25,7 +25,8 @@ import yaml
 
 from stackgen import catalog, driver, golden, mirror, render, verify
 from stackgen import kustomize as kz
-from stackgen.compile import compile_stack, images
+from stackgen.compile import images
+from stackgen.compile.overlays import compile_stack
 from tests.compiling import BUNDLED, CASES, ROOT, compiled
 from tests.upstream import UPSTREAM, requires_upstream
 
