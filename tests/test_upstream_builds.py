@@ -505,7 +505,7 @@ def test_diff_after_an_upgrade_rerenders_the_old_pin_from_the_mirror(kustomize: 
     assert _cli(["build", "-f", str(stack)], cache).returncode == 0
     # The goldens as the 26.02 render left them.
     checked = driver.check_stack(stack)
-    assert checked.stack is not None and checked.placement is not None
+    assert isinstance(checked, driver.Checked)
     old_stack = dataclasses.replace(checked.stack, upstream=dataclasses.replace(checked.stack.upstream, kubeflow="26.02"))
     old_overlays = _write(compile_stack(old_stack, checked.placement), tmp_path / "old-overlays")
     old = render.render(old_overlays, old_mirror, kustomize, ["edge-store17"], jobs=2, cache=render.cache_root({"XDG_CACHE_HOME": str(cache)}), pristine=True)

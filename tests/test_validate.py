@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from stackgen import catalog
 from stackgen.diagnostics import Diagnostic
+from stackgen.driver import check_loaded
 from stackgen.load import load_bytes
 from stackgen.validate import (
     CODES,
@@ -49,9 +50,10 @@ WORKLOADS = """\
 
 
 def _check(text: str) -> list[Diagnostic]:
+    """What the user sees: validate's diagnostics, then place's (where things land is its rule)."""
     loaded = load_bytes(text.encode(), "s.yaml")
     assert loaded.ok, loaded.diagnostics
-    return validate(loaded)
+    return list(check_loaded(loaded).diagnostics)
 
 
 def _at(text: str, token: str, occurrence: int = 1) -> tuple[int, int]:
@@ -342,13 +344,17 @@ def test_secret_sent_off_its_cloud_needs_a_credentials_reference() -> None:
     [d] = _check(text)
     assert (d.line, d.column, d.code) == (*_at(text, "{name: s"), "SG207")
     assert d.message.startswith("secret `s` cannot reach aws-secrets-manager from g by workload identity")
+    # With credentials it reaches the store from g; from gcp only an ARN key tells the region (SG406 otherwise).
+    text = text.replace("key: k,", "key: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:k',")
     assert _check(text.replace("runsOn: [serving]}", "runsOn: [serving], auth: {secretRef: {name: aws-creds}}}")) == []
 
 
 def test_vault_always_needs_a_credentials_reference() -> None:
     text = _secret("    - {name: s, store: vault, key: k}\n")
     assert _one(text) == (*_at(text, "{name: s"), "SG207")
-    assert _check(text.replace("key: k}", "key: k, auth: {secretRef: {name: vault-token, key: token}}}")) == []
+    # With credentials it reaches vault; a key that names the server leaves nothing to report (SG406 otherwise).
+    text = text.replace("key: k}", "key: 'https://vault.example.com:8200/secret/k', auth: {secretRef: {name: vault-token, key: token}}}")
+    assert _check(text) == []
 
 
 def test_cross_references_survive_a_malformed_tree() -> None:
