@@ -5,21 +5,7 @@ key at the key, a missing key at its parent mapping, a wrong value at the value.
 written here, never taken from jsonschema, whose messages echo values (which may be secrets),
 and every field of every diagnostic passes through `_redact` before it leaves this module.
 
-Codes (stable; tests and users rely on them):
-    SG101 unknown key                 SG201 duplicate name
-    SG102 missing required key        SG202 unknown cluster, dataset, role or name in a selector
-    SG103 value not among the allowed SG203 cluster named like a role
-    SG104 wrong type                  SG204 training job's dataset on a cluster without `training`
-    SG105 malformed value (pattern)   SG205 model selector that matches no cluster
-    SG106 out of range / size         SG206 identity or issuer that does not fit the cluster
-    SG107 unknown component           SG207 secret that needs `auth.secretRef` to reach its store
-    SG108 kubernetesVersion as number SG208 secret that lands on no cluster (warning)
-                                      SG209 role selector no cluster has yet (warning)
-                                      SG210 hub topology, cluster without `server`
-                                      SG211 two declarations that become one file or object
-    SG301 literal credential (shown masked)
-
-Load codes that name a YAML trap are listed here too: SG017 (a number only YAML 1.1 reads so).
+Codes, their meaning and an example of each: stackgen/codes.py (published in docs/reference.md).
 """
 
 from __future__ import annotations
@@ -42,30 +28,6 @@ from stackgen import credentials, ecma
 from stackgen.diagnostics import Diagnostic, JsonPath, Severity, json_path
 from stackgen.load import Loaded
 from stackgen.model import DEFAULT_NAMESPACE, ROLES
-
-CODES: t.Mapping[str, str] = {
-    "SG101": "unknown key",
-    "SG102": "missing required key",
-    "SG103": "value not among the allowed ones",
-    "SG104": "wrong type",
-    "SG105": "malformed value",
-    "SG106": "value out of range or of the wrong size",
-    "SG107": "unknown component",
-    "SG108": "kubernetesVersion written as a YAML number",
-    "SG017": "number that only YAML 1.1 reads that way (017, 0b1000, 1_0, 1:20)",
-    "SG201": "duplicate name",
-    "SG202": "reference to something stack.yaml does not declare",
-    "SG203": "cluster named like a role or a cloud",
-    "SG204": "training job's dataset is on a cluster without the training role",
-    "SG205": "model selector that matches no cluster",
-    "SG206": "identity or OIDC issuer that does not fit its cluster",
-    "SG207": "secret needs credentials to reach its store",
-    "SG208": "secret that lands on no cluster (warning)",
-    "SG209": "role selector that no cluster has yet (warning)",
-    "SG210": "hub topology with a cluster that has no `server`",
-    "SG211": "two declarations that become the same file or object",
-    "SG301": "literal credential in stack.yaml",
-}
 
 
 def _schema_path() -> Path:

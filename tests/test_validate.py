@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stackgen import catalog
+from stackgen.codes import CODES
 from stackgen.diagnostics import Diagnostic
 from stackgen.driver import check_loaded
 from stackgen.load import load_bytes
 from stackgen.validate import (
-    CODES,
     _Report,
     _schema_error,
     _secret_key,
@@ -113,7 +113,7 @@ def test_no_schema_property_is_named_like_a_credential() -> None:
 
 
 def test_every_code_is_documented_and_stable_in_shape() -> None:
-    assert all(len(code) == 5 and code.startswith("SG") and meaning for code, meaning in CODES.items())
+    assert all(len(code) == 5 and code.startswith("SG") and entry.meaning for code, entry in CODES.items())
     assert {d.code for d in _check(BASE.replace("flux", "flx"))} <= set(CODES)
 
 
