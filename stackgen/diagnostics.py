@@ -155,10 +155,6 @@ class EnvironmentProblem:
                 "message": printable(self.message), "path": None, "hint": printable(self.hint) if self.hint else None}
 
 
-def render_json(diagnostics: t.Iterable[Diagnostic]) -> str:
-    return json.dumps([d.as_json() for d in sorted(diagnostics)], indent=2, ensure_ascii=False) + "\n"
-
-
 @dataclass(frozen=True)
 class Finding:
     """A problem a stage found in the model, located by JSON path only.

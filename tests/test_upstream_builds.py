@@ -26,6 +26,7 @@ import yaml
 from stackgen import catalog, driver, golden, mirror, render, verify
 from stackgen import kustomize as kz
 from stackgen.compile import compile_stack, images
+from tests import image_catalog
 from tests.compiling import BUNDLED, CASES, ROOT, compiled
 from tests.upstream import UPSTREAM, requires_upstream
 
@@ -34,6 +35,10 @@ _FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 pytestmark = requires_upstream
 Resource = dict[str, t.Any]
+
+# Keys of upstream's default-credential Secrets that name rather than authenticate (user names,
+# client and access-key ids): their values are not credentials, so no digest is kept for them.
+_NOT_SECRET_KEYS = frozenset({"username", "MYSQL_USER_NAME", "OIDC_CLIENT_ID", "client-id", "accesskey"})
 
 
 def _write(files: dict[str, bytes], root: Path) -> Path:
@@ -110,7 +115,7 @@ def test_image_catalog_is_fresh(catalog_renders: dict[str, list[Resource]], kust
     """`images-26.03.yaml` says where each component's render names images: container names for
     kustomize's `images:`, and what is left after `images:` ran, for `replacements:`."""
     mirror_host = "mirror.stackgen.invalid"
-    names = {path: images.container_names(resources) for path, resources in catalog_renders.items()}
+    names = {path: image_catalog.container_names(resources) for path, resources in catalog_renders.items()}
     source = tmp_path / "overlays"
     for path, found in names.items():
         target = source / path.replace("/", "__")
@@ -126,8 +131,8 @@ def test_image_catalog_is_fresh(catalog_renders: dict[str, list[Resource]], kust
         for component in components:
             per_component[component][0].update(names[path])
             per_component[component][1].extend(after[path])
-    entries = {c: images.catalog_entry(tuple(sorted(n)), r, mirror_host) for c, (n, r) in per_component.items()}
-    text = images.dump_catalog("26.03", entries)
+    entries = {c: image_catalog.catalog_entry(tuple(sorted(n)), r, mirror_host) for c, (n, r) in per_component.items()}
+    text = image_catalog.dump_catalog("26.03", entries)
     target = ROOT / "stackgen" / "compile" / images.catalog_file("26.03")
     if update_goldens:
         target.write_text(text, encoding="utf-8")
@@ -475,7 +480,7 @@ def test_default_credential_digests_cover_the_pins_defaults(workspace: mirror.Wo
                                               for c in catalog.DEFAULT_CREDENTIALS):
                 values = {**{k: base64.b64decode(v) for k, v in (r.get("data") or {}).items()},
                           **{k: str(v).encode() for k, v in (r.get("stringData") or {}).items()}}
-                found |= {hashlib.sha256(v).hexdigest() for k, v in values.items() if v and k not in catalog.NOT_SECRET_KEYS}
+                found |= {hashlib.sha256(v).hexdigest() for k, v in values.items() if v and k not in _NOT_SECRET_KEYS}
     assert found == catalog.DEFAULT_CREDENTIAL_DIGESTS
 
 
