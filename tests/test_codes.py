@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from stackgen import codes
+from stackgen import codes, errors
 from tests.compiling import ROOT
 
 PACKAGE = ROOT / "stackgen"
@@ -51,3 +51,25 @@ def test_the_reference_publishes_every_code() -> None:
     reference = (ROOT / "docs" / "reference.md").read_text("utf-8")
     rows = re.findall(r"^\| `(SG\d{3})` \| (error|warning) \|", reference, re.M)
     assert rows == [(code, entry.severity) for code, entry in codes.CODES.items()]
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [cls for sub in cls.__subclasses__() for cls in (sub, *_subclasses(sub))]
+
+
+def test_each_failure_has_a_registered_code_and_its_exit_code() -> None:
+    """The one exit table for failures: input from a pull request or a build away from fixed is 1,
+    the environment 2 (README, "Command line")."""
+    table = {cls.__name__: (cls.code, cls.exit_code) for cls in _subclasses(errors.StackgenError)}
+    assert table == {
+        "OwnershipError": ("SG701", 2), "OutputError": ("SG702", 2), "KustomizeNotFound": ("SG703", 2), "MirrorError": ("SG704", 2),
+        "UpstreamMissing": ("SG704", 2), "StaleOverlays": ("SG705", 1), "UnknownCluster": ("SG706", 2), "Exists": ("SG707", 2),
+        "GoldenError": ("SG708", 1), "UnknownSubject": ("SG202", 1), "UnknownClusterSubject": ("SG706", 1),
+    }
+    assert all(code in codes.CODES for code, _ in table.values())
+
+
+def test_an_error_names_its_file_once() -> None:
+    error = errors.OutputError("/out: cannot write: disk full").at("/out")
+    assert error.problem().render() == "/out: error: cannot write: disk full [SG702]"
+    assert errors.OutputError("disk full", "/first").at("/second").file == "/first"
