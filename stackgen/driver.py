@@ -311,11 +311,18 @@ class Built:
         return EXIT_INVALID if self.check_only and self.changes.stale else EXIT_OK
 
 
-def build_stack(stack_file: Path, output: Path | None, check_only: bool, report: Reporter) -> Built:
-    checked = checked_stack(stack_file, report)
+@dataclass(frozen=True)
+class BuildOptions:
+    stack_file: Path
+    output: Path | None = None  # None: spec.gitops.path beside stack.yaml
+    check_only: bool = False
+
+
+def build_stack(options: BuildOptions, report: Reporter) -> Built:
+    checked = checked_stack(options.stack_file, report)
     files = compile_checked(checked)
-    out = output or default_output(stack_file, checked.stack)
-    return Built(out, _at(out, lambda: build(files, out, check_only)), check_only)
+    out = options.output or default_output(options.stack_file, checked.stack)
+    return Built(out, _at(out, lambda: build(files, out, options.check_only)), options.check_only)
 
 
 _T = t.TypeVar("_T")
@@ -357,6 +364,11 @@ class RenderOptions:
     kustomize: str | None = None
     jobs: int = 0  # 0: as many as there are cores
     clusters: tuple[str, ...] = ()
+    golden: Path | None = None  # render and diff: None means golden/ beside stack.yaml
+
+    @property
+    def golden_root(self) -> Path:
+        return self.golden or self.stack_file.parent / "golden"
 
 
 @dataclass(frozen=True)
@@ -394,9 +406,9 @@ class RenderOutcome:
         return EXIT_INVALID if self.rendered.failed or (self.check_only and self.stale) else EXIT_OK
 
 
-def render_stack(options: RenderOptions, golden_dir: Path | None, check_only: bool, full: bool, report: Reporter) -> RenderOutcome:
+def render_stack(options: RenderOptions, check_only: bool, full: bool, report: Reporter) -> RenderOutcome:
     fresh = _render_fresh(options, report, full, run_verify=True)
-    target = golden_dir or options.stack_file.parent / "golden"
+    target = options.golden_root
     names = [c.name for c in fresh.checked.stack.clusters]
     changes = _at(target, lambda: golden_changes(target, fresh.rendered, names, check_only))
     touched = changes.added + changes.changed + changes.removed
@@ -414,9 +426,9 @@ class DiffOutcome:
         return EXIT_INVALID if self.failed or any(d.changes or d.notes for d in self.diffs) else EXIT_OK
 
 
-def diff_stack(options: RenderOptions, golden_dir: Path | None, report: Reporter) -> DiffOutcome:
+def diff_stack(options: RenderOptions, report: Reporter) -> DiffOutcome:
     fresh = _render_fresh(options, report, full=False, run_verify=False)
-    target = golden_dir or options.stack_file.parent / "golden"
+    target = options.golden_root
     # Goldens come from pull requests: a bad one is refused (SG708), never followed or quoted.
     diffs = _at(target, lambda: _diffs(fresh, target, options))
     return DiffOutcome(tuple(diffs), fresh.rendered.failed)

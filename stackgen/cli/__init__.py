@@ -251,7 +251,7 @@ def validate(stack_file: Path, output_format: str) -> int:
 @_edge
 def build(stack_file: Path, output: Path | None, check_only: bool, output_format: str) -> int:
     """Validate, place and compile stack.yaml into overlays/."""
-    built = driver.build_stack(stack_file, output, check_only, _Reporter(output_format))
+    built = driver.build_stack(driver.BuildOptions(stack_file, output, check_only), _Reporter(output_format))
     _foreign(built.output, built.changes)
     _summarise(built.output, built.changes, check_only, _output())
     return built.exit_code
@@ -324,8 +324,8 @@ def _render_options(command: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
 
 
 def _render_opts(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
-                 clusters: tuple[str, ...]) -> driver.RenderOptions:
-    return driver.RenderOptions(stack_file, overlays, upstream, kustomize_path, jobs or 0, clusters)
+                 clusters: tuple[str, ...], golden: Path | None = None) -> driver.RenderOptions:
+    return driver.RenderOptions(stack_file, overlays, upstream, kustomize_path, jobs or 0, clusters, golden)
 
 
 @cli.command()
@@ -341,8 +341,8 @@ def _render_opts(stack_file: Path, overlays: Path | None, upstream: Path | None,
 def render(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
            clusters: tuple[str, ...], golden_dir: Path | None, check_only: bool, golden_format: str, output_format: str) -> int:
     """Render every cluster with kustomize, verify it, and write compact goldens."""
-    options = _render_opts(stack_file, overlays, upstream, kustomize_path, jobs, clusters)
-    done = driver.render_stack(options, golden_dir, check_only, golden_format == "full", _Reporter(_diagnostics_format(output_format)))
+    options = _render_opts(stack_file, overlays, upstream, kustomize_path, jobs, clusters, golden_dir)
+    done = driver.render_stack(options, check_only, golden_format == "full", _Reporter(_diagnostics_format(output_format)))
     _foreign(done.golden_root, done.changes)
     if output_format == "text":
         result, held_back = done.rendered.result, done.rendered.held_back
@@ -369,8 +369,8 @@ def _golden_summary(changed: t.Sequence[str], check_only: bool) -> str:
 def diff(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
          clusters: tuple[str, ...], golden_dir: Path | None, output_format: str) -> int:
     """Semantic diff of a fresh render against golden/: which resource, which field."""
-    options = _render_opts(stack_file, overlays, upstream, kustomize_path, jobs, clusters)
-    done = driver.diff_stack(options, golden_dir, _Reporter(_diagnostics_format(output_format)))
+    options = _render_opts(stack_file, overlays, upstream, kustomize_path, jobs, clusters, golden_dir)
+    done = driver.diff_stack(options, _Reporter(_diagnostics_format(output_format)))
     if output_format == "text":
         click.echo(golden_.render_text(done.diffs, _output().style(sys.stdout)), nl=False, color=True)
     else:
