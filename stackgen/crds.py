@@ -125,16 +125,6 @@ def schemas_from_dir(root: Path) -> dict[TypeKey, Schema]:
     return _schemas_in_dir(Path(root), False)
 
 
-def load_crd_schemas(dirs: Path | str | t.Iterable[Path | str], strict: bool = False) -> dict[TypeKey, Schema]:
-    """Every CRD under each of `dirs` (a missing dir adds nothing); the first dir defining a type wins."""
-    roots = [Path(dirs)] if isinstance(dirs, (str, Path)) else [Path(d) for d in dirs]
-    found: dict[TypeKey, Schema] = {}
-    for root in roots:
-        for key, schema in _schemas_in_dir(root, strict).items():
-            found.setdefault(key, schema)
-    return found
-
-
 def to_json_schema(node: t.Any, strict: bool = False) -> t.Any:
     """An OpenAPI v3 structural schema (with Kubernetes extensions) as draft-7 JSON Schema."""
     if isinstance(node, list):

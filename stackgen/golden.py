@@ -18,13 +18,8 @@ from dataclasses import dataclass, field
 import yaml
 
 from stackgen.diagnostics import Style, plain
+from stackgen.errors import GoldenError as GoldenError
 from stackgen.render import OWN, ClusterRender, Resource
-
-
-class GoldenError(Exception):
-    """A golden file that cannot be read as a golden: a link, a special or oversized file,
-    damaged YAML or a damaged index (exit 1). Goldens come from pull requests: they are input."""
-
 
 MAX_GOLDEN_BYTES = 64 * 1024 * 1024
 """Largest golden file read (a full-format CRD is ~1 MiB)."""

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import yaml
 
+from stackgen.errors import MirrorError as MirrorError
+
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 MIRRORED_TREES = ("kubeflow-manifests", "remote")
 # What kustomize would fetch rather than read from the workspace: any scheme (case-insensitive:
@@ -36,10 +38,6 @@ _PATH_LISTS = ("resources", "components", "bases", "crds", "configurations", "ge
 _REWRITTEN = ("resources", "components", "bases")
 _PATH_ITEMS = ("patches", "patchesJson6902", "replacements")
 _GENERATORS = ("configMapGenerator", "secretGenerator")
-
-
-class MirrorError(Exception):
-    """The mirror is missing, or a remote base has no entry in it."""
 
 
 @dataclass(frozen=True)

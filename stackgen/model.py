@@ -158,9 +158,6 @@ class Stack:
     secrets: tuple[Secret, ...]
     registry_mirror: str | None = None
 
-    def cluster(self, name: str) -> Cluster:
-        return next(c for c in self.clusters if c.name == name)
-
     def dataset(self, name: str) -> Dataset:
         return self._datasets_by_name[name]
 

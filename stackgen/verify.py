@@ -1,14 +1,8 @@
 """verify: rendered resources against Kubernetes and CRD schemas, then policies.
 
-Checks, each with a stable code (docstrings of the check functions give pass/fail examples):
-    SG601 no schema for a kind (warning)      SG611 image not pinned (no tag, or `latest`)
-    SG602 schema violation                    SG612 GPU workload that requests no GPU
-    SG610 duplicate resource id               SG613 Secret with literal data authored by stackgen
-    SG614 unresolved kustomize var            SG615 CA injection from another piece's Certificate
-    SG616 Certificate issued by another piece's Issuer  SG617 image outside `spec.registry.mirror`
-    SG618 Secret that still carries one of upstream's default credentials
-    SG603 Argo CD / Flux object that its real CRD rejects
-    SG620-SG628 the first sync: a step waits for what a later step delivers (stackgen/firstsync.py)
+Each check has a stable code (SG601-SG618; SG620-SG628 are the first sync's, in
+stackgen/firstsync.py), registered with its meaning in stackgen/codes.py; the docstrings
+of the check functions give pass/fail examples.
 """
 
 from __future__ import annotations

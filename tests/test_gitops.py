@@ -14,6 +14,7 @@ from stackgen.compile.overlays import compile_stack
 from stackgen.load import load_bytes
 from stackgen.validate import validate
 from tests.compiling import BUNDLED, CASES, checked, compiled, placed
+from tests.crd_schemas import load_crd_schemas
 from tests.upstream import UPSTREAM, requires_upstream
 
 GITOPS_CASES = [CASES / "positive" / name / "stack.yaml" for name in ("gitops-argocd-hub", "gitops-flux-standalone", "gitops-flux-hub")]
@@ -373,7 +374,7 @@ _CRDS = UPSTREAM / "crds"
 @pytest.mark.parametrize(("engine", "topology"), _engine_variants())
 def test_engine_objects_validate_strictly_against_the_real_crds(engine: str, topology: str) -> None:
     """Strict: a field the pinned CRD does not declare (a typo, a field of a newer release) fails."""
-    schemas = crds.load_crd_schemas([_CRDS], strict=True)
+    schemas = load_crd_schemas([_CRDS], strict=True)
     kinds = set()
     for path, body in _small(engine, topology).items():
         if body["apiVersion"].startswith("kustomize.config.k8s.io"):

@@ -27,18 +27,3 @@ def test_the_repositorys_pre_commit_config_is_valid() -> None:
                           check=False, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
 
-
-def test_every_module_imports_on_its_own() -> None:
-    """An import cycle hides while some other module happens to be imported first: here each
-    module is the first thing a fresh interpreter imports."""
-    import pkgutil
-
-    import stackgen
-
-    modules = ["stackgen", *(m.name for m in pkgutil.walk_packages(stackgen.__path__, "stackgen.")
-                             if m.name not in ("stackgen.__main__",))]
-    script = "import importlib, subprocess, sys\n" \
-             "failed = [m for m in sys.argv[1:] if subprocess.run([sys.executable, '-c', 'import ' + m]).returncode]\n" \
-             "sys.exit(', '.join(failed) if failed else 0)\n"
-    done = subprocess.run([sys.executable, "-c", script, *modules], cwd=ROOT, capture_output=True, text=True, check=False, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]

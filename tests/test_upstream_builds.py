@@ -27,6 +27,7 @@ from stackgen import catalog, driver, golden, mirror, render, verify
 from stackgen import kustomize as kz
 from stackgen.compile import images
 from stackgen.compile.overlays import compile_stack
+from tests import image_catalog
 from tests.compiling import BUNDLED, CASES, ROOT, compiled
 from tests.upstream import UPSTREAM, requires_upstream
 
@@ -35,6 +36,10 @@ _FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 pytestmark = requires_upstream
 Resource = dict[str, t.Any]
+
+# Keys of upstream's default-credential Secrets that name rather than authenticate (user names,
+# client and access-key ids): their values are not credentials, so no digest is kept for them.
+_NOT_SECRET_KEYS = frozenset({"username", "MYSQL_USER_NAME", "OIDC_CLIENT_ID", "client-id", "accesskey"})
 
 
 def _write(files: dict[str, bytes], root: Path) -> Path:
@@ -111,7 +116,7 @@ def test_image_catalog_is_fresh(catalog_renders: dict[str, list[Resource]], kust
     """`images-26.03.yaml` says where each component's render names images: container names for
     kustomize's `images:`, and what is left after `images:` ran, for `replacements:`."""
     mirror_host = "mirror.stackgen.invalid"
-    names = {path: images.container_names(resources) for path, resources in catalog_renders.items()}
+    names = {path: image_catalog.container_names(resources) for path, resources in catalog_renders.items()}
     source = tmp_path / "overlays"
     for path, found in names.items():
         target = source / path.replace("/", "__")
@@ -127,8 +132,8 @@ def test_image_catalog_is_fresh(catalog_renders: dict[str, list[Resource]], kust
         for component in components:
             per_component[component][0].update(names[path])
             per_component[component][1].extend(after[path])
-    entries = {c: images.catalog_entry(tuple(sorted(n)), r, mirror_host) for c, (n, r) in per_component.items()}
-    text = images.dump_catalog("26.03", entries)
+    entries = {c: image_catalog.catalog_entry(tuple(sorted(n)), r, mirror_host) for c, (n, r) in per_component.items()}
+    text = image_catalog.dump_catalog("26.03", entries)
     target = ROOT / "stackgen" / "compile" / images.catalog_file("26.03")
     if update_goldens:
         target.write_text(text, encoding="utf-8")
@@ -476,7 +481,7 @@ def test_default_credential_digests_cover_the_pins_defaults(workspace: mirror.Wo
                                               for c in catalog.DEFAULT_CREDENTIALS):
                 values = {**{k: base64.b64decode(v) for k, v in (r.get("data") or {}).items()},
                           **{k: str(v).encode() for k, v in (r.get("stringData") or {}).items()}}
-                found |= {hashlib.sha256(v).hexdigest() for k, v in values.items() if v and k not in catalog.NOT_SECRET_KEYS}
+                found |= {hashlib.sha256(v).hexdigest() for k, v in values.items() if v and k not in _NOT_SECRET_KEYS}
     assert found == catalog.DEFAULT_CREDENTIAL_DIGESTS
 
 
@@ -506,7 +511,7 @@ def test_diff_after_an_upgrade_rerenders_the_old_pin_from_the_mirror(kustomize: 
     assert _cli(["build", "-f", str(stack)], cache).returncode == 0
     # The goldens as the 26.02 render left them.
     checked = driver.check_stack(stack)
-    assert checked.stack is not None and checked.placement is not None
+    assert isinstance(checked, driver.Checked)
     old_stack = dataclasses.replace(checked.stack, upstream=dataclasses.replace(checked.stack.upstream, kubeflow="26.02"))
     old_overlays = _write(compile_stack(old_stack, checked.placement), tmp_path / "old-overlays")
     old = render.render(old_overlays, old_mirror, kustomize, ["edge-store17"], jobs=2, cache=render.cache_root({"XDG_CACHE_HOME": str(cache)}), pristine=True)

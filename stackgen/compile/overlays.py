@@ -22,7 +22,9 @@ import yaml
 from stackgen import catalog
 from stackgen.compile import gitops, images, workloads
 from stackgen.model import Cluster, Secret, Stack
-from stackgen.place import ClusterPlan, Placement
+
+if t.TYPE_CHECKING:  # place imports compile.stores, so a runtime import here would be a cycle
+    from stackgen.place import ClusterPlan, Placement
 
 FileTree = dict[str, bytes]
 

@@ -13,7 +13,9 @@ import typing as t
 from stackgen import catalog
 from stackgen.compile import images, stores
 from stackgen.model import STORE_CLOUD, Cluster, Model, Secret, Stack, TrainingJob
-from stackgen.place import ClusterPlan
+
+if t.TYPE_CHECKING:  # place imports compile.stores, so a runtime import here would be a cycle
+    from stackgen.place import ClusterPlan
 
 Object = dict[str, t.Any]
 WORKLOAD_SERVICE_ACCOUNT = stores.WORKLOAD_SERVICE_ACCOUNT
