@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from stackgen import yamlio
 from stackgen.diagnostics import Style, plain
 from stackgen.render import OWN, ClusterRender, Resource
 
@@ -89,7 +90,7 @@ def merge_patch(before: t.Any, after: t.Any) -> t.Any:
 
 
 def _dump(body: t.Any) -> bytes:
-    return (GOLDEN_HEADER + yaml.safe_dump(body, sort_keys=True, allow_unicode=True, width=4096)).encode("utf-8")
+    return (GOLDEN_HEADER + yamlio.GOLDENS.dump(body)).encode("utf-8")
 
 
 def golden_files(render: ClusterRender, pristine: t.Mapping[str, t.Sequence[Resource]], pin: str, kustomize_version: str, full: bool) -> dict[str, bytes]:

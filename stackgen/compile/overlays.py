@@ -17,9 +17,7 @@ import dataclasses
 import typing as t
 from dataclasses import dataclass
 
-import yaml
-
-from stackgen import catalog
+from stackgen import catalog, yamlio
 from stackgen.compile import gitops, images, workloads
 from stackgen.model import Cluster, Secret, Stack
 from stackgen.place import ClusterPlan, Placement
@@ -137,8 +135,7 @@ def _credential_deletions(component: str) -> tuple[t.Mapping[str, t.Any], ...]:
         identity = {"name": credential.name} if unset else {"name": credential.name, "namespace": credential.namespace}
         deletions.append({
             "target": {"version": "v1", "kind": "Secret", **identity},
-            "patch": yaml.dump({"$patch": "delete", "apiVersion": "v1", "kind": "Secret", "metadata": identity},
-                               Dumper=_Dumper, sort_keys=False, width=4096),
+            "patch": yamlio.OVERLAYS.dump({"$patch": "delete", "apiVersion": "v1", "kind": "Secret", "metadata": identity}),
         })
     return tuple(deletions)
 
@@ -165,7 +162,7 @@ def _json_patch(group: str, version: str, kind: str, name: str, namespace: str, 
     target = {"group": group, "version": version, "kind": kind, "name": name, "namespace": namespace}
     if not group:
         del target["group"]
-    operation = yaml.dump([{"op": "replace", "path": path, "value": value}], Dumper=_Dumper, sort_keys=False, width=4096)
+    operation = yamlio.OVERLAYS.dump([{"op": "replace", "path": path, "value": value}])
     return {"target": target, "patch": operation}
 
 
@@ -237,19 +234,5 @@ def _layer_files(layer: str) -> FileTree:
     return files
 
 
-class _Dumper(yaml.CSafeDumper if hasattr(yaml, "CSafeDumper") else yaml.SafeDumper):  # type: ignore[misc]
-    pass
-
-
-def _represent_str(dumper: yaml.BaseDumper, value: str) -> yaml.Node:
-    # Multi-line strings (patches, JSON config) read best, and diff best, as literal blocks.
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
-
-
 def _yaml(body: t.Mapping[str, t.Any], comment: str = "") -> bytes:
-    text = yaml.dump(body, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096)
-    return (HEADER + comment + text).encode("utf-8")
+    return (HEADER + comment + yamlio.OVERLAYS.dump(body)).encode("utf-8")
