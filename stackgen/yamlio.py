@@ -17,6 +17,7 @@ whole, so the output never depends on which path wrote it.
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 import yaml
@@ -43,6 +44,11 @@ _LONGEST_SIMPLE_KEY = 128
 _OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9._/-]*")
+_RESOLVER = yaml.resolver.Resolver()  # the one both dumpers use
+_STR = "tag:yaml.org,2002:str"
+
+
 class _Unhandled(Exception):
     """The tree holds something only PyYAML's own path writes exactly."""
 
@@ -58,6 +64,8 @@ class Emitter:
         self._keys: dict[str, str] = {}
         # scalar -> (first line, continuation lines at indentation 0, without their base indent)
         self._values: dict[tuple[type, str], tuple[str, tuple[str, ...]]] = {}
+        # one-line string -> ": " and its rendering: what a mapping writes after a key
+        self._strings: dict[str, str] = {}
 
     def dump(self, body: t.Any) -> str:
         try:
@@ -80,22 +88,22 @@ class Emitter:
                               allow_unicode=True, width=4096)
         return text
 
-    def _enter(self, node: t.Any, seen: set[int]) -> None:
-        # PyYAML writes a container met twice in one document as an anchor and an alias.
-        if id(node) in seen:
+    def _mapping(self, node: dict[t.Any, t.Any], indent: int, inline: bool, out: list[str], seen: set[int]) -> None:
+        if id(node) in seen:  # PyYAML writes a container met twice as an anchor and an alias
             raise _Unhandled
         seen.add(id(node))
-
-    def _mapping(self, node: dict[t.Any, t.Any], indent: int, inline: bool, out: list[str], seen: set[int]) -> None:
-        self._enter(node, seen)
         pad = " " * indent
+        keys, strings = self._keys, self._strings
         items = sorted(node.items()) if self._sort_keys else node.items()
         for position, (key, value) in enumerate(items):
             if position or not inline:
                 out.append(pad)
-            out.append(self._key(key))
+            rendered = keys.get(key) if type(key) is str else None
+            out.append(rendered if rendered is not None else self._key(key))
             kind = type(value)
-            if kind is dict and value:
+            if kind is str and (line := strings.get(value)) is not None:
+                out.append(line)  # the common case, short-cut: a one-line string seen before
+            elif kind is dict and value:
                 out.append(":\n")
                 self._mapping(value, indent + 2, False, out, seen)
             elif kind is list and value:
@@ -106,7 +114,9 @@ class Emitter:
                 self._scalar(value, indent, out)
 
     def _sequence(self, node: list[t.Any], indent: int, inline: bool, out: list[str], seen: set[int]) -> None:
-        self._enter(node, seen)
+        if id(node) in seen:
+            raise _Unhandled
+        seen.add(id(node))
         pad = " " * indent
         for position, item in enumerate(node):
             if position or not inline:
@@ -123,14 +133,11 @@ class Emitter:
     def _key(self, key: t.Any) -> str:
         if type(key) is not str:
             raise _Unhandled
-        rendered = self._keys.get(key)
-        if rendered is None:
-            text = self._pyyaml({key: 0})
-            rendered = text[: -len(": 0\n")]
-            if (not text.endswith(": 0\n") or "\n" in rendered or rendered.startswith("?")
-                    or len(rendered) > _LONGEST_SIMPLE_KEY + 2):
-                raise _Unhandled
-            self._keys[key] = rendered
+        text = self._pyyaml({key: 0})
+        rendered = text[: -len(": 0\n")]
+        if not text.endswith(": 0\n") or "\n" in rendered or rendered.startswith("?") or len(rendered) > _LONGEST_SIMPLE_KEY + 2:
+            raise _Unhandled
+        self._keys[key] = rendered
         return rendered
 
     def _scalar(self, value: t.Any, indent: int, out: list[str]) -> None:
@@ -145,6 +152,8 @@ class Emitter:
         if rendered is None:
             rendered = self._render(value)
             self._values[memo] = rendered
+            if kind is str and not rendered[1]:
+                self._strings[value] = ": " + rendered[0]
         first, rest = rendered
         out.append(first)
         if rest:
@@ -154,6 +163,12 @@ class Emitter:
             out.extend(f"{pad}{line}\n" if line else "\n" for line in rest)
 
     def _render(self, value: t.Any) -> tuple[str, tuple[str, ...]]:
+        # Names, paths and versions (most distinct strings of a fleet) are plain unless the
+        # resolver would read them as something else (`yes`, `null`): no indicator, quote or
+        # space in them for the emitter to weigh.
+        if (type(value) is str and len(value) < _LONGEST_LINE and _IDENTIFIER.fullmatch(value)
+                and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR):  # type: ignore[no-untyped-call]
+            return value + "\n", ()
         text = self._pyyaml({"k": value})
         # A literal block that keeps its final line breaks (`|+`) leaves the document open:
         # PyYAML ends it with `...` only where it is the last node, a layout this does not track.

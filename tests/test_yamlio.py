@@ -21,7 +21,8 @@ from stackgen import yamlio
 _AWKWARD = st.sampled_from(["", " ", "yes", "no", "on", "null", "~", "1", "0x1f", "1e3", "-", "- x", "a: b", "#c", "'q'", '"d"',
                             "*ref", "&a", "!tag", "%x", "@", "`", "{a}", "[b]", "a\nb", "a\n", "a\n\n", "\nlead", " lead\nx",
                             "trail \nx", "x\n  indented\n", "tab\tx", "é ü 中", "\x07bell", "\u2028sep", "a\r\nb", "---", "..."])
-_TEXT = st.one_of(_AWKWARD, st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30),
+_TEXT = st.one_of(_AWKWARD, st.from_regex(r"[A-Za-z][A-Za-z0-9._/-]{0,12}", fullmatch=True),
+                  st.sampled_from(["Yes", "NO", "True", "off", "Null", "NULL", "y", "n", "e1", "E.5"]), st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30),
                   st.lists(_AWKWARD, max_size=4).map("\n".join))
 _SCALAR = st.one_of(_TEXT, st.integers(), st.booleans(), st.none(),
                     st.floats(allow_nan=False), st.sampled_from([0.0, -0.0, 1e20, float("inf"), float("-inf")]))
