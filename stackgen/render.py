@@ -54,6 +54,10 @@ class ClusterRender:
     resources: tuple[Resource, ...] = ()
     origins: tuple[str, ...] = ()  # per resource: the piece it came from
     error: str | None = None
+    # Content hash of everything the render was made from (its pieces' keys, in order, which
+    # cover the kustomize version and the mirror): what verify and golden key their results
+    # by, so an unchanged cluster costs a lookup. Empty where unknown: nothing is cached.
+    key: str = ""
 
 
 @dataclass(frozen=True)
@@ -178,11 +182,21 @@ def render(
             continue
         pairs = [(resource, piece) for piece in layout[name] for resource in outputs[piece]]
         pairs.sort(key=lambda pair: legacy_sort_key(pair[0]))
-        renders.append(ClusterRender(name, overlay, tuple(r for r, _ in pairs), tuple(p for _, p in pairs)))
+        renders.append(ClusterRender(name, overlay, tuple(r for r, _ in pairs), tuple(p for _, p in pairs),
+                                     key=_cluster_key(name, layout[name], pieces, thin)))
     # A unit that only lists upstream paths is upstream, unchanged: its pristine render is itself.
     original = {p: tuple(outputs.get(f"{p}#pristine", outputs.get(p, ()))) for p in pieces if pristine and p.startswith("units/") and p not in thin}
     original.update({p: tuple(r for b in bases for r in original.get(b, ())) for p, bases in thin.items() if pristine})
     return RenderResult(tuple(renders), kustomize.version, built, len(wanted) - built - len(errors), original)
+
+
+def _cluster_key(name: str, layout: t.Sequence[str], pieces: t.Mapping[str, Piece], thin: t.Mapping[str, t.Sequence[str]]) -> str:
+    # A thin unit's own key covers its folder only: the units it wraps are part of its render.
+    digest = hashlib.sha256(f"cluster\0{name}\0".encode())
+    for piece in layout:
+        for part in (piece, *thin.get(piece, ())):
+            digest.update(f"{part}={pieces[part].key}\n".encode())
+    return digest.hexdigest()
 
 
 def thin_bases(overlays: Path, piece: str) -> list[str] | None:
@@ -193,7 +207,7 @@ def thin_bases(overlays: Path, piece: str) -> list[str] | None:
     """
     if not piece.startswith("units/"):
         return None
-    body = yaml.safe_load((overlays / piece / "kustomization.yaml").read_text("utf-8")) or {}
+    body = yamlio.load((overlays / piece / "kustomization.yaml").read_text("utf-8")) or {}
     resources = body.get("resources") or []
     if set(body) - {"apiVersion", "kind", "resources"} or not all(isinstance(r, str) for r in resources):
         return None
