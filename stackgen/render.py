@@ -9,7 +9,6 @@ A unit that fails to build fails the clusters that use it, and only those.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -275,7 +274,8 @@ def _build_all(
                 return piece, None, error.stderr.strip()
 
         # Longest first: the biggest unit (KServe's CRDs) must not start last on a busy pool.
-        missing.sort(key=lambda piece: -_weight(mirror.root, overlays / piece.name.removesuffix("#pristine").removesuffix("#local")))
+        sizes: dict[Path, int] = {}  # this run's: the mirror may change between runs of one process
+        missing.sort(key=lambda piece: -_weight(mirror.root, overlays / piece.name.removesuffix("#pristine").removesuffix("#local"), sizes))
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             for done, (piece, text, error) in enumerate(pool.map(build, missing), start=1):
                 if progress:
@@ -317,18 +317,20 @@ class _ClusterProgress:
         return ready
 
 
-def _weight(mirror_root: Path, piece: Path) -> int:
+def _weight(mirror_root: Path, piece: Path, sizes: dict[Path, int]) -> int:
     """Rough build cost of a piece: bytes of the upstream application folders it pulls in."""
     body = yamlio.load((piece / "kustomization.yaml").read_text("utf-8")) or {}
     total = 0
     for reference in body.get("resources", []) or []:
         if "//" in reference:
             application = reference.split("//", 2)[-1].split("?")[0].split("/")[:2]
-            total += _tree_size(mirror_root / "kubeflow-manifests" / "/".join(application))
+            folder = mirror_root / "kubeflow-manifests" / "/".join(application)
+            if folder not in sizes:
+                sizes[folder] = _tree_size(folder)
+            total += sizes[folder]
     return total
 
 
-@functools.cache
 def _tree_size(root: Path) -> int:
     return sum(status.st_size for _, status in _regular_files(root))
 

@@ -365,9 +365,9 @@ def _check_issuers(resources: t.Sequence[Resource], origins: t.Sequence[str], re
             report(resource, "$.spec.issuerRef.name", "SG616", f"issued by Issuer {reference.get('name')} of {owner}, another component")
 
 
-@functools.cache
 def declared_vars(mirror_root: Path) -> frozenset[str]:
-    """Every name declared in a `vars:` block anywhere in the pinned upstream."""
+    """Every name declared in a `vars:` block anywhere in the pinned upstream (read on every
+    call, once per render: a memo by path would answer for a mirror since changed)."""
     names: set[str] = set()
     for path in mirror_root.rglob("kustomization.yaml"):
         text = path.read_text("utf-8", errors="replace")
