@@ -31,13 +31,19 @@ def test_units_are_shared_and_variants_named_by_what_varies() -> None:
     assert "istio-aws" in units and "istio-azure" in units
     assert "auth-aws-use1" in units and "auth" in units
     assert "kserve" in units and "kserve-edge-store17" in units  # edge, with the site's own host
-    assert "istio-gcp-euw4" in units and "istio-gcp" not in units
-    gcp = _kustomization(files, "units/istio-gcp-euw4/kustomization.yaml")
+    assert "istio-gcp-euw4" in units and "istio-gcp" in units and "kserve-edge" in units
+    gcp = _kustomization(files, "units/istio-gcp/kustomization.yaml")
     assert any("istio-install/overlays/gke" in r for r in gcp["resources"])
     assert gcp["components"] == ["../../components/gcp"]
-    edge = _kustomization(files, "units/kserve-edge-store17/kustomization.yaml")
+    edge = _kustomization(files, "units/kserve-edge/kustomization.yaml")
     assert edge["resources"] == [catalog.remote_url("applications/kserve/kserve", "26.03")]
     assert edge["components"] == ["../../components/edge"]
+    # A cluster's own value never makes a large component per cluster: a small unit over the
+    # shared one patches one named object (issue 19).
+    for small, shared in (("istio-gcp-euw4", "istio-gcp"), ("kserve-edge-store17", "kserve-edge"), ("auth-aws-use1", "auth-aws")):
+        body = _kustomization(files, f"units/{small}/kustomization.yaml")
+        assert body["resources"][0] == f"../{shared}" and "components" not in body
+        assert [patch["target"]["kind"] for patch in body["patches"]] in (["Gateway"], ["ConfigMap"], ["RequestAuthentication"])
 
 
 def test_cluster_kustomization_adds_no_transformer() -> None:

@@ -193,3 +193,14 @@ def test_converted_schemas_are_cached_by_the_crds_content(tmp_path: Path, monkey
     for stored in entry.parent.iterdir():
         stored.write_text("{not json")
     assert crds._cached(root, "test", lambda texts: crds.schemas_from_crds(yaml.safe_load(t) for t in texts)) == edited
+
+
+def test_a_crd_folder_edited_while_the_process_runs_is_read_afresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Answers are remembered by the files' bytes, not by the folder's path (issue 16).
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = tmp_path / "crds"
+    root.mkdir()
+    for size_type in ("integer", "string", "integer"):
+        (root / "widget.yaml").write_text(yaml.safe_dump(_crd({"type": "object", "properties": {"size": {"type": size_type}}})))
+        schema = crds.schema_in_dir(root, ("example.com/v1", "Widget"))
+        assert schema is not None and schema["properties"]["size"] == {"type": size_type}
