@@ -20,7 +20,7 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
-from stackgen import catalog
+from stackgen import catalog, storage
 from stackgen.compile import stores
 from stackgen.diagnostics import Finding, JsonPath
 from stackgen.model import STORE_CLOUD, Cluster, Model, Secret, Stack, TrainingJob
@@ -171,6 +171,7 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
             )
         )
     findings.extend(_job_findings(stack, jobs))
+    findings.extend(_storage_findings(stack, cluster, jobs, models))
     workload_namespaces = {j.namespace for j in jobs} | {m.namespace for m in models}
     shipped = {(c.namespace, c.name): c for name in needed_by for c in catalog.default_credentials(name)}
     landed = [s for s in secret_index.near(cluster) if _secret_lands(s, cluster, workload_namespaces, shipped)]
@@ -186,6 +187,22 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
     findings.extend(_s3_findings(cluster, workload_namespaces, secrets))
     credentials = _credentials(stack, cluster, [s for s in landed if (s.namespace, s.name) in shipped], shipped, findings)
     return ClusterPlan(cluster, components, jobs, models, secrets, credentials)
+
+
+def _storage_findings(stack: Stack, cluster: Cluster, jobs: t.Sequence[TrainingJob], models: t.Sequence[Model]) -> list[Finding]:
+    """SG409 (nothing the pods hold reaches the store) and SG410 (only the node's identity, or
+    anonymous access, does) for each dataset trained on and each model served on this cluster."""
+    reads = [(d.path + ("uri",), f"dataset `{d.name}`", "trained on", d.uri)
+             for d in dict.fromkeys(stack.dataset(j.dataset) for j in jobs)]
+    reads += [(m.path + ("storageUri",), f"model `{m.name}`", "served on", m.storage_uri) for m in models]
+    findings = []
+    for path, subject, verb, uri in reads:
+        gap = storage.gap(uri, cluster)
+        if gap is not None:
+            findings.append(Finding(path, "SG409" if gap.severity == "error" else "SG410",
+                                    f"{subject} is {verb} cluster `{cluster.name}` from {uri}, but {gap.reason}",
+                                    hint=gap.hint, severity=gap.severity))
+    return findings
 
 
 def _s3_findings(cluster: Cluster, namespaces: t.Collection[str], secrets: t.Sequence[Secret]) -> list[Finding]:

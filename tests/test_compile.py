@@ -118,10 +118,13 @@ def stacks(draw: st.DrawFn) -> dict[str, t.Any]:
     storeless = [c["name"] for c in clusters if c["cloud"] in ("azure", "onprem")]
     secrets = [{"name": d.name, "namespace": d.namespace, "store": "vault", "key": f"https://vault.x:8200/secret/{d.namespace}/{d.name}",
                 "runsOn": storeless, "auth": {"secretRef": {"name": "vault-token"}}} for d in catalog.DEFAULT_CREDENTIALS] if storeless else []
-    training = [c["name"] for c in clusters if "training" in c["roles"] and "edge" not in c["roles"]]
-    datasets = [{"name": f"d{i}", "uri": "s3://b/p", "cluster": c} for i, c in enumerate(training)]
+    training = [c for c in clusters if "training" in c["roles"] and "edge" not in c["roles"]]
+    # Each dataset in its own cloud's store, the model on a hub every cloud reads (SG409 otherwise).
+    home = {"aws": "s3://b/p", "gcp": "gs://b/p", "azure": "az://c/p", "onprem": "pvc://data"}
+    datasets = [{"name": f"d{i}", "uri": home[c["cloud"]], "cluster": c["name"], "size": "1Ti"} for i, c in enumerate(training)]
     jobs = [{"name": f"j{i}", "dataset": d["name"], "image": "x:1"} for i, d in enumerate(datasets)]
-    models = [{"name": "m", "storageUri": "s3://m", "format": "onnx", "serveOn": draw(st.lists(st.sampled_from(selectors), min_size=1, max_size=2, unique=True))}]
+    models = [{"name": "m", "storageUri": "hf://acme/m", "format": "onnx",
+               "serveOn": draw(st.lists(st.sampled_from(selectors), min_size=1, max_size=2, unique=True))}]
     return {
         "apiVersion": "stackgen.io/v1alpha1",
         "kind": "Stack",
@@ -144,6 +147,11 @@ def _compile(tree: dict[str, t.Any]) -> tuple[dict[str, bytes], t.Any]:
     return compile_stack(stack, placement), placement
 
 
+def _refused(placement: t.Any) -> bool:
+    """The driver compiles a placement whose findings are warnings at most."""
+    return any(f.severity == "error" for f in placement.findings)
+
+
 _PROPERTIES = settings(max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -152,8 +160,8 @@ _PROPERTIES = settings(max_examples=60, deadline=None, derandomize=True, databas
 @given(stacks(), st.randoms(use_true_random=False))
 def test_compile_is_deterministic_and_ignores_declaration_order(tree: dict[str, t.Any], rnd: t.Any) -> None:
     first, placement = _compile(tree)
-    reach.example(not placement.findings)
-    if placement.findings:
+    reach.example(not _refused(placement))
+    if _refused(placement):
         return
     assert _compile(tree)[0] == first
     shuffled = yaml.safe_load(yaml.safe_dump(tree))
@@ -169,8 +177,8 @@ def test_compile_is_deterministic_and_ignores_declaration_order(tree: dict[str, 
 @given(stacks())
 def test_placement_invariants_hold_in_the_compiled_tree(tree: dict[str, t.Any]) -> None:
     files, placement = _compile(tree)
-    reach.example(not placement.findings)
-    if placement.findings:
+    reach.example(not _refused(placement))
+    if _refused(placement):
         return
     stack = build_model(tree)
     for job in stack.training_jobs:  # every job lands on its dataset's cluster, and only there
@@ -264,7 +272,7 @@ def test_every_stack_that_validates_compiles_to_a_self_contained_tree(data: st.D
     if compiled:
         stack = build_model(loaded.tree)
         placement = place(stack)
-        compiled = not placement.findings  # the driver compiles only a placement without findings
+        compiled = not _refused(placement)
     reach.example(compiled)
     if compiled:
         files = compile_stack(stack, placement)
