@@ -41,6 +41,7 @@ def fleet(size: int) -> bytes:
         if cloud == "aws":
             cluster["region"] = "us-east-1"
             cluster["oidcIssuer"] = f"https://oidc.eks.us-east-1.amazonaws.com/id/ID{i:06d}"
+            cluster["identity"] = {"awsRoleArn": "arn:aws:iam::123456789012:role/ml-workloads"}  # reads its s3:// data (SG410)
         if cloud == "azure":  # its Key Vault secrets name the vault's tenant (SG406 otherwise)
             cluster["identity"] = {"azureTenantId": "6f2a9c1e-3b4d-4e5f-8a7b-9c0d1e2f3a4b"}
         clusters.append(cluster)
@@ -61,7 +62,7 @@ def fleet(size: int) -> bytes:
             },
             "datasets": [{"name": f"data-{i}", "uri": f"s3://acme/data-{i}", "cluster": c} for i, c in enumerate(training)],
             "trainingJobs": [{"name": f"job-{i}", "dataset": f"data-{i}", "image": "ghcr.io/acme/train:1"} for i in range(len(training))],
-            "models": [{"name": "ranker", "storageUri": "s3://acme/models/ranker", "format": "onnx", "serveOn": ["serving", "edge"]}],
+            "models": [{"name": "ranker", "storageUri": "hf://acme/ranker", "format": "onnx", "serveOn": ["serving", "edge"]}],
             "secrets": secrets,
         },
     }

@@ -411,6 +411,10 @@ class _ClusterProgress:
         self.show(line + (f": {', '.join(ready)} ready" if ready else ""))
 
     def _finish(self, piece: str) -> list[str]:
+        # A per-cluster unit over a shared one is done when its own part is (`#local`, `#overlay`:
+        # built after the shared base); `#pristine` builds only feed goldens.
+        unit, _, part = piece.partition("#")
+        piece = unit if part in ("local", "overlay") else piece
         ready = []
         for cluster, waiting in self.waiting.items():
             if piece in waiting:

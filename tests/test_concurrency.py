@@ -93,7 +93,7 @@ def test_two_renders_sharing_an_empty_cache_agree_and_leave_no_torn_entry(tmp_pa
     assert entries, "the renders cached nothing"
     for entry in entries:
         assert not entry.name.startswith(".tmp-"), f"a temporary cache file was left behind: {entry}"
-        assert isinstance(json.loads(entry.read_text("utf-8")), list), entry
+        assert isinstance(json.loads(entry.read_text("utf-8")), list | dict), entry  # renders are lists, goldens and verify results maps
 
     # Same golden folder, different stacks, warm cache: one complete golden tree wins.
     golden = tmp_path / "golden"

@@ -21,11 +21,11 @@ spec:
   clusters:
     - {name: a, cloud: aws, region: us-east-1, kubernetesVersion: "1.31", roles: [training, serving]}
   datasets:
-    - {name: d, uri: "s3://b/d", cluster: a}
+    - {name: d, uri: "hf://org/d", cluster: a}  # no cloud store: no identity to declare (SG410)
   trainingJobs:
     - {name: j, dataset: d, image: "x/y:1"}
   models:
-    - {name: m, storageUri: "s3://b/m", format: onnx, serveOn: [serving]}
+    - {name: m, storageUri: "hf://org/m", format: onnx, serveOn: [serving]}
   secrets:
     - {name: s, store: aws-secrets-manager, key: k}
 """

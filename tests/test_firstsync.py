@@ -305,8 +305,8 @@ def test_render_exits_1_on_a_first_sync_finding(tmp_path: Path, monkeypatch: pyt
     """End to end through the CLI: a compiler that forgets the ALLOW policy renders SG626 and exits 1."""
     from click.testing import CliRunner
 
-    from stackgen import workloads
     from stackgen.cli import cli
+    from stackgen.compile import workloads
     from tests.compiling import BUNDLED
 
     real = workloads.own_objects

@@ -336,7 +336,8 @@ def test_values_kubernetes_or_kserve_reject_are_refused(field: str, old: str, ne
     ('storageUri: "s3://acme-models/resnet50/v3"', 'storageUri: "https://acct.blob.core.windows.net/models/resnet50"'),
 ])
 def test_the_limits_themselves_are_accepted(old: str, new: str) -> None:
-    assert not _diagnostics(STACK.replace(old, new, 1))
+    # A blob container served on GKE and at the edge may be public: a warning there (SG410), never an error.
+    assert [d.code for d in _diagnostics(STACK.replace(old, new, 1))] == (["SG410", "SG410"] if "blob" in new else [])
 
 
 # --- 3. ownership is decided before anything is replayed or deleted --------------------------

@@ -71,11 +71,12 @@ def test_every_cloud_declares_the_identity_its_workloads_read_with() -> None:
     assert (onprem["storageClass"], onprem["s3Endpoint"]) == ("local-path", "https://minio.fra.example.internal")
 
 
-def test_training_goes_to_the_first_cloud_and_models_to_every_cluster() -> None:
+def test_training_and_the_model_go_to_the_first_cloud_whose_store_holds_them() -> None:
+    # Served on every cluster, the gs:// model would be out of reach of aws-use1's pods (SG409).
     spec = yaml.safe_load(scaffold.render(("gcp", "aws"), "flux"))["spec"]
     assert [(c["name"], c["roles"]) for c in spec["clusters"]] == [("gcp-euw4", ["training", "serving"]), ("aws-use1", ["serving"])]
     assert spec["datasets"] == [{"name": "example-data", "uri": "gs://example-ml-data/datasets/example", "cluster": "gcp-euw4"}]
-    assert spec["models"][0]["serveOn"] == ["serving"]
+    assert spec["models"][0]["serveOn"] == ["gcp-euw4"]
 
 
 def test_default_is_one_aws_cluster() -> None:

@@ -42,11 +42,11 @@ spec:
 """
 WORKLOADS = """\
   datasets:
-    - {name: d, uri: "s3://b/d", cluster: a}
+    - {name: d, uri: "hf://b/d", cluster: a}
   trainingJobs:
     - {name: j, dataset: d, image: "x/y:1"}
   models:
-    - {name: m, storageUri: "s3://b/m", format: onnx, serveOn: [serving]}
+    - {name: m, storageUri: "hf://b/m", format: onnx, serveOn: [serving]}
 """
 
 
@@ -232,9 +232,9 @@ def test_a_failed_load_validates_to_its_own_diagnostics() -> None:
 @pytest.mark.parametrize(
     ("section", "item", "kind"),
     [
-        ("datasets", '{name: d, uri: "s3://b/e", cluster: a}', "dataset"),
+        ("datasets", '{name: d, uri: "hf://b/e", cluster: a}', "dataset"),
         ("trainingJobs", '{name: j, dataset: d, image: "x/y:2"}', "training job"),
-        ("models", '{name: m, storageUri: "s3://b/n", format: onnx, serveOn: [g]}', "model"),
+        ("models", '{name: m, storageUri: "hf://b/n", format: onnx, serveOn: [g]}', "model"),
     ],
 )
 def test_duplicate_names_at_the_second_naming_the_first(section: str, item: str, kind: str) -> None:
