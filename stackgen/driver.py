@@ -17,7 +17,7 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
-from stackgen import firstsync
+from stackgen import firstsync, releases
 from stackgen import golden as golden_
 from stackgen import kustomize as kz
 from stackgen import render as render_
@@ -110,13 +110,18 @@ def upstream_dir(explicit: Path | None, pin: str, env: t.Mapping[str, str] | Non
         candidates.append(Path(environment["STACKGEN_UPSTREAM"]))
     candidates.append(vendor_.cache_dir(pin, environment))
     for candidate in candidates:
-        if candidate and (candidate / "remotes.yaml").is_file():
+        if candidate and releases.serves(candidate, pin):
             return candidate
-    tried = ", ".join(str(c) for c in candidates if c)
+    tried = ", ".join(str(c) + _holds(c) for c in candidates if c)
     raise UpstreamMissing(
         f"no upstream mirror for kubeflow/manifests {pin} (tried {tried}); "
-        "run `stackgen vendor --from DIR` once, or pass --upstream DIR / set $STACKGEN_UPSTREAM"
+        "run `stackgen vendor --from DIR` once, or pass --upstream DIR (--upstream TAG=DIR per release) / set $STACKGEN_UPSTREAM"
     )
+
+
+def _holds(candidate: Path) -> str:
+    held = releases.held_release(candidate) if (candidate / "remotes.yaml").is_file() else None
+    return f" (holds {held})" if held else ""
 
 
 def render_checked(
@@ -224,10 +229,21 @@ def read_plain(path: Path, limit: int = golden_.MAX_GOLDEN_BYTES) -> bytes:
     return content
 
 
+def _old_mirror(pin: str, choice: releases.MirrorChoice, env: t.Mapping[str, str] | None) -> Path | None:
+    if not vendor_.valid_pin(pin):
+        return None
+    explicit = choice.tagged.get(pin)  # an untagged --upstream is the current pin's mirror
+    for candidate in ([explicit] if explicit else []) + [vendor_.cache_dir(pin, env)]:
+        if releases.serves(candidate, pin):
+            return candidate
+    return None
+
+
 def old_pins(checked: Checked, golden_root: Path, rendered: Rendered, kustomize: kz.Kustomize, jobs: int,
-             env: t.Mapping[str, str] | None = None) -> dict[str, golden_.OldPin]:
+             env: t.Mapping[str, str] | None = None, choice: releases.MirrorChoice | None = None) -> dict[str, golden_.OldPin]:
     """For clusters whose golden was made with another upstream pin: that pin rendered from its
-    vendored mirror (the same stack, compiled against the old pin), or None where it is not vendored."""
+    mirror (`--upstream TAG=DIR`, else the vendored cache; the same stack, compiled against the
+    old pin), or None where there is none."""
     assert checked.stack is not None and checked.placement is not None
     current = checked.stack.upstream.kubeflow
     by_pin: dict[str, list[str]] = {}
@@ -238,8 +254,8 @@ def old_pins(checked: Checked, golden_root: Path, rendered: Rendered, kustomize:
     found: dict[str, golden_.OldPin] = {}
     for pin, clusters in sorted(by_pin.items()):
         # The pin comes from a golden index, which is input: a pin that is no release tag is simply not vendored.
-        mirror_root = vendor_.cache_dir(pin, env) if vendor_.valid_pin(pin) else None
-        if mirror_root is None or not (mirror_root / "remotes.yaml").is_file():
+        mirror_root = _old_mirror(pin, choice or releases.MirrorChoice(), env)
+        if mirror_root is None:
             found.update({cluster: golden_.OldPin(pin, None) for cluster in clusters})
             continue
         stack = dataclasses.replace(checked.stack, upstream=dataclasses.replace(checked.stack.upstream, kubeflow=pin))

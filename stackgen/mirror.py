@@ -79,6 +79,15 @@ def open_mirror(root: Path) -> Mirror:
     return Mirror(root, entries)
 
 
+KUBEFLOW_MANIFESTS_URL = "https://github.com/kubeflow/manifests"
+
+
+def kubeflow_ref(mirror: Mirror) -> str | None:
+    """The kubeflow/manifests release the mirror holds (its remote map's ref), or None when it maps none."""
+    refs = {e.ref for e in mirror.entries if e.url.rstrip("/") == KUBEFLOW_MANIFESTS_URL}
+    return refs.pop() if len(refs) == 1 else None
+
+
 def plain_tree(folder: Path) -> None:
     """Refuse a link or special file anywhere under `folder` (walked without following links)."""
     if folder.is_symlink():

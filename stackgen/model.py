@@ -10,6 +10,7 @@ import functools
 import typing as t
 from dataclasses import dataclass
 
+from stackgen import catalog
 from stackgen.diagnostics import JsonPath
 
 Cloud = t.Literal["aws", "gcp", "azure", "onprem"]
@@ -193,7 +194,7 @@ def build_model(tree: Tree) -> Stack:
 
 
 def _upstream(raw: Tree) -> Upstream:
-    return Upstream(kubeflow=str(raw.get("kubeflow", "26.03")), mode=raw.get("mode", "remote"))
+    return Upstream(kubeflow=str(raw.get("kubeflow", catalog.DEFAULT_RELEASE)), mode=raw.get("mode", "remote"))
 
 
 def _gitops(raw: Tree) -> GitOps:

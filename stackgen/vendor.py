@@ -38,10 +38,20 @@ def cache_dir(pin: str, env: t.Mapping[str, str] | None = None) -> Path:
     return Path(base) / "stackgen" / "upstream" / pin
 
 
-def vendor(source: Path, pin: str, env: t.Mapping[str, str] | None = None) -> Path:
-    mirrors.open_mirror(source)  # refuses a folder that is not a mirror
+def vendor(source: Path, pin: str | None, env: t.Mapping[str, str] | None = None) -> tuple[str, Path]:
+    """Copy the mirror at `source` into the cache folder of its release: `pin`, or without it the
+    release its remote map names. Returns the pin and the folder."""
+    held = mirrors.kubeflow_ref(mirrors.open_mirror(source))  # refuses a folder that is not a mirror
     if not (source / "kubeflow-manifests").is_dir():
         raise mirrors.MirrorError(f"{source}: no kubeflow-manifests/ folder")
+    if pin is None:
+        if held is None:
+            raise mirrors.MirrorError(f"{source}: its remotes.yaml maps no kubeflow/manifests release; name it with --pin TAG")
+        pin = held
+    elif held is not None and held != pin:
+        # Cached under the wrong tag, it would render one release while goldens record another.
+        raise mirrors.MirrorError(f"{source}: holds kubeflow/manifests {held[:80]} (its remotes.yaml), not {pin[:80]}; "
+                                  f"pass --pin {held[:80]} or leave --pin out")
     target = cache_dir(pin, env)
     for name in VENDORED:  # a mirror folder is a download from elsewhere: nothing in it is followed
         if (source / name).is_dir() or (source / name).is_symlink():
@@ -65,4 +75,4 @@ def vendor(source: Path, pin: str, env: t.Mapping[str, str] | None = None) -> Pa
             os.replace(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return pin, target

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from stackgen import __version__, catalog, driver, scaffold
+from stackgen import __version__, catalog, driver, releases, scaffold
 from stackgen import explain as explain_
 from stackgen import golden as golden_
 from stackgen import kustomize as kz
@@ -317,8 +317,9 @@ def _render_options(command: t.Callable[..., None]) -> t.Callable[..., None]:
         stack_option,
         click.option("--overlays", type=click.Path(path_type=Path, file_okay=False), default=None,
                      help="The compiled overlays [default: spec.gitops.path beside stack.yaml]."),
-        click.option("--upstream", type=click.Path(path_type=Path, file_okay=False), default=None,
-                     help="Upstream mirror [default: $STACKGEN_UPSTREAM, then the vendored cache]."),
+        click.option("--upstream", "upstream", multiple=True,
+                     help="Upstream mirror: DIR, or TAG=DIR per kubeflow/manifests release (repeatable) "
+                          "[default: $STACKGEN_UPSTREAM, then the vendored cache]."),
         click.option("--kustomize", "kustomize_path", default=None, help="kustomize (or kubectl) binary to use."),
         click.option("--jobs", type=click.IntRange(min=1), default=None, help="Parallel kustomize builds [default: cores]."),
         click.option("--cluster", "clusters", multiple=True, help="Only this cluster (repeatable)."),
@@ -328,7 +329,7 @@ def _render_options(command: t.Callable[..., None]) -> t.Callable[..., None]:
     return command
 
 
-def _rendered(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
+def _rendered(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], kustomize_path: str | None, jobs: int | None,
               clusters: tuple[str, ...], full: bool, run_verify: bool = True,
               output_format: str = "text") -> tuple[driver.Checked, driver.Rendered]:
     # An invalid stack's diagnostics go where the command's --format sends its errors: with json,
@@ -352,8 +353,9 @@ def _rendered(stack_file: Path, overlays: Path | None, upstream: Path | None, ku
     except kz.KustomizeNotFound as error:
         _fail("SG703", str(error))
     try:
-        mirror_root = driver.upstream_dir(upstream, stack.upstream.kubeflow)
-    except driver.UpstreamMissing as error:
+        choice = releases.parse_upstream(upstream)
+        mirror_root = driver.upstream_dir(releases.explicit_for(choice, stack.upstream.kubeflow), stack.upstream.kubeflow)
+    except (driver.UpstreamMissing, releases.UpstreamOptionError) as error:
         _fail("SG704", str(error))
     output = _output()
     output.detail(f"using {tool.describe()}; upstream mirror {mirror_root}")
@@ -385,7 +387,7 @@ def _rendered(stack_file: Path, overlays: Path | None, upstream: Path | None, ku
               help="compact: an index, stackgen's own objects and patches to upstream; full: every resource in full.")
 @format_option
 @_edge
-def render(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
+def render(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], kustomize_path: str | None, jobs: int | None,
            clusters: tuple[str, ...], golden_dir: Path | None, check_only: bool, golden_format: str, output_format: str) -> None:
     """Render every cluster with kustomize, verify it, and write compact goldens."""
     checked, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, golden_format == "full",
@@ -431,14 +433,14 @@ def _golden_summary(changed: list[str], check_only: bool) -> str:
 @click.option("--format", "output_format", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
               help="text for a terminal, markdown for a pull-request comment, json for tools; all on stdout.")
 @_edge_own_json
-def diff(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
+def diff(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], kustomize_path: str | None, jobs: int | None,
          clusters: tuple[str, ...], golden_dir: Path | None, output_format: str) -> None:
     """Semantic diff of a fresh render against golden/: which resource, which field."""
     checked, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, False, run_verify=False,
                                   output_format=output_format)
     target = golden_dir or stack_file.parent / "golden"
     try:
-        diffs = _diffs(checked, rendered, target, kustomize_path, jobs, clusters)
+        diffs = _diffs(checked, rendered, target, kustomize_path, jobs, clusters, releases.parse_upstream(upstream))
     except golden_.GoldenError as error:  # goldens come from pull requests: a bad one is refused, never followed or quoted
         _fail("SG708", str(error), target, exit_code=EXIT_INVALID)
     if output_format == "text":
@@ -450,8 +452,8 @@ def diff(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomi
 
 
 def _diffs(checked: driver.Checked, rendered: driver.Rendered, target: Path, kustomize_path: str | None, jobs: int | None,
-           clusters: tuple[str, ...]) -> list[golden_.ClusterDiff]:
-    old_pins = driver.old_pins(checked, target, rendered, kz.find_kustomize(kustomize_path), jobs or 0)
+           clusters: tuple[str, ...], choice: releases.MirrorChoice) -> list[golden_.ClusterDiff]:
+    old_pins = driver.old_pins(checked, target, rendered, kz.find_kustomize(kustomize_path), jobs or 0, choice=choice)
     current = {c.cluster: {golden_.resource_key(r): r for r in c.resources} for c in rendered.result.clusters if not c.error}
     diffs = [golden_.diff_cluster(cluster, driver.read_golden(target, cluster), files, old_pins.get(cluster), current.get(cluster))
              for cluster, files in sorted(rendered.golden.items())]
@@ -467,7 +469,7 @@ def _diffs(checked: driver.Checked, rendered: driver.Rendered, target: Path, kus
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: one image (or SOURCE TARGET pair) per line, by cluster; json: the same as a mapping.")
 @_edge_own_json
-def images(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
+def images(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], kustomize_path: str | None, jobs: int | None,
            clusters: tuple[str, ...], output_format: str) -> None:
     """Every container image each cluster's render pulls, for mirroring into a private registry.
 
@@ -486,12 +488,12 @@ def images(stack_file: Path, overlays: Path | None, upstream: Path | None, kusto
 @output_options
 @click.option("--from", "source", type=click.Path(path_type=Path, file_okay=False, exists=True), required=True,
               help="A mirror folder laid out like ../shared/upstream.")
-@click.option("--pin", default="26.03", show_default=True, help="The kubeflow/manifests tag the mirror holds.")
+@click.option("--pin", default=None, help="The kubeflow/manifests tag the mirror holds [default: the one its remotes.yaml maps].")
 @_edge
-def vendor(source: Path, pin: str) -> None:
-    """Copy a pinned upstream mirror into the local cache, for offline renders."""
+def vendor(source: Path, pin: str | None) -> None:
+    """Copy a pinned upstream mirror into the local cache (one folder per release), for offline renders."""
     try:
-        target = vendor_.vendor(source, pin)
+        pin, target = vendor_.vendor(source, pin)
     except mirror_.MirrorError as error:
         _fail("SG704", str(error))
     _output().say(f"vendored {source} as kubeflow/manifests {pin} into {target}")

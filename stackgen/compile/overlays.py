@@ -101,9 +101,9 @@ def delivered_unit(stack: Stack, cluster: Cluster, component: str, credentials: 
 
 
 def unit_for(stack: Stack, cluster: Cluster, component: str) -> Unit:
-    entry = catalog.BY_NAME[component]
+    entry = catalog.component_at(component, stack.upstream.kubeflow)
     edge = cluster.is_edge and entry.edge_paths is not None
-    paths = catalog.paths_of(component, cluster.cloud, cluster.is_edge)
+    paths = catalog.paths_of(component, cluster.cloud, cluster.is_edge, stack.upstream.kubeflow)
     layer_names = {cluster.cloud, *cluster.roles} & entry.layers
     if cluster.is_edge:
         layer_names &= {"edge"} if edge else set()
