@@ -224,6 +224,17 @@ def remote_url(path: str, release: str) -> str:
     return f"{KUBEFLOW_MANIFESTS}//{path}?ref={release}"
 
 
+# `upstream.mode: vendored`: the release's upstream lives in the output folder, as the mirror
+# lays it out (`upstream/<release>/kubeflow-manifests/<path>`), and units name it relatively.
+VENDORED_ROOT = "upstream"
+UNIT_TO_VENDORED = f"../../{VENDORED_ROOT}/"
+
+
+def upstream_reference(path: str, release: str, mode: str) -> str:
+    """How a unit (`units/<unit>/`) names an upstream path: its pinned remote base, or its vendored copy."""
+    return f"{UNIT_TO_VENDORED}{release}/kubeflow-manifests/{path}" if mode == "vendored" else remote_url(path, release)
+
+
 # --- layers: kustomize Components applied inside units -------------------------------------
 
 _INGRESS_GATEWAY = {"version": "v1", "kind": "Service", "name": "istio-ingressgateway", "namespace": "istio-system"}

@@ -64,6 +64,18 @@ def compile_checked(checked: Checked) -> FileTree:
     return compile_stack(checked.stack, checked.placement)
 
 
+def output_tree(checked: Checked, choice: releases.MirrorChoice | None = None, env: t.Mapping[str, str] | None = None) -> FileTree:
+    """What `build` writes: the compiled tree, and with `upstream.mode: vendored` the upstream its
+    units use, read from each release's mirror (UpstreamMissing where there is none)."""
+    files = compile_checked(checked)
+    assert checked.stack is not None
+    if checked.stack.upstream.mode == "vendored":
+        for release, paths in sorted(vendor_.used_paths(files).items()):
+            root = upstream_dir(releases.explicit_for(choice or releases.MirrorChoice(), release), release, env)
+            files.update(vendor_.vendored_files(root, release, paths))
+    return files
+
+
 def default_output(stack_file: Path, stack: Stack) -> Path:
     """Beside stack.yaml, at `spec.gitops.path` (where the engine objects say it is)."""
     return stack_file.parent / stack.gitops.path
@@ -261,7 +273,10 @@ def old_pins(checked: Checked, golden_root: Path, rendered: Rendered, kustomize:
         stack = dataclasses.replace(checked.stack, upstream=dataclasses.replace(checked.stack.upstream, kubeflow=pin))
         with tempfile.TemporaryDirectory(prefix="stackgen-old-pin-") as scratch:
             overlays = Path(scratch)
-            for path, content in compile_stack(stack, checked.placement).items():
+            compiled = compile_stack(stack, checked.placement)
+            if stack.upstream.mode == "vendored":
+                compiled.update(vendor_.vendored_files(mirror_root, pin, vendor_.used_paths(compiled).get(pin, ())))
+            for path, content in compiled.items():
                 (overlays / path).parent.mkdir(parents=True, exist_ok=True)
                 (overlays / path).write_bytes(content)
             result = render_.render(overlays, mirror_root, kustomize, clusters, jobs, render_.cache_root(env))

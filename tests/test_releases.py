@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from stackgen import catalog, driver, mirror, releases
 from stackgen import kustomize as kz
@@ -80,3 +85,93 @@ def test_upstream_options_pick_the_mirror_of_each_release(tmp_path: Path) -> Non
         driver.upstream_dir(MIRRORS["26.03"], OLD, {"XDG_CACHE_HOME": str(tmp_path)})
     with pytest.raises(releases.UpstreamOptionError, match="two mirrors"):
         releases.parse_upstream([f"{OLD}=/a", f"{OLD}=/b"])
+
+
+# --- upstream.mode: vendored ---------------------------------------------------------------
+
+_VENDORED_STACK = """\
+apiVersion: stackgen.io/v1alpha1
+kind: Stack
+metadata: {name: lab}
+spec:
+  upstream: {kubeflow: "RELEASE", mode: vendored}
+  gitops: {engine: flux, repoURL: "https://git.lab.internal/ml/platform.git"}
+  clusters:
+    - {name: lab-a, cloud: gcp, region: europe-west4, kubernetesVersion: "1.31", roles: [training],
+       identity: {gcpServiceAccount: ml-train@acme-lab.iam.gserviceaccount.com}}
+    - {name: lab-edge, cloud: onprem, region: lab, kubernetesVersion: "1.31", roles: [edge]}
+  components:
+    pipelines: {runsOn: [training]}
+    kserve: {runsOn: [edge]}
+"""
+
+
+def _offline_build(kustomize: kz.Kustomize, directory: Path) -> list[Resource]:
+    """`kustomize build` in a network namespace with no network at all, no URL mapping: what an
+    air-gapped engine does."""
+    argv = ["unshare", "-rn", *kustomize.argv, str(directory)] if shutil.which("unshare") else [*kustomize.argv, str(directory)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False,
+                          env={"PATH": os.environ.get("PATH", ""), "HOME": str(directory), "HTTPS_PROXY": "http://127.0.0.1:9"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return [r for r in yaml.load_all(done.stdout, Loader=yaml.CSafeLoader) if r]
+
+
+@pytest.fixture(scope="module", params=[OLD, "26.03"])
+def vendored(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    release = request.param
+    root = tmp_path_factory.mktemp(f"vendored-{release}")
+    (root / "stack.yaml").write_text(_VENDORED_STACK.replace("RELEASE", release))
+    done = run("build", "-f", str(root / "stack.yaml"), "--upstream", f"{release}={MIRRORS[release]}",
+               env=environment(XDG_CACHE_HOME=str(root / "cache")))
+    assert done.returncode == 0, done.stderr
+    return release, root / "overlays"
+
+
+def test_vendored_clusters_build_with_no_network(vendored: tuple[str, Path], kustomize: kz.Kustomize) -> None:
+    release, overlays = vendored
+    lab = _offline_build(kustomize, overlays / "clusters" / "lab-a")
+    assert ("Deployment", "ml-pipeline") in {(r["kind"], r["metadata"]["name"]) for r in lab}
+    edge = _offline_build(kustomize, overlays / "clusters" / "lab-edge")
+    assert ("Deployment", "kserve-controller-manager") in {(r["kind"], r["metadata"]["name"]) for r in edge}
+    # Every unit names its release's copy, never a URL; upstream's own remote bases are repointed.
+    for kustomization in overlays.glob("**/kustomization.yaml"):
+        body = yaml.safe_load(kustomization.read_text("utf-8")) or {}
+        assert not [r for r in body.get("resources") or [] if mirror.is_remote(r)], kustomization
+    assert {p.name for p in (overlays / "upstream").iterdir()} == {release}
+    assert (overlays / "upstream" / release / "remote").is_dir()  # Trainer's JobSet and LWS are not used here...
+    # ...but Pipelines' Argo Workflows is: only what the units reach is written.
+    written = {p.relative_to(overlays / "upstream" / release).as_posix() for p in (overlays / "upstream" / release).rglob("*") if p.is_file()}
+    assert any(p.startswith("remote/argo-workflows@") for p in written)
+    assert not any(p.startswith(("remote/jobset@", "remote/lws@", "kubeflow-manifests/example/")) for p in written)
+    assert not any("/spark/" in p or "/katib/" in p for p in written)
+
+
+def test_vendored_render_equals_the_remote_render(vendored: tuple[str, Path], kustomize: kz.Kustomize, tmp_path: Path) -> None:
+    """The copy is the mirror's upstream: the edge cluster renders the same resources either way."""
+    release, overlays = vendored
+    (tmp_path / "stack.yaml").write_text(_VENDORED_STACK.replace("RELEASE", release).replace(", mode: vendored", ""))
+    assert run("build", "-f", str(tmp_path / "stack.yaml")).returncode == 0
+    work = mirror.materialize(mirror.open_mirror(MIRRORS[release]), tmp_path / "overlays", tmp_path / "work")
+    remote = [r for r in yaml.load_all(kz.build(kustomize, work.overlays / "clusters" / "lab-edge"), Loader=yaml.CSafeLoader) if r]
+    assert remote == _offline_build(kustomize, overlays / "clusters" / "lab-edge")
+
+
+def test_vendored_files_are_owned_deterministic_and_engine_objects_stay_in_the_repo(vendored: tuple[str, Path], tmp_path: Path) -> None:
+    release, overlays = vendored
+    lock = (overlays / ".stackgen.lock").read_text("utf-8")
+    assert f"upstream/{release}/kubeflow-manifests/applications/kserve/kserve/kustomization.yaml" in lock
+    again = run("build", "-f", str(overlays.parent / "stack.yaml"), "--check", "--upstream", f"{release}={MIRRORS[release]}")
+    assert again.returncode == 0, again.stderr
+    # Outside the repository, engine objects name only the add-on charts' Helm repositories.
+    urls = set(re.findall(r"(?:repoURL|url): (\S+)", "".join(p.read_text("utf-8") for p in (overlays / "gitops").rglob("*.yaml"))))
+    assert urls <= {"https://git.lab.internal/ml/platform.git", "https://charts.external-secrets.io", "https://helm.ngc.nvidia.com/nvidia"}, urls
+
+
+def test_vendored_build_without_a_mirror_is_a_located_error_and_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "stack.yaml").write_text(_VENDORED_STACK.replace("RELEASE", "26.03"))
+    done = run("build", "-f", str(tmp_path / "stack.yaml"), "--upstream", f"{OLD}={MIRRORS[OLD]}",
+               env=environment(XDG_CACHE_HOME=str(tmp_path / "cache"), STACKGEN_UPSTREAM=""))
+    assert done.returncode == 2, done.stderr
+    assert f"{tmp_path / 'stack.yaml'}:5:39: error: upstream.mode vendored needs the upstream mirror at build time" in done.stderr
+    assert "[SG704]" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "overlays").exists()

@@ -230,14 +230,17 @@ def validate(stack_file: Path, output_format: str) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Where overlays are written [default: spec.gitops.path beside stack.yaml].")
 @click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 if the output is stale.")
+@click.option("--upstream", "upstream", multiple=True,
+              help="With upstream.mode vendored: the mirror to vendor from, DIR or TAG=DIR per release (repeatable) "
+                   "[default: $STACKGEN_UPSTREAM, then the vendored cache].")
 @format_option
 @_edge
-def build(stack_file: Path, output: Path | None, check_only: bool, output_format: str) -> None:
+def build(stack_file: Path, output: Path | None, check_only: bool, upstream: tuple[str, ...], output_format: str) -> None:
     """Validate, place and compile stack.yaml into overlays/."""
     checked = _checked(stack_file, output_format)
     if checked is None:
         sys.exit(EXIT_INVALID)
-    files = driver.compile_checked(checked)
+    files = _output_tree(checked, stack_file, upstream)
     out = output or driver.default_output(stack_file, checked.stack)  # type: ignore[arg-type]
     changes = _written(out, lambda: driver.build(files, out, check_only))
     for path in changes.foreign:
@@ -245,6 +248,18 @@ def build(stack_file: Path, output: Path | None, check_only: bool, output_format
     _summarise(out, changes, check_only, _output())
     if check_only and changes.stale:
         sys.exit(EXIT_INVALID)
+
+
+def _output_tree(checked: driver.Checked, stack_file: Path, upstream: tuple[str, ...]) -> dict[str, bytes]:
+    try:
+        return driver.output_tree(checked, releases.parse_upstream(upstream))
+    except releases.UpstreamOptionError as error:
+        _fail("SG704", str(error))
+    except (driver.UpstreamMissing, mirror_.MirrorError) as error:
+        # Vendored mode copies upstream into the output: located at the key that asks for it.
+        where = checked.loaded.source.value_at(("spec", "upstream", "mode"))
+        _fail("SG704", f"upstream.mode vendored needs the upstream mirror at build time: {error}",
+              f"{stack_file}:{where.line}:{where.column}")
 
 
 def _written(out: Path, write: t.Callable[[], writer.Changes]) -> writer.Changes:
@@ -340,8 +355,9 @@ def _rendered(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...]
     stack = checked.stack
     assert stack is not None
     out = overlays or driver.default_output(stack_file, stack)
+    tree = _output_tree(checked, stack_file, upstream)
     try:
-        stale = writer.check(out, driver.compile_checked(checked)).stale
+        stale = writer.check(out, tree).stale
     except writer.OwnershipError as error:
         _fail("SG701", str(error), out)
     except writer.OutputError as error:

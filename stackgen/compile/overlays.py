@@ -181,7 +181,7 @@ def _unit_files(unit: Unit, stack: Stack) -> FileTree:
     body: dict[str, t.Any] = {"apiVersion": KUSTOMIZE_API, "kind": "Kustomization"}
     if unit.namespace:
         body["namespace"] = unit.namespace
-    body["resources"] = [catalog.remote_url(path, release) for path in unit.paths] + [name for name, _ in unit.local]
+    body["resources"] = [catalog.upstream_reference(path, release, stack.upstream.mode) for path in unit.paths] + [name for name, _ in unit.local]
     if unit.layers:
         body["components"] = [f"../../components/{layer}" for layer in unit.layers]
     if unit.patches:
