@@ -6,11 +6,12 @@ stages (place) can report a problem at the line of the job or model that caused 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import typing as t
 from dataclasses import dataclass
 
-from stackgen import catalog
+from stackgen import catalog, releases
 from stackgen.diagnostics import JsonPath
 
 Cloud = t.Literal["aws", "gcp", "azure", "onprem"]
@@ -66,6 +67,10 @@ class Cluster:
     ingress_host: str | None = None
     s3_endpoint: str | None = None
     s3_credentials: str | None = None
+    # spec.rollout.waves: the cluster's wave, and the release and git revision it runs (None: the fleet's).
+    wave: str | None = None
+    release: str | None = None
+    revision: str | None = None
 
     @property
     def is_edge(self) -> bool:
@@ -176,11 +181,12 @@ Tree = t.Mapping[str, t.Any]
 def build_model(tree: Tree) -> Stack:
     """Turn a tree that passed `validate` into a `Stack`. Undefined on invalid trees."""
     spec = tree["spec"]
+    waves = releases.assign(spec)
     return Stack(
         name=tree["metadata"]["name"],
         upstream=_upstream(spec.get("upstream", {})),
         gitops=_gitops(spec["gitops"]),
-        clusters=tuple(_cluster(c, ("spec", "clusters", i)) for i, c in enumerate(spec["clusters"])),
+        clusters=tuple(_in_wave(_cluster(c, ("spec", "clusters", i)), waves) for i, c in enumerate(spec["clusters"])),
         components=tuple(
             ComponentRequest(name, tuple(value["runsOn"]), ("spec", "components", name))
             for name, value in spec.get("components", {}).items()
@@ -205,6 +211,13 @@ def _gitops(raw: Tree) -> GitOps:
         revision=raw.get("revision", "main"),
         path=raw.get("path", "overlays").strip("/"),
     )
+
+
+def _in_wave(cluster: Cluster, waves: t.Mapping[str, releases.WaveAssignment]) -> Cluster:
+    wave = waves.get(cluster.name)
+    if wave is None:
+        return cluster
+    return dataclasses.replace(cluster, wave=wave.wave, release=wave.release, revision=wave.revision)
 
 
 def _cluster(raw: Tree, path: JsonPath) -> Cluster:

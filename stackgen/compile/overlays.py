@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from stackgen import catalog
+from stackgen import catalog, releases
 from stackgen.compile import gitops, images, workloads
 from stackgen.model import Cluster, Secret, Stack
 from stackgen.place import ClusterPlan, Placement
@@ -48,6 +48,8 @@ class Unit:
     # A unit that only adds `local` objects to another, shared unit names that unit here: its
     # kustomization lists `../<base>` and its own files, so the shared unit is rendered once.
     base: str | None = None
+    # The kubeflow/manifests release the unit pins; a unit never mixes releases.
+    release: str = catalog.DEFAULT_RELEASE
 
 
 class UnitClash(Exception):
@@ -96,14 +98,15 @@ def delivered_unit(stack: Stack, cluster: Cluster, component: str, credentials: 
     if unit.variant == cluster.name:
         return dataclasses.replace(unit, local=local), None
     wrapper = Unit(name=f"{component}-{cluster.name}", component=component, variant=cluster.name, paths=(), layers=(),
-                   patches=(), namespace=None, local=local, base=unit.name)
+                   patches=(), namespace=None, local=local, base=unit.name, release=unit.release)
     return wrapper, unit
 
 
 def unit_for(stack: Stack, cluster: Cluster, component: str) -> Unit:
-    entry = catalog.component_at(component, stack.upstream.kubeflow)
+    release = releases.release_of(stack.upstream.kubeflow, cluster)
+    entry = catalog.component_at(component, release)
     edge = cluster.is_edge and entry.edge_paths is not None
-    paths = catalog.paths_of(component, cluster.cloud, cluster.is_edge, stack.upstream.kubeflow)
+    paths = catalog.paths_of(component, cluster.cloud, cluster.is_edge, release)
     layer_names = {cluster.cloud, *cluster.roles} & entry.layers
     if cluster.is_edge:
         layer_names &= {"edge"} if edge else set()
@@ -116,14 +119,16 @@ def unit_for(stack: Stack, cluster: Cluster, component: str) -> Unit:
         variant = cluster.cloud
     else:
         variant = ""
+    name = f"{component}-{variant}" if variant else component
     return Unit(
-        name=f"{component}-{variant}" if variant else component,
+        name=releases.unit_name(name, release, stack.upstream.kubeflow),
         component=component,
         variant=variant,
         paths=paths,
         layers=tuple(sorted(layer_names)),
         patches=patches,
         namespace=entry.namespace,
+        release=release,
     )
 
 
@@ -170,7 +175,7 @@ def _json_patch(group: str, version: str, kind: str, name: str, namespace: str, 
 
 
 def _unit_files(unit: Unit, stack: Stack) -> FileTree:
-    release = stack.upstream.kubeflow
+    release = unit.release
     root = f"units/{unit.name}"
     if unit.base:
         wrapper = {"apiVersion": KUSTOMIZE_API, "kind": "Kustomization", "resources": [f"../{unit.base}"] + [name for name, _ in unit.local]}
