@@ -163,7 +163,8 @@ def render_checked(
     # was reviewed as working, and one cluster's failure never holds back another's goldens.
     failed = {p.cluster for p in problems if p.severity == "error"}
     golden = {
-        cluster.cluster: golden_.golden_files(cluster, result.pristine, checked.stack.upstream.kubeflow, result.kustomize_version, full)
+        cluster.cluster: golden_.golden_files(cluster, result.pristine, releases.release_of(checked.stack.upstream.kubeflow,
+                                              checked.stack.cluster(cluster.cluster)), result.kustomize_version, full)
         for cluster in result.clusters if not cluster.error and cluster.cluster not in failed
     }
     return Rendered(result, tuple(problems), golden)
@@ -257,9 +258,9 @@ def old_pins(checked: Checked, golden_root: Path, rendered: Rendered, kustomize:
     mirror (`--upstream TAG=DIR`, else the vendored cache; the same stack, compiled against the
     old pin), or None where there is none."""
     assert checked.stack is not None and checked.placement is not None
-    current = checked.stack.upstream.kubeflow
     by_pin: dict[str, list[str]] = {}
     for cluster in sorted(rendered.golden):
+        current = releases.release_of(checked.stack.upstream.kubeflow, checked.stack.cluster(cluster))
         pin = golden_.golden_pin(read_golden(golden_root, cluster), f"{golden_root / cluster / 'index.yaml'}")
         if pin is not None and pin != current:
             by_pin.setdefault(pin, []).append(cluster)
@@ -270,10 +271,12 @@ def old_pins(checked: Checked, golden_root: Path, rendered: Rendered, kustomize:
         if mirror_root is None:
             found.update({cluster: golden_.OldPin(pin, None) for cluster in clusters})
             continue
-        stack = dataclasses.replace(checked.stack, upstream=dataclasses.replace(checked.stack.upstream, kubeflow=pin))
+        # Every cluster at the old pin (a wave's own release too): the workspace maps one mirror.
+        stack = dataclasses.replace(checked.stack, upstream=dataclasses.replace(checked.stack.upstream, kubeflow=pin),
+                                    clusters=tuple(dataclasses.replace(c, release=None) for c in checked.stack.clusters))
         with tempfile.TemporaryDirectory(prefix="stackgen-old-pin-") as scratch:
             overlays = Path(scratch)
-            compiled = compile_stack(stack, checked.placement)
+            compiled = compile_stack(stack, place(stack))
             if stack.upstream.mode == "vendored":
                 compiled.update(vendor_.vendored_files(mirror_root, pin, vendor_.used_paths(compiled).get(pin, ())))
             for path, content in compiled.items():

@@ -270,3 +270,33 @@ def _rewrite(mirror: Mirror, kustomization: Path, shown_as: Path, workspace: Pat
 
 
 LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def combine(primary: Path, others: t.Mapping[str, Path], dest: Path) -> Path:
+    """One mirror at `dest` for a fleet on several releases: `primary` as it is, and each other
+    release's kubeflow-manifests tree under `remote/kubeflow-manifests@<release>/`, mapped for
+    `?ref=<release>`, with the remote bases `primary` lacks. Hard links: nothing is copied."""
+    base = open_mirror(primary)
+    entries = list(base.entries)
+    trees = [(primary / name, dest / name) for name in (*MIRRORED_TREES, "crds")]
+    for release, root in sorted(others.items()):
+        other = open_mirror(root)
+        folder = f"remote/kubeflow-manifests@{release}"
+        trees.append((root / MIRRORED_TREES[0], dest / folder))
+        for entry in other.entries:
+            if entry.url.rstrip("/") == KUBEFLOW_MANIFESTS_URL:
+                entries.append(RemoteEntry(entry.url, entry.ref, folder + "/"))
+            elif not any(e.url == entry.url and e.ref == entry.ref for e in entries):
+                entries.append(entry)
+                trees.append((root / entry.path, dest / entry.path))
+    for source, target in trees:
+        if source.is_symlink():
+            _foreign(source, "refuse")
+        if source.is_dir():
+            _copy_tree(source, target, "refuse")
+    body = [{"url": e.url, "ref": e.ref, "path": e.path} for e in entries]
+    (dest / "remotes.yaml").write_text(yaml.safe_dump(body, sort_keys=False), "utf-8")
+    # Its time is its sources': the render cache keys on the mirror's mtimes, and this file is new each run.
+    stamp = max(os.stat(r / "remotes.yaml").st_mtime_ns for r in (primary, *others.values()))
+    os.utime(dest / "remotes.yaml", ns=(stamp, stamp))
+    return dest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -13,6 +14,7 @@ import yaml
 
 from stackgen import catalog, driver, mirror, releases
 from stackgen import kustomize as kz
+from tests.compiling import ROOT
 from tests.running import environment, run
 from tests.test_upstream_builds import Resource, build_catalog_paths, check_image_catalog, write_catalog_paths
 from tests.upstream import MIRRORS, requires_both_releases
@@ -175,3 +177,34 @@ def test_vendored_build_without_a_mirror_is_a_located_error_and_writes_nothing(t
     assert f"{tmp_path / 'stack.yaml'}:5:39: error: upstream.mode vendored needs the upstream mirror at build time" in done.stderr
     assert "[SG704]" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "overlays").exists()
+
+
+# --- a fleet on two releases: render, promote, plan ------------------------------------------
+
+WAVES = ROOT / "tests" / "cases" / "positive" / "rollout-waves" / "stack.yaml"
+
+
+def test_a_fleet_in_waves_renders_per_release_and_plans_the_promotion(tmp_path: Path) -> None:
+    """Canary on 26.03, the rest on v1.11.0: one render maps each release onto its own mirror and
+    each cluster's golden records its own pin; promoting the rest (and dropping KServe from it)
+    is planned against the v1.11.0 render, and the plan names what prune deletes."""
+    shutil.copy(WAVES, tmp_path / "stack.yaml")
+    env = environment(XDG_CACHE_HOME=str(tmp_path / "cache"))
+    both = ["--upstream", f"26.03={MIRRORS['26.03']}", "--upstream", f"{OLD}={MIRRORS[OLD]}"]
+    assert run("build", "-f", str(tmp_path / "stack.yaml"), env=env).returncode == 0
+    done = run("render", "-f", str(tmp_path / "stack.yaml"), *both, env=env, timeout=900)
+    assert done.returncode == 0, done.stderr
+    pins = {c: yaml.safe_load((tmp_path / "golden" / c / "index.yaml").read_text("utf-8"))["upstream"]["kubeflow"]
+            for c in ("gcp-canary", "gcp-train", "gcp-serve")}
+    assert pins == {"gcp-canary": "26.03", "gcp-train": OLD, "gcp-serve": OLD}
+    promoted = WAVES.read_text("utf-8").replace("revision: fleet-v1.11.0}", 'revision: fleet-v1.11.0, kubeflow: "26.03"}')
+    (tmp_path / "stack.yaml").write_text(promoted.replace("    kserve: {runsOn: [serving]}\n", ""))
+    assert run("build", "-f", str(tmp_path / "stack.yaml"), env=env).returncode == 0
+    done = run("plan", "-f", str(tmp_path / "stack.yaml"), "--format", "json", *both, env=env, timeout=900)
+    assert done.returncode == 1, done.stderr
+    plans = {p["cluster"]: p for p in json.loads(done.stdout)}
+    assert plans["gcp-canary"]["note"] == "no release change"
+    assert (plans["gcp-train"]["old"], plans["gcp-train"]["new"]) == (OLD, "26.03")
+    serve = {(i["code"], i["resource"]) for i in plans["gcp-serve"]["items"]}
+    assert ("SG801", "apiextensions.k8s.io/v1/CustomResourceDefinition//inferenceservices.serving.kserve.io") in serve
+    assert all(i["action"] for i in plans["gcp-serve"]["items"])

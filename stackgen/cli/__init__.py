@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import sys
+import tempfile
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from stackgen import explain as explain_
 from stackgen import golden as golden_
 from stackgen import kustomize as kz
 from stackgen import mirror as mirror_
+from stackgen import plan as plan_
 from stackgen import vendor as vendor_
 from stackgen import write as writer
 from stackgen.compile import images as images_
@@ -368,11 +370,26 @@ def _rendered(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...]
         tool = kz.find_kustomize(kustomize_path)
     except kz.KustomizeNotFound as error:
         _fail("SG703", str(error))
+    wanted = [c for c in stack.clusters if not clusters or c.name in clusters]
+    pins = sorted({releases.release_of(stack.upstream.kubeflow, c) for c in wanted} or {stack.upstream.kubeflow})
     try:
         choice = releases.parse_upstream(upstream)
-        mirror_root = driver.upstream_dir(releases.explicit_for(choice, stack.upstream.kubeflow), stack.upstream.kubeflow)
+        roots = {pin: driver.upstream_dir(releases.explicit_for(choice, pin), pin) for pin in pins}
     except (driver.UpstreamMissing, releases.UpstreamOptionError) as error:
         _fail("SG704", str(error))
+    with tempfile.TemporaryDirectory(prefix="stackgen-mirrors-") as scratch:
+        # Waves on several releases: one workspace maps each release onto its own mirror.
+        primary = stack.upstream.kubeflow if stack.upstream.kubeflow in roots else pins[0]
+        try:
+            mirror_root = roots[primary] if len(roots) == 1 else mirror_.combine(
+                roots[primary], {p: r for p, r in roots.items() if p != primary}, Path(scratch))
+        except mirror_.MirrorError as error:
+            _fail("SG704", str(error))
+        return _rendered_from(checked, out, mirror_root, tool, clusters, jobs, full, run_verify)
+
+
+def _rendered_from(checked: driver.Checked, out: Path, mirror_root: Path, tool: kz.Kustomize, clusters: tuple[str, ...],
+                   jobs: int | None, full: bool, run_verify: bool) -> tuple[driver.Checked, driver.Rendered]:
     output = _output()
     output.detail(f"using {tool.describe()}; upstream mirror {mirror_root}")
     # A progress line only for a person at a terminal: CI logs keep no carriage returns.
@@ -464,6 +481,40 @@ def diff(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], kus
     else:
         click.echo((golden_.render_markdown if output_format == "markdown" else golden_.render_json)(diffs), nl=False)
     if rendered.failed or any(d.changes or d.notes for d in diffs):
+        sys.exit(EXIT_INVALID)
+
+
+@cli.command()
+@output_options
+@_render_options
+@click.option("--golden", "golden_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Goldens of the old release [default: golden/ beside stack.yaml].")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for a person, json for tools; on stdout.")
+@_edge_own_json
+def plan(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], kustomize_path: str | None, jobs: int | None,
+         clusters: tuple[str, ...], golden_dir: Path | None, output_format: str) -> None:
+    """Upgrade plan: what needs a person before the sync onto a new Kubeflow release (exit 1 if anything)."""
+    checked, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, False, run_verify=False,
+                                  output_format=output_format)
+    target = golden_dir or stack_file.parent / "golden"
+    try:
+        old_pins = driver.old_pins(checked, target, rendered, kz.find_kustomize(kustomize_path), jobs or 0,
+                                   choice=releases.parse_upstream(upstream))
+        goldens = {c: driver.read_golden(target, c) for c in rendered.golden}
+        pins = {c: golden_.golden_pin(files, f"{target / c / 'index.yaml'}") for c, files in goldens.items()}
+        indexed = {c: golden_.read_index(files["index.yaml"], f"{target / c / 'index.yaml'}")["resources"]
+                   for c, files in goldens.items() if "index.yaml" in files}
+    except golden_.GoldenError as error:
+        _fail("SG708", str(error), target, exit_code=EXIT_INVALID)
+    stack = checked.stack
+    assert stack is not None
+    plans = [plan_.plan_cluster(c.cluster, pins.get(c.cluster), releases.release_of(stack.upstream.kubeflow, stack.cluster(c.cluster)),
+                                None if (old := old_pins.get(c.cluster)) is None or old.resources is None else old.resources.values(),
+                                c.resources, indexed.get(c.cluster, ()))
+             for c in rendered.result.clusters if not c.error]
+    click.echo((plan_.render_json if output_format == "json" else plan_.render_text)(plans), nl=False)
+    if rendered.failed or any(p.items or p.note.startswith("kubeflow/manifests") for p in plans):
         sys.exit(EXIT_INVALID)
 
 
