@@ -55,12 +55,9 @@ def held_release(root: Path) -> str | None:
 
 
 def explicit_for(choice: MirrorChoice, pin: str) -> Path | None:
-    """The folder `--upstream` gave for `pin`, if any."""
-    if pin in choice.tagged:
-        return choice.tagged[pin]
-    if choice.plain is not None and held_release(choice.plain) in (pin, None):
-        return choice.plain
-    return None
+    """The folder `--upstream` gave for `pin`, if any: its tagged one, else the untagged one,
+    which the caller still checks with `serves` (and names, with what it holds, when it does not)."""
+    return choice.tagged.get(pin, choice.plain)
 
 
 def serves(root: Path, pin: str) -> bool:

@@ -82,7 +82,9 @@ def test_upstream_options_pick_the_mirror_of_each_release(tmp_path: Path) -> Non
     # A plain folder serves only the release it holds.
     plain = releases.parse_upstream([str(MIRRORS["26.03"])])
     assert releases.explicit_for(plain, "26.03") == MIRRORS["26.03"]
-    assert releases.explicit_for(plain, OLD) is None
+    assert not releases.serves(MIRRORS["26.03"], OLD)
+    with pytest.raises(driver.UpstreamMissing, match=r"holds 26\.03"):
+        driver.upstream_dir(releases.explicit_for(plain, OLD), OLD, {"XDG_CACHE_HOME": str(tmp_path)})
     with pytest.raises(driver.UpstreamMissing, match=r"holds 26\.03"):
         driver.upstream_dir(MIRRORS["26.03"], OLD, {"XDG_CACHE_HOME": str(tmp_path)})
     with pytest.raises(releases.UpstreamOptionError, match="two mirrors"):
@@ -208,3 +210,14 @@ def test_a_fleet_in_waves_renders_per_release_and_plans_the_promotion(tmp_path: 
     serve = {(i["code"], i["resource"]) for i in plans["gcp-serve"]["items"]}
     assert ("SG801", "apiextensions.k8s.io/v1/CustomResourceDefinition//inferenceservices.serving.kserve.io") in serve
     assert all(i["action"] for i in plans["gcp-serve"]["items"])
+
+
+def test_a_vendored_fleet_in_waves_writes_each_release_it_runs(tmp_path: Path, kustomize: kz.Kustomize) -> None:
+    text = WAVES.read_text("utf-8").replace("  upstream: {kubeflow: v1.11.0}", "  upstream: {kubeflow: v1.11.0, mode: vendored}")
+    (tmp_path / "stack.yaml").write_text(text)
+    done = run("build", "-f", str(tmp_path / "stack.yaml"), "--upstream", f"26.03={MIRRORS['26.03']}", "--upstream", f"{OLD}={MIRRORS[OLD]}",
+               env=environment(XDG_CACHE_HOME=str(tmp_path / "cache")))
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "overlays" / "upstream").iterdir()) == ["26.03", OLD]
+    served = _offline_build(kustomize, tmp_path / "overlays" / "clusters" / "gcp-serve")  # the v1.11.0 wave
+    assert ("Deployment", "kserve-controller-manager") in {(r["kind"], r["metadata"]["name"]) for r in served}
