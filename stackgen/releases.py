@@ -70,7 +70,7 @@ def serves(root: Path, pin: str) -> bool:
 # `spec.rollout.waves` names the fleet's clusters in rollout order, canary first. A wave may pin
 # its own release and git revision; a cluster runs its wave's release (or the fleet's).
 
-_WAVE_CODES: t.Mapping[str, str] = {
+WAVE_CODES: t.Mapping[str, str] = {
     "SG250": "a wave names no cluster and no role of the stack",
     "SG251": "a cluster in two waves",
     "SG252": "a cluster in no wave, where waves are declared",

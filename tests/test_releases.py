@@ -210,6 +210,14 @@ def test_a_fleet_in_waves_renders_per_release_and_plans_the_promotion(tmp_path: 
     serve = {(i["code"], i["resource"]) for i in plans["gcp-serve"]["items"]}
     assert ("SG801", "apiextensions.k8s.io/v1/CustomResourceDefinition//inferenceservices.serving.kserve.io") in serve
     assert all(i["action"] for i in plans["gcp-serve"]["items"])
+    # diff gives the same promotion field by field, the old release rendered from its mirror.
+    done = run("diff", "-f", str(tmp_path / "stack.yaml"), "--format", "json", *both, env=env, timeout=900)
+    assert done.returncode == 1, done.stderr
+    train = next(d for d in json.loads(done.stdout) if d["cluster"] == "gcp-train")
+    assert any(f"upstream pin changed {OLD} -> 26.03" in note for note in train["notes"])
+    images = {(f["old"], f["new"]) for c in train["changes"] if c["resource"] == "apps/v1/Deployment/kubeflow/ml-pipeline-ui"
+              for f in c["fields"] if f["path"] == "spec.template.spec.containers[0].image"}
+    assert images == {("ghcr.io/kubeflow/kfp-frontend:2.15.0", "ghcr.io/kubeflow/kfp-frontend:2.16.0")}
 
 
 def test_a_vendored_fleet_in_waves_writes_each_release_it_runs(tmp_path: Path, kustomize: kz.Kustomize) -> None:

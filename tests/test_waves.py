@@ -55,3 +55,8 @@ def test_a_later_wave_on_a_newer_release_is_refused() -> None:
     spec["rollout"]["waves"].reverse()  # the v1.11.0 wave first, then 26.03: backwards
     [finding] = releases.wave_findings(spec)
     assert finding.code == "SG253" and finding.path == ("spec", "rollout", "waves", 1, "kubeflow")
+
+
+def test_every_wave_code_is_registered() -> None:
+    expected = (CASES / "negative" / "rollout-wave-errors" / "expected.txt").read_text("utf-8")
+    assert set(re.findall(r"\[(SG25\d)\]", expected)) == set(releases.WAVE_CODES)
