@@ -19,7 +19,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stackgen.compile import compile_stack  # noqa: E402
+from stackgen.compile.overlays import compile_stack  # noqa: E402
 from stackgen.load import load_bytes  # noqa: E402
 from stackgen.model import build_model  # noqa: E402
 from stackgen.place import place  # noqa: E402

@@ -83,10 +83,26 @@ class Report:
     def __init__(self, yardstick: float):
         self.yardstick = yardstick
 
-    def line(self, label: str, runs: t.Sequence[float], goal_key: str = "", clusters: int | None = None) -> None:
+        self.by_size: dict[str, dict[int, float]] = {}  # command -> clusters -> best seconds
+
+    def line(self, label: str, runs: t.Sequence[float], goal_key: str = "", clusters: int | None = None, command: str = "") -> None:
         per = f"  {1000 * min(runs) / clusters:7.2f} ms/cluster" if clusters else ""
+        if command and clusters:
+            self.by_size.setdefault(command, {})[clusters] = min(runs)
         goal = f"  goal {GOALS[goal_key]}" if goal_key in GOALS else ""
         print(f"  {label:<48} {_spread(runs)}  {min(runs) / self.yardstick:6.2f}x{per}{goal}", flush=True)
+
+
+    def growth(self) -> None:
+        """Linear means: k times the clusters costs at most about k times the time. Start-up is
+        a constant, so the step between the two largest sizes is the one that tells."""
+        for command, times in self.by_size.items():
+            sizes = sorted(times)
+            steps = [f"{a}->{b}: x{b / a:.0f} clusters, x{times[b] / times[a]:.2f} time" for a, b in zip(sizes, sizes[1:])]
+            if steps:
+                largest = sizes[-2:]
+                verdict = "linear" if times[largest[1]] / times[largest[0]] <= 1.25 * largest[1] / largest[0] else "SUPERLINEAR"
+                print(f"  growth, {command:<28} {'; '.join(steps)}  ({verdict})", flush=True)
 
 
 def main() -> None:
@@ -121,14 +137,15 @@ def _run(args: argparse.Namespace, work: Path) -> None:
         project.mkdir()
         (project / "stack.yaml").write_bytes(realistic_fleet(size))
         report.line(f"validate, {size} clusters", [_stackgen(["validate", "-q"], env, project) for _ in range(args.repeat)],
-                    f"validate {size}", size)
+                    f"validate {size}", size, "validate")
         cold = []
         for _ in range(args.repeat):
             shutil.rmtree(project / "overlays", ignore_errors=True)
             cold.append(_stackgen(["build", "-q"], env, project))
-        report.line(f"build, {size} clusters, new output", cold, f"build {size} new", size)
+        report.line(f"build, {size} clusters, new output", cold, f"build {size} new", size, "build, new output")
         report.line(f"build, {size} clusters, nothing changed", [_stackgen(["build", "-q"], env, project) for _ in range(args.repeat)],
-                    f"build {size} unchanged", size)
+                    f"build {size} unchanged", size, "build, nothing changed")
+    report.growth()
     if args.render:
         _render_figures(args, work, env, report)
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.build import fleet  # noqa: E402
 from stackgen import golden, mirror, render, verify  # noqa: E402
 from stackgen import kustomize as kz  # noqa: E402
-from stackgen.driver import check_stack, compile_checked  # noqa: E402
+from stackgen.driver import Checked, check_stack, compile_checked  # noqa: E402
 from stackgen.load import load_bytes  # noqa: E402
 
 
@@ -36,7 +36,7 @@ def timed(work: t.Callable[[], t.Any]) -> tuple[float, t.Any]:
 
 def write_overlays(stack_file: Path, out: Path) -> Path:
     checked = check_stack(stack_file)
-    assert checked.ok, [d.render() for d in checked.diagnostics]
+    assert isinstance(checked, Checked), [d.render() for d in checked.diagnostics]
     for path, content in compile_checked(checked).items():
         (out / path).parent.mkdir(parents=True, exist_ok=True)
         (out / path).write_bytes(content)

@@ -374,8 +374,6 @@ DEFAULT_CREDENTIALS: tuple[DefaultCredential, ...] = (
     DefaultCredential("model-registry", "kubeflow", "model-registry-db-secrets", "model-registry-db-secrets", "Model Registry's MySQL root password"),
 )
 
-# Keys of those Secrets that name rather than authenticate (user names, client and access-key ids).
-NOT_SECRET_KEYS = frozenset({"username", "MYSQL_USER_NAME", "OIDC_CLIENT_ID", "client-id", "accesskey"})
 # sha256 of every secret value those Secrets carry at the pin (decoded, not empty; the values
 # themselves are never written here or printed), so verify
 # knows a default wherever it renders, under any name. Checked against the real render.

@@ -16,7 +16,6 @@ Reused by verify (rendered custom resources, SG603) and the GitOps tests.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -48,7 +47,6 @@ def schemas_from_crds(crds: t.Iterable[t.Mapping[str, t.Any]], strict: bool = Fa
     return found
 
 
-@functools.cache
 def _schemas_in_dir(root: Path, strict: bool) -> dict[TypeKey, Schema]:
     def compute(texts: t.Sequence[str]) -> dict[TypeKey, Schema]:
         documents: list[t.Mapping[str, t.Any]] = []
@@ -60,6 +58,7 @@ def _schemas_in_dir(root: Path, strict: bool) -> dict[TypeKey, Schema]:
 
 
 _CACHE_FORMAT = "crd-schemas-1"
+_ANSWERS: dict[str, dict[TypeKey, Schema]] = {}  # content digest -> schemas, for this process
 
 
 def _cached(root: Path, question: str, compute: t.Callable[[t.Sequence[str]], dict[TypeKey, Schema]]) -> dict[TypeKey, Schema]:
@@ -69,17 +68,24 @@ def _cached(root: Path, question: str, compute: t.Callable[[t.Sequence[str]], di
     a warm render; the converted schemas load from JSON in a fraction of that. The key is the
     bytes of every file, so an edited mirror is never answered from an older one.
     """
-    texts = [path.read_text("utf-8") for path in _crd_files(root)]
+    files = _crd_files(root)
+    texts = [path.read_text("utf-8") for path in files]
     digest = hashlib.sha256(f"{_CACHE_FORMAT}\0{question}\0".encode())
-    for path, text in zip(_crd_files(root), texts):
+    for path, text in zip(files, texts):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + text.encode() + b"\0")
+    # In this process too the answer is keyed by the files' bytes, never by the folder's path:
+    # a mirror edited (or replaced) while a process runs is read afresh.
+    if (known := _ANSWERS.get(digest.hexdigest())) is not None:
+        return known
     entry = _cache_dir() / f"{digest.hexdigest()}.json"
     try:
         stored = json.loads(entry.read_text("utf-8"))
-        return {(key["apiVersion"], key["kind"]): key["schema"] for key in stored}
+        _ANSWERS[digest.hexdigest()] = {(key["apiVersion"], key["kind"]): key["schema"] for key in stored}
+        return _ANSWERS[digest.hexdigest()]
     except (OSError, ValueError, TypeError, KeyError):
         pass
     found = compute(texts)
+    _ANSWERS[digest.hexdigest()] = found
     try:
         body = json.dumps([{"apiVersion": k[0], "kind": k[1], "schema": v} for k, v in sorted(found.items())], sort_keys=True)
     except (TypeError, ValueError):  # a schema JSON cannot hold (a YAML date in an example) is just not cached
@@ -106,7 +112,6 @@ def schema_in_dir(root: Path, key: TypeKey) -> Schema | None:
     return _schemas_naming(Path(root), key[1]).get(key)
 
 
-@functools.cache
 def _schemas_naming(root: Path, kind: str) -> dict[TypeKey, Schema]:
     names_kind = re.compile(rf"^\s*kind:\s*['\"]?{re.escape(kind)}['\"]?\s*$", re.MULTILINE)
 
@@ -123,16 +128,6 @@ def _schemas_naming(root: Path, kind: str) -> dict[TypeKey, Schema]:
 def schemas_from_dir(root: Path) -> dict[TypeKey, Schema]:
     """Every CRD under `root` (recursively), read once per process. Do not mutate the result."""
     return _schemas_in_dir(Path(root), False)
-
-
-def load_crd_schemas(dirs: Path | str | t.Iterable[Path | str], strict: bool = False) -> dict[TypeKey, Schema]:
-    """Every CRD under each of `dirs` (a missing dir adds nothing); the first dir defining a type wins."""
-    roots = [Path(dirs)] if isinstance(dirs, (str, Path)) else [Path(d) for d in dirs]
-    found: dict[TypeKey, Schema] = {}
-    for root in roots:
-        for key, schema in _schemas_in_dir(root, strict).items():
-            found.setdefault(key, schema)
-    return found
 
 
 def to_json_schema(node: t.Any, strict: bool = False) -> t.Any:

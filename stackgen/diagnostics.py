@@ -132,20 +132,6 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-ENVIRONMENT_CODES: t.Mapping[str, str] = {
-    "SG701": "output directory that stackgen does not own (files, no .stackgen.lock)",
-    "SG702": "output directory that cannot be written (permissions, full disk, busy)",
-    "SG703": "no usable kustomize",
-    "SG704": "no upstream mirror for the pin, or one that lacks what the overlays use",
-    "SG705": "overlays stale or missing: run `stackgen build` first",
-    "SG706": "a cluster the stack does not declare",
-    "SG707": "a file stackgen would write is in the way",
-    "SG708": "a golden file that cannot be read as one: a link, a special or oversized file, damaged YAML or index",
-}
-"""Errors of the environment rather than of stack.yaml: they have a file but no line (exit 2,
-but SG705, which a build fixes, and SG708, input from a pull request: exit 1)."""
-
-
 @dataclass(frozen=True)
 class EnvironmentProblem:
     """An error that ends a command before or after the stages ran: printed once, at the CLI's edge."""
@@ -167,10 +153,6 @@ class EnvironmentProblem:
         # The fields of a Diagnostic, so one parser reads both; no position to give.
         return {"file": self.file, "line": None, "column": None, "severity": "error", "code": self.code,
                 "message": printable(self.message), "path": None, "hint": printable(self.hint) if self.hint else None}
-
-
-def render_json(diagnostics: t.Iterable[Diagnostic]) -> str:
-    return json.dumps([d.as_json() for d in sorted(diagnostics)], indent=2, ensure_ascii=False) + "\n"
 
 
 @dataclass(frozen=True)

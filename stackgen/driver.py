@@ -17,62 +17,98 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
-from stackgen import firstsync, releases
+from stackgen import explain as explain_
+from stackgen import firstsync, releases, scaffold
 from stackgen import golden as golden_
 from stackgen import kustomize as kz
+from stackgen import mirror as mirror_
+from stackgen import plan as plan_
 from stackgen import render as render_
 from stackgen import vendor as vendor_
 from stackgen import verify as verify_
 from stackgen import write as writer
-from stackgen.compile import FileTree, compile_stack
+from stackgen.compile import images as images_
+from stackgen.compile.overlays import FileTree, compile_stack
 from stackgen.diagnostics import Diagnostic, has_errors, locate
+from stackgen.errors import (
+    EXIT_INVALID,
+    EXIT_OK,
+    Invalid,
+    MirrorError,
+    OutputError,
+    StackgenError,
+    StaleOverlays,
+    UnknownCluster,
+    UpstreamMissing,
+)
 from stackgen.load import Loaded, load_file
-from stackgen.model import Stack, build_model
+from stackgen.model import Cloud, Stack, build_model
 from stackgen.place import Placement, place
 from stackgen.validate import validate
 
 
 @dataclass(frozen=True)
 class Checked:
+    """A stack every stage up to place accepted (warnings at most), with its model and placement."""
+
     loaded: Loaded
     diagnostics: tuple[Diagnostic, ...]
-    stack: Stack | None = None
-    placement: Placement | None = None
+    stack: Stack
+    placement: Placement
 
-    @property
-    def ok(self) -> bool:
-        return self.stack is not None and self.placement is not None and not has_errors(self.diagnostics)
+    ok: t.ClassVar[bool] = True
 
 
-def check_stack(path: Path, display: str | None = None) -> Checked:
-    loaded = load_file(str(path), display)
+@dataclass(frozen=True)
+class Rejected:
+    """A stack some stage refused: the diagnostics say why; nothing later ran."""
+
+    loaded: Loaded
+    diagnostics: tuple[Diagnostic, ...]
+
+    ok: t.ClassVar[bool] = False
+
+
+def check_stack(path: Path, display: str | None = None) -> Checked | Rejected:
+    return check_loaded(load_file(str(path), display))
+
+
+def check_loaded(loaded: Loaded) -> Checked | Rejected:
     if not loaded.ok:
-        return Checked(loaded, loaded.diagnostics)
-    # Schema and cross-reference errors first: the model assumes a valid tree.
+        return Rejected(loaded, loaded.diagnostics)
+    # Schema and reference errors first: the model assumes a valid tree.
     diagnostics = validate(loaded)
     if has_errors(diagnostics):
-        return Checked(loaded, tuple(diagnostics))
+        return Rejected(loaded, tuple(diagnostics))
     stack = build_model(loaded.tree)
-    # Placement can still refuse (an edge cluster asked to run a mesh): located at the culprit.
+    # Placement decides where everything lands, and refuses what cannot (a job where nothing
+    # trains, an edge cluster asked to run a mesh): located at the culprit.
     placement = place(stack)
-    diagnostics += locate(placement.findings, loaded.file, loaded.source)
-    return Checked(loaded, tuple(sorted(diagnostics)), stack, placement)
+    diagnostics = sorted(diagnostics + locate(placement.findings, loaded.file, loaded.source))
+    if has_errors(diagnostics):
+        return Rejected(loaded, tuple(diagnostics))
+    return Checked(loaded, tuple(diagnostics), stack, placement)
 
 
 def compile_checked(checked: Checked) -> FileTree:
-    assert checked.stack is not None and checked.placement is not None
     return compile_stack(checked.stack, checked.placement)
 
 
 def output_tree(checked: Checked, choice: releases.MirrorChoice | None = None, env: t.Mapping[str, str] | None = None) -> FileTree:
     """What `build` writes: the compiled tree, and with `upstream.mode: vendored` the upstream its
-    units use, read from each release's mirror (UpstreamMissing where there is none)."""
+    units use, read from each release's mirror (SG704, at `upstream.mode`, where there is none)."""
     files = compile_checked(checked)
-    assert checked.stack is not None
-    if checked.stack.upstream.mode == "vendored":
+    if checked.stack.upstream.mode != "vendored":
+        return files
+    try:
         for release, paths in sorted(vendor_.used_paths(files).items()):
             root = upstream_dir(releases.explicit_for(choice or releases.MirrorChoice(), release), release, env)
             files.update(vendor_.vendored_files(root, release, paths))
+    except (UpstreamMissing, MirrorError) as error:
+        # Vendored mode copies upstream into the output: located at the key that asks for it.
+        where = checked.loaded.source.value_at(("spec", "upstream", "mode"))
+        raise UpstreamMissing(f"upstream.mode vendored needs the upstream mirror at build time: {error.message}",
+                              f"{checked.loaded.file}:{where.line}:{where.column}") from None
     return files
 
 
@@ -107,14 +143,6 @@ class Rendered:
         return sorted(c.cluster for c in self.result.clusters if c.cluster not in self.golden)
 
 
-class UnknownCluster(Exception):
-    """`--cluster` named a cluster the stack does not declare."""
-
-
-class UpstreamMissing(Exception):
-    """No upstream mirror: the CLI exits 2 and says how to vendor one."""
-
-
 def upstream_dir(explicit: Path | None, pin: str, env: t.Mapping[str, str] | None = None) -> Path:
     environment = os.environ if env is None else env
     candidates = [explicit] if explicit else []
@@ -140,7 +168,6 @@ def render_checked(
     checked: Checked, overlays: Path, mirror_root: Path, kustomize: kz.Kustomize, clusters: t.Sequence[str],
     jobs: int, full: bool, progress: t.Callable[[str], None] | None = None, run_verify: bool = True,
 ) -> Rendered:
-    assert checked.stack is not None
     versions = {c.name: c.kubernetes_version for c in checked.stack.clusters}
     unknown = [c for c in clusters if c not in versions]
     if unknown:
@@ -257,7 +284,6 @@ def old_pins(checked: Checked, golden_root: Path, rendered: Rendered, kustomize:
     """For clusters whose golden was made with another upstream pin: that pin rendered from its
     mirror (`--upstream TAG=DIR`, else the vendored cache; the same stack, compiled against the
     old pin), or None where there is none."""
-    assert checked.stack is not None and checked.placement is not None
     by_pin: dict[str, list[str]] = {}
     for cluster in sorted(rendered.golden):
         current = releases.release_of(checked.stack.upstream.kubeflow, checked.stack.cluster(cluster))
@@ -287,3 +313,249 @@ def old_pins(checked: Checked, golden_root: Path, rendered: Rendered, kustomize:
             resources = None if old.error else {golden_.resource_key(r): r for r in old.resources}
             found[old.cluster] = golden_.OldPin(pin, resources)
     return found
+
+
+# --- commands ----------------------------------------------------------------------------
+#
+# One function per CLI command: it runs the stages the command needs, in order, reports what a
+# person should see as it happens (through the `Reporter` the CLI passes in, so the order of
+# what is printed is the order things happened), and returns an outcome the CLI prints. Every
+# failure is a StackgenError (or Invalid, once the diagnostics are reported) raised from here.
+
+
+class Reporter(t.Protocol):
+    def diagnostics(self, found: t.Sequence[Diagnostic]) -> None:
+        """What load, validate and place found, errors or warnings, as soon as they are known."""
+
+    def rendering(self, tool: kz.Kustomize, mirror_root: Path) -> t.Callable[[str], None] | None:
+        """Render is about to start; the progress callback for each cluster, if any."""
+
+    def rendered(self, rendered: Rendered, overlays: Path) -> None:
+        """Render (and verify, where asked) finished: how each cluster went and what verify found."""
+
+
+def checked_stack(stack_file: Path, report: Reporter) -> Checked:
+    """The stack, checked up to place, its diagnostics reported; Invalid if any is an error."""
+    outcome = check_stack(stack_file, str(stack_file))
+    report.diagnostics(outcome.diagnostics)
+    if isinstance(outcome, Rejected):
+        raise Invalid()
+    return outcome
+
+
+@dataclass(frozen=True)
+class Built:
+    output: Path
+    changes: writer.Changes
+    check_only: bool
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_INVALID if self.check_only and self.changes.stale else EXIT_OK
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    stack_file: Path
+    output: Path | None = None  # None: spec.gitops.path beside stack.yaml
+    check_only: bool = False
+    upstream: releases.MirrorChoice = releases.MirrorChoice()  # vendored mode: the mirror per release to copy from
+
+
+def build_stack(options: BuildOptions, report: Reporter) -> Built:
+    checked = checked_stack(options.stack_file, report)
+    files = output_tree(checked, options.upstream)
+    out = options.output or default_output(options.stack_file, checked.stack)
+    return Built(out, _at(out, lambda: build(files, out, options.check_only)), options.check_only)
+
+
+_T = t.TypeVar("_T")
+
+
+def _at(where: Path, step: t.Callable[[], _T]) -> _T:
+    """Run a step that writes or reads under `where`; its error names that folder."""
+    try:
+        return step()
+    except StackgenError as error:
+        raise error.at(where) from None
+
+
+def explain_subject(stack_file: Path, subject: str, report: Reporter) -> str:
+    checked = checked_stack(stack_file, report)
+    return explain_.explain(checked.stack, checked.placement, subject, str(stack_file), checked.loaded.source)
+
+
+def draw_graph(stack_file: Path, graph_format: t.Literal["dot", "mermaid"], report: Reporter) -> str:
+    checked = checked_stack(stack_file, report)
+    draw = explain_.graph_dot if graph_format == "dot" else explain_.graph_mermaid
+    return draw(checked.stack, checked.placement)
+
+
+def write_starter(output: Path, clouds: t.Sequence[Cloud], engine: scaffold.Engine) -> list[Path]:
+    try:
+        return scaffold.write(output, clouds, engine)
+    except OSError as error:  # what the file system refused, said as the other output errors are
+        raise OutputError(f"cannot write {error.filename}: {error.strerror}") from None
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """What render, diff and images share: the stack, where its overlays and mirror are, how to build."""
+
+    stack_file: Path
+    overlays: Path | None = None
+    upstream: releases.MirrorChoice = releases.MirrorChoice()  # --upstream: DIR, or TAG=DIR per release
+    kustomize: str | None = None
+    jobs: int = 0  # 0: as many as there are cores
+    clusters: tuple[str, ...] = ()
+    golden: Path | None = None  # render and diff: None means golden/ beside stack.yaml
+
+    @property
+    def golden_root(self) -> Path:
+        return self.golden or self.stack_file.parent / "golden"
+
+
+@dataclass(frozen=True)
+class _Fresh:
+    checked: Checked
+    overlays: Path
+    tool: kz.Kustomize
+    rendered: Rendered
+
+
+def _render_fresh(options: RenderOptions, report: Reporter, full: bool, run_verify: bool) -> _Fresh:
+    checked = checked_stack(options.stack_file, report)
+    out = options.overlays or default_output(options.stack_file, checked.stack)
+    # Render works on the overlays as written (what the engine builds): they must be fresh.
+    tree = output_tree(checked, options.upstream)
+    if _at(out, lambda: writer.check(out, tree)).stale:
+        raise StaleOverlays("overlays are stale or missing; run `stackgen build` first", out)
+    tool = kz.find_kustomize(options.kustomize)
+    stack = checked.stack
+    wanted = [c for c in stack.clusters if not options.clusters or c.name in options.clusters]
+    pins = sorted({releases.release_of(stack.upstream.kubeflow, c) for c in wanted} or {stack.upstream.kubeflow})
+    roots = {pin: upstream_dir(releases.explicit_for(options.upstream, pin), pin) for pin in pins}
+    with tempfile.TemporaryDirectory(prefix="stackgen-mirrors-") as scratch:
+        # Waves on several releases: one workspace maps each release onto its own mirror.
+        primary = stack.upstream.kubeflow if stack.upstream.kubeflow in roots else pins[0]
+        mirror_root = roots[primary] if len(roots) == 1 else mirror_.combine(
+            roots[primary], {p: r for p, r in roots.items() if p != primary}, Path(scratch))
+        progress = report.rendering(tool, mirror_root)
+        rendered = render_checked(checked, out, mirror_root, tool, options.clusters, options.jobs, full, progress, run_verify)
+    report.rendered(rendered, out)
+    return _Fresh(checked, out, tool, rendered)
+
+
+@dataclass(frozen=True)
+class RenderOutcome:
+    rendered: Rendered
+    golden_root: Path
+    changes: writer.Changes
+    stale: tuple[str, ...]  # the clusters whose goldens changed (or `golden/` itself)
+    check_only: bool
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_INVALID if self.rendered.failed or (self.check_only and self.stale) else EXIT_OK
+
+
+def render_stack(options: RenderOptions, check_only: bool, full: bool, report: Reporter) -> RenderOutcome:
+    fresh = _render_fresh(options, report, full, run_verify=True)
+    target = options.golden_root
+    names = [c.name for c in fresh.checked.stack.clusters]
+    changes = _at(target, lambda: golden_changes(target, fresh.rendered, names, check_only))
+    touched = changes.added + changes.changed + changes.removed
+    stale = sorted({path.split("/", 1)[0] for path in touched if "/" in path}) or (["golden/"] if changes.stale else [])
+    return RenderOutcome(fresh.rendered, target, changes, tuple(stale), check_only)
+
+
+@dataclass(frozen=True)
+class DiffOutcome:
+    diffs: tuple[golden_.ClusterDiff, ...]
+    failed: bool
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_INVALID if self.failed or any(d.changes or d.notes for d in self.diffs) else EXIT_OK
+
+
+def diff_stack(options: RenderOptions, report: Reporter) -> DiffOutcome:
+    fresh = _render_fresh(options, report, full=False, run_verify=False)
+    target = options.golden_root
+    # Goldens come from pull requests: a bad one is refused (SG708), never followed or quoted.
+    diffs = _at(target, lambda: _diffs(fresh, target, options))
+    return DiffOutcome(tuple(diffs), fresh.rendered.failed)
+
+
+def _diffs(fresh: _Fresh, target: Path, options: RenderOptions) -> list[golden_.ClusterDiff]:
+    rendered = fresh.rendered
+    pins = old_pins(fresh.checked, target, rendered, fresh.tool, options.jobs, choice=options.upstream)
+    current = {c.cluster: {golden_.resource_key(r): r for r in c.resources} for c in rendered.result.clusters if not c.error}
+    diffs = [golden_.diff_cluster(cluster, read_golden(target, cluster), files, pins.get(cluster), current.get(cluster))
+             for cluster, files in sorted(rendered.golden.items())]
+    if not options.clusters:  # a cluster gone from the stack: every resource it had is removed
+        gone = set(golden_clusters(target)) - {c.name for c in fresh.checked.stack.clusters}
+        diffs += [golden_.diff_cluster(cluster, read_golden(target, cluster), {}) for cluster in sorted(gone)]
+    return diffs
+
+
+@dataclass(frozen=True)
+class ImagesOutcome:
+    listing: t.Mapping[str, t.Sequence[images_.Pulled]]
+    failed: bool
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_INVALID if self.failed else EXIT_OK
+
+
+def list_images(options: RenderOptions, report: Reporter) -> ImagesOutcome:
+    fresh = _render_fresh(options, report, full=False, run_verify=False)
+    mirror = fresh.checked.stack.registry_mirror
+    listing = {c.cluster: images_.pulled(c.resources, mirror) for c in fresh.rendered.result.clusters if not c.error}
+    return ImagesOutcome(listing, fresh.rendered.failed)
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    plans: tuple[plan_.ClusterPlan, ...]
+    failed: bool
+
+    @property
+    def exit_code(self) -> int:
+        # Anything for a person to do, or a cluster whose old release could not be rendered (its note says so).
+        needs_a_person = any(p.items or p.note.startswith("kubeflow/manifests") for p in self.plans)
+        return EXIT_INVALID if self.failed or needs_a_person else EXIT_OK
+
+
+def plan_stack(options: RenderOptions, report: Reporter) -> PlanOutcome:
+    """The upgrade plan: each cluster's render at its golden's release against its render now."""
+    fresh = _render_fresh(options, report, full=False, run_verify=False)
+    target = options.golden_root
+    # Goldens come from pull requests: a bad one is refused (SG708), never followed or quoted.
+    plans = _at(target, lambda: _plans(fresh, target, options))
+    return PlanOutcome(tuple(plans), fresh.rendered.failed)
+
+
+def _plans(fresh: _Fresh, target: Path, options: RenderOptions) -> list[plan_.ClusterPlan]:
+    rendered, stack = fresh.rendered, fresh.checked.stack
+    pins = old_pins(fresh.checked, target, rendered, fresh.tool, options.jobs, choice=options.upstream)
+    goldens = {c: read_golden(target, c) for c in rendered.golden}
+    golden_pins = {c: golden_.golden_pin(files, f"{target / c / 'index.yaml'}") for c, files in goldens.items()}
+    indexed = {c: golden_.read_index(files["index.yaml"], f"{target / c / 'index.yaml'}")["resources"]
+               for c, files in goldens.items() if "index.yaml" in files}
+    plans = []
+    for cluster in rendered.result.clusters:
+        if cluster.error:
+            continue
+        old = pins.get(cluster.cluster)
+        plans.append(plan_.plan_cluster(cluster.cluster, golden_pins.get(cluster.cluster),
+                                        releases.release_of(stack.upstream.kubeflow, stack.cluster(cluster.cluster)),
+                                        None if old is None or old.resources is None else old.resources.values(),
+                                        cluster.resources, indexed.get(cluster.cluster, ())))
+    return plans
+
+
+def vendor_mirror(source: Path, pin: str | None) -> tuple[str, Path]:
+    """`stackgen vendor`: the mirror at `source` into the cache, under the release it holds (or `pin`)."""
+    return vendor_.vendor(source, pin)

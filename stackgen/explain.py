@@ -10,15 +10,12 @@ import typing as t
 
 from stackgen import prerequisites
 from stackgen.diagnostics import plural
+from stackgen.errors import UnknownClusterSubject, UnknownSubject
 from stackgen.load import SourceMap
 from stackgen.model import Stack
 from stackgen.place import Placement
 
 KINDS = ("cluster", "component", "dataset", "trainingJob", "model", "secret")
-
-
-class UnknownSubject(Exception):
-    """`explain` was asked about something stack.yaml does not declare."""
 
 
 def explain(stack: Stack, placement: Placement, subject: str, file: str, source: SourceMap) -> str:
@@ -31,11 +28,13 @@ def explain(stack: Stack, placement: Placement, subject: str, file: str, source:
         "model": _model,
         "secret": _secret,
     }
+    # An unknown cluster is SG706 wherever it is named (as with --cluster); anything else SG202.
+    unknown = UnknownClusterSubject if subject.startswith("cluster/") else UnknownSubject
     if kind not in explainers or not name:
-        raise UnknownSubject(f"`{subject}`: expected KIND/NAME with KIND one of {', '.join(KINDS)}")
+        raise unknown(f"`{subject}`: expected KIND/NAME with KIND one of {', '.join(KINDS)}")
     lines = explainers[kind](stack, placement, name)
     if lines is None:
-        raise UnknownSubject(f"`{subject}`: stack.yaml declares no {kind} named `{name}`")
+        raise unknown(f"`{subject}`: stack.yaml declares no {kind} named `{name}`")
     where = _where(stack, kind, name, file, source)
     return "\n".join([f"{kind}/{name}" + (f" ({where})" if where else "")] + [f"  {line}" for line in lines]) + "\n"
 

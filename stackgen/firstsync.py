@@ -40,18 +40,6 @@ from stackgen.verify import Problem, resource_id
 Resource = dict[str, t.Any]
 Object = dict[str, t.Any]
 
-CODES: t.Mapping[str, str] = {
-    "SG620": "a pod template's Secret or ConfigMap is delivered later than the pod, or by nothing",
-    "SG621": "a ServiceAccount, PVC, StorageClass or Namespace is delivered later, or by nothing",
-    "SG622": "an ExternalSecret's or Certificate's store, issuer or controller comes later, or never",
-    "SG623": "a custom resource's CRD is delivered later, or by nothing",
-    "SG624": "an object admitted by a failing webhook whose backend comes later",
-    "SG625": "a LoadBalancer Service needs a controller the cluster does not run",
-    "SG626": "a mesh namespace under a deny-all has no ALLOW AuthorizationPolicy",
-    "SG627": "a name or label stackgen writes exceeds 63 characters",
-    "SG628": "a kind the first-sync model does not understand",
-}
-
 LABEL_LIMIT = 63
 """DNS-1123 labels and label values: at most 63 characters (Kubernetes API conventions)."""
 

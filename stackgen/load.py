@@ -180,13 +180,12 @@ def _reject_tab_indentation(text: str) -> None:
 class _Frame:
     """An open mapping or sequence while events stream in."""
 
-    __slots__ = ("container", "path", "pending_key", "key_mark", "seen")
+    __slots__ = ("container", "path", "pending_key", "seen")
 
     def __init__(self, container: dict[str, t.Any] | list[t.Any], path: JsonPath):
         self.container = container
         self.path = path
         self.pending_key: str | None = None
-        self.key_mark: Position | None = None
         self.seen: dict[str, Position] = {}
 
 

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import yaml
 
+from stackgen.errors import MirrorError as MirrorError
+
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 MIRRORED_TREES = ("kubeflow-manifests", "remote")
 # What kustomize would fetch rather than read from the workspace: any scheme (case-insensitive:
@@ -41,10 +43,6 @@ _GENERATORS = ("configMapGenerator", "secretGenerator")
 def is_remote(reference: str) -> bool:
     """Whether kustomize would fetch `reference` rather than read it from the workspace."""
     return _REMOTE.match(reference) is not None
-
-
-class MirrorError(Exception):
-    """The mirror is missing, or a remote base has no entry in it."""
 
 
 @dataclass(frozen=True)

@@ -165,7 +165,11 @@ class Stack:
     registry_mirror: str | None = None
 
     def cluster(self, name: str) -> Cluster:
-        return next(c for c in self.clusters if c.name == name)
+        return self._clusters_by_name[name]
+
+    @functools.cached_property
+    def _clusters_by_name(self) -> dict[str, Cluster]:
+        return {c.name: c for c in self.clusters}
 
     def dataset(self, name: str) -> Dataset:
         return self._datasets_by_name[name]

@@ -5,6 +5,14 @@ a training job goes to the cluster that holds its dataset (data does not move) a
 trainer; a model goes to every cluster its `serveOn` selects and brings kserve; a secret goes
 where its `runsOn` says, or else to the clusters that run workloads in its namespace on the
 secret store's own cloud. Edge clusters take only core KServe and what it cannot run without.
+
+Every rule of where things land lives here, on the typed model, and so do the findings that
+follow from it (validate checks only shape and references, on the raw tree):
+    SG204 training job whose dataset is on a cluster without `training` (the job is not placed)
+    SG205 model whose `serveOn` selects no cluster
+    SG207 secret that needs `auth.secretRef` to reach its store from where it lands
+    SG208 secret that lands on no cluster (warning)
+    SG211 two secrets (or a secret and a default credential) that become one file
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
-from stackgen import catalog
+from stackgen import catalog, storage
 from stackgen.compile import stores
 from stackgen.diagnostics import Finding, JsonPath
 from stackgen.model import STORE_CLOUD, Cluster, Model, Secret, Stack, TrainingJob
@@ -102,23 +110,48 @@ class _Candidates(t.Generic[_Item]):
 
 
 def place(stack: Stack) -> Placement:
-    findings: list[Finding] = []
-    # Index jobs by the cluster of their dataset once: a fleet has thousands of clusters.
-    home = {d.name: d.cluster for d in stack.datasets}
-    jobs_by_cluster: dict[str, list[TrainingJob]] = {}
-    for job in stack.training_jobs:
-        jobs_by_cluster.setdefault(home[job.dataset], []).append(job)
+    findings: list[Finding] = _secret_file_findings(stack.secrets)
+    jobs_by_cluster = _jobs_by_cluster(stack, findings)
     models = _Candidates.of(stack.models, lambda m: m.serve_on)
     secrets = _Candidates.of(stack.secrets, lambda s: s.runs_on)
+    landings: dict[JsonPath, list[Cluster]] = {}  # secret -> the clusters it lands on, filled by each plan
     plans = tuple(
-        _plan_cluster(stack, cluster, tuple(jobs_by_cluster.get(cluster.name, ())), models, secrets, findings)
+        _plan_cluster(stack, cluster, tuple(jobs_by_cluster.get(cluster.name, ())), models, secrets, findings, landings)
         for cluster in sorted(stack.clusters, key=lambda c: c.name)
     )
+    served = {m.path for plan in plans for m in plan.models}
+    findings += [Finding(m.path + ("serveOn",), "SG205", f"model `{m.name}` is served nowhere: serveOn matches no cluster")
+                 for m in stack.models if m.path not in served]
+    for secret in stack.secrets:
+        findings += _secret_findings(secret, landings.get(secret.path, []))
     return Placement(plans, tuple(findings))
 
 
+def _jobs_by_cluster(stack: Stack, findings: list[Finding]) -> dict[str, list[TrainingJob]]:
+    """A job runs where its dataset lives (data does not move), and only on a training cluster:
+    elsewhere it is refused (SG204) and placed nowhere. Indexed once: a fleet has thousands of clusters."""
+    home = {d.name: d.cluster for d in stack.datasets}
+    roles = {c.name: c.roles for c in stack.clusters}
+    trainers = sorted(c.name for c in stack.clusters if "training" in c.roles)
+    jobs_by_cluster: dict[str, list[TrainingJob]] = {}
+    for job in stack.training_jobs:
+        cluster = home[job.dataset]
+        if "training" in roles[cluster]:
+            jobs_by_cluster.setdefault(cluster, []).append(job)
+            continue
+        hint = f"clusters that could hold it: {', '.join(trainers)}" if trainers else "no cluster has the `training` role"
+        findings.append(Finding(
+            job.path + ("dataset",), "SG204",
+            f"training job `{job.name}` would run on `{cluster}` (where dataset `{job.dataset}` lives), "
+            "which lacks the `training` role; data does not move, so the job cannot run",
+            hint=hint + f"; or give `{cluster}` the training role",
+        ))
+    return jobs_by_cluster
+
+
 def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...], model_index: _Candidates[Model],
-                  secret_index: _Candidates[Secret], findings: list[Finding]) -> ClusterPlan:
+                  secret_index: _Candidates[Secret], findings: list[Finding],
+                  landings: dict[JsonPath, list[Cluster]]) -> ClusterPlan:
     models = tuple(m for m in model_index.near(cluster) if selects(m.serve_on, cluster))
     requested = _requested(stack, cluster, jobs, models, findings)
     needed_by = catalog.closure(requested, cluster.is_edge)
@@ -138,10 +171,14 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
             )
         )
     findings.extend(_job_findings(stack, jobs))
+    findings.extend(_storage_findings(stack, cluster, jobs, models))
     workload_namespaces = {j.namespace for j in jobs} | {m.namespace for m in models}
     shipped = {(c.namespace, c.name): c for name in needed_by for c in catalog.default_credentials(name)}
     landed = [s for s in secret_index.near(cluster) if _secret_lands(s, cluster, workload_namespaces, shipped)]
     for secret in landed:
+        landings.setdefault(secret.path, []).append(cluster)
+        if not _reaches_store(secret, cluster):
+            continue  # SG207 says so; how its store is addressed is judged once it can reach it
         try:
             stores.store_for(secret, cluster)
         except stores.StoreProblem as problem:
@@ -150,6 +187,22 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
     findings.extend(_s3_findings(cluster, workload_namespaces, secrets))
     credentials = _credentials(stack, cluster, [s for s in landed if (s.namespace, s.name) in shipped], shipped, findings)
     return ClusterPlan(cluster, components, jobs, models, secrets, credentials)
+
+
+def _storage_findings(stack: Stack, cluster: Cluster, jobs: t.Sequence[TrainingJob], models: t.Sequence[Model]) -> list[Finding]:
+    """SG409 (nothing the pods hold reaches the store) and SG410 (only the node's identity, or
+    anonymous access, does) for each dataset trained on and each model served on this cluster."""
+    reads = [(d.path + ("uri",), f"dataset `{d.name}`", "trained on", d.uri)
+             for d in dict.fromkeys(stack.dataset(j.dataset) for j in jobs)]
+    reads += [(m.path + ("storageUri",), f"model `{m.name}`", "served on", m.storage_uri) for m in models]
+    findings = []
+    for path, subject, verb, uri in reads:
+        gap = storage.gap(uri, cluster)
+        if gap is not None:
+            findings.append(Finding(path, "SG409" if gap.severity == "error" else "SG410",
+                                    f"{subject} is {verb} cluster `{cluster.name}` from {uri}, but {gap.reason}",
+                                    hint=gap.hint, severity=gap.severity))
+    return findings
 
 
 def _s3_findings(cluster: Cluster, namespaces: t.Collection[str], secrets: t.Sequence[Secret]) -> list[Finding]:
@@ -281,3 +334,50 @@ def _secret_lands(secret: Secret, cluster: Cluster, workload_namespaces: set[str
     store_cloud = STORE_CLOUD[secret.store]
     used = secret.namespace in workload_namespaces or (secret.namespace, secret.name) in shipped
     return used and store_cloud in (None, cluster.cloud)
+
+
+_SHIPPED_CREDENTIALS = frozenset((c.namespace, c.name) for c in catalog.DEFAULT_CREDENTIALS)
+_AUTH_HINT = "add `auth: {secretRef: {name: <Secret holding the store's credentials>}}`"
+
+
+def _secret_findings(secret: Secret, landed: t.Sequence[Cluster]) -> list[Finding]:
+    """SG208: a secret that lands nowhere (one that replaces a default credential lands where
+    its component runs, so it is never reported). SG207: workload identity reaches a cloud's
+    store only from that cloud, and vault from nowhere; every other way in needs credentials."""
+    found = []
+    store_cloud = STORE_CLOUD[secret.store]
+    if secret.runs_on is None and not landed and (secret.namespace, secret.name) not in _SHIPPED_CREDENTIALS:
+        where = f"no {store_cloud} cluster" if store_cloud else "no cluster"
+        found.append(Finding(secret.path, "SG208", f"secret `{secret.name}` lands on no cluster: {where} runs workloads in "
+                             f"namespace `{secret.namespace}`", hint="add `runsOn` to send it somewhere", severity="warning"))
+    foreign = sorted(c.name for c in landed if not _reaches_store(secret, c))
+    if secret.auth is None and store_cloud is None:
+        found.append(Finding(secret.path, "SG207", f"secret `{secret.name}` is read from vault, which no cluster reaches by workload "
+                             "identity: it needs a credentials reference (`auth.secretRef`)", hint=_AUTH_HINT))
+    elif foreign:
+        found.append(Finding(secret.path, "SG207", f"secret `{secret.name}` cannot reach {secret.store} from {', '.join(foreign)} by "
+                             "workload identity: it needs a credentials reference (`auth.secretRef`)", hint=_AUTH_HINT))
+    return found
+
+
+def _reaches_store(secret: Secret, cluster: Cluster) -> bool:
+    """Workload identity reaches a cloud's store from that cloud only (vault: from none); a
+    credentials reference (`auth.secretRef`) reaches it from anywhere."""
+    return secret.auth is not None or STORE_CLOUD[secret.store] == cluster.cloud
+
+
+def _secret_file_findings(secrets: t.Sequence[Secret]) -> list[Finding]:
+    """SG211: two secrets (or a secret and an upstream default credential) whose namespace and
+    name join into the same `secretstore-<namespace>-<name>.yaml`: one would be lost."""
+    owners: dict[str, tuple[str, str]] = {  # joined -> (namespace/name, how to name it)
+        f"{c.namespace}-{c.name}": (f"{c.namespace}/{c.name}", "upstream's default credential") for c in catalog.DEFAULT_CREDENTIALS
+    }
+    found = []
+    for secret in secrets:
+        joined, ident = f"{secret.namespace}-{secret.name}", f"{secret.namespace}/{secret.name}"
+        earlier, what = owners.setdefault(joined, (ident, "secret"))
+        if earlier != ident:
+            found.append(Finding(secret.path + ("name",), "SG211",
+                                 f"secret `{ident}` and {what} `{earlier}` would both be written as `secretstore-{joined}.yaml`; "
+                                 "one would be lost", hint="rename one of them"))
+    return found

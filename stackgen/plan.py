@@ -4,7 +4,7 @@
 cluster's render at the old pin (from that pin's mirror, as golden/<cluster>/index.yaml records
 it) with its render now, and lists, each with a stable code, the resource and what to do:
 
-- PLAN_CODES SG801-SG804: what the engine's prune deletes (Argo CD `prune: true`, Flux
+- SG801-SG804: what the engine's prune deletes (Argo CD `prune: true`, Flux
   `prune: true`): a CRD (and with it every custom resource of its kind), a PersistentVolumeClaim
   or StatefulSet (data), a database of Pipelines, Katib or Model Registry, a Namespace;
 - SG805: a field the API server refuses to change in place (Deployment and StatefulSet
@@ -26,16 +26,7 @@ from dataclasses import asdict, dataclass
 
 Resource = t.Mapping[str, t.Any]
 
-PLAN_CODES: t.Mapping[str, str] = {
-    "SG801": "prune deletes a CustomResourceDefinition, and with it every custom resource of its kind",
-    "SG802": "prune deletes a PersistentVolumeClaim or StatefulSet (data)",
-    "SG803": "prune deletes a database of Pipelines, Katib or Model Registry",
-    "SG804": "prune deletes a Namespace, and everything in it",
-    "SG805": "an immutable field changes: a plain apply fails",
-    "SG806": "a CRD version is dropped from spec.versions while stored objects may use it",
-    "SG807": "a resource moves to another namespace",
-}
-"""Stable codes of plan items (to join the code registry in diagnostics.py)."""
+# The codes, SG801-SG807, are in the one registry, stackgen/codes.py.
 
 # The databases upstream ships (Deployments and their claims): deleting them loses every run,
 # experiment and registered model. Names as kubeflow/manifests v1.11.0 and 26.03 render them.

@@ -8,7 +8,8 @@ a test keeps the committed copy fresh: the reference and the validator can never
 Every object becomes a section named by its path (`spec.clusters[].gpu`), with one row per
 property: type, whether it is required, its default, and its description followed by its
 constraints (enum, pattern, bounds) and examples. Output depends only on the schema: sections
-and rows follow the schema's own order.
+and rows follow the schema's own order. A last section publishes the registry of diagnostic
+codes (stackgen/codes.py), one row per code.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import re
 import sys
 import typing as t
 
+from stackgen.codes import CODES, Code
 from stackgen.validate import load_schema
 
 REGENERATE = "python3 -m stackgen.reference > docs/reference.md"
@@ -203,7 +205,7 @@ def render(schema: Schema) -> str:
     header = [
         "# stack.yaml reference",
         "",
-        "<!-- Generated from schemas/stack.schema.json; do not edit. Regenerate with:",
+        "<!-- Generated from schemas/stack.schema.json and stackgen/codes.py; do not edit. Regenerate with:",
         f"     {REGENERATE} -->",
         "",
         f"Generated from [`schemas/stack.schema.json`](../schemas/stack.schema.json) (JSON Schema {_draft(schema)}),",
@@ -216,7 +218,22 @@ def render(schema: Schema) -> str:
         "",
     ]
     header += [f"- {_link(s.path)}" for s in found]
-    return "\n".join(header) + "\n\n" + "\n".join(render_section(s) for s in found)
+    header += [f"- [Diagnostic codes](#{CODES_ANCHOR})"]
+    return "\n".join(header) + "\n\n" + "\n".join(render_section(s) for s in found) + "\n" + render_codes(CODES.values())
+
+
+CODES_ANCHOR = "diagnostic-codes"
+
+
+def render_codes(codes: t.Iterable[Code]) -> str:
+    """The registry of codes: what `[SG101]` at the end of a diagnostic means."""
+    lines = [f'<a id="{CODES_ANCHOR}"></a>', "", "## Diagnostic codes", "",
+             "Every code stackgen prints, from `stackgen/codes.py`. SG7xx codes concern the environment",
+             "(exit 2, or 1 where noted); every other error means invalid input (exit 1).", "",
+             "| code | severity | stage | meaning | example |", "|---|---|---|---|---|"]
+    lines += [f"| `{c.code}` | {c.severity} | {', '.join(c.emitted_by)} | {_cell(_prose(c.meaning))} | {_cell(_prose(c.example))} |"
+              for c in codes]
+    return "\n".join(lines) + "\n"
 
 
 def _draft(schema: Schema) -> str:

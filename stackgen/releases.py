@@ -15,10 +15,7 @@ from pathlib import Path
 from stackgen import catalog
 from stackgen import mirror as mirrors
 from stackgen.diagnostics import Finding, JsonPath
-
-
-class UpstreamOptionError(ValueError):
-    """An `--upstream` value that names no folder, or two folders for one release."""
+from stackgen.errors import UpstreamOptionError as UpstreamOptionError
 
 
 @dataclass(frozen=True)
@@ -70,13 +67,7 @@ def serves(root: Path, pin: str) -> bool:
 # `spec.rollout.waves` names the fleet's clusters in rollout order, canary first. A wave may pin
 # its own release and git revision; a cluster runs its wave's release (or the fleet's).
 
-WAVE_CODES: t.Mapping[str, str] = {
-    "SG250": "a wave names no cluster and no role of the stack",
-    "SG251": "a cluster in two waves",
-    "SG252": "a cluster in no wave, where waves are declared",
-    "SG253": "a later wave on a newer Kubeflow release than an earlier one",
-}
-"""Stable codes of the wave checks (to join the code registry in diagnostics.py)."""
+# Their codes, SG250-SG253, are in the one registry, stackgen/codes.py.
 
 
 @dataclass(frozen=True)

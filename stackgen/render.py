@@ -9,7 +9,6 @@ A unit that fails to build fails the clusters that use it, and only those.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -54,6 +53,10 @@ class ClusterRender:
     resources: tuple[Resource, ...] = ()
     origins: tuple[str, ...] = ()  # per resource: the piece it came from
     error: str | None = None
+    # Content hash of everything the render was made from (its pieces' keys, in order, which
+    # cover the kustomize version and the mirror): what verify and golden key their results
+    # by, so an unchanged cluster costs a lookup. Empty where unknown: nothing is cached.
+    key: str = ""
 
 
 @dataclass(frozen=True)
@@ -156,13 +159,25 @@ def render(
     # A thin unit over a shared one (its own files plus `../<unit>`) is the union of the two:
     # the shared unit is built once for every cluster, the thin one's files on their own.
     thin = {p: bases for p in pieces if (bases := thin_bases(overlays, p)) is not None}
-    pieces.update({b: Piece(b, piece_key(overlays, b, salt)) for bases in thin.values() for b in bases if b not in pieces})
-    wanted = {p: piece for p, piece in pieces.items() if p not in thin}
+    # A unit of one cluster's values over a shared one (`../<unit>`, patches to named objects
+    # of it, files of its own): the shared unit is built once for every cluster, and only the
+    # objects the patches name go through kustomize again, with the patches (issue 19).
+    over = {p: found for p in pieces if p not in thin and (found := overlay_of(overlays, p)) is not None}
+    bases_needed = [b for bases in thin.values() for b in bases] + [o.base for o in over.values()]
+    pieces.update({b: Piece(b, piece_key(overlays, b, salt)) for b in bases_needed if b not in pieces})
+    wanted = {p: piece for p, piece in pieces.items() if p not in thin and p not in over}
     wanted.update({f"{p}#local": Piece(f"{p}#local", pieces[p].key + ":local") for p in thin})
-    modified = [p for p in pieces if pristine and p.startswith("units/") and p not in thin and _modifies_upstream(overlays / p)]
+    wanted.update({f"{p}#overlay": Piece(f"{p}#overlay", f"{pieces[p].key}:{pieces[o.base].key}:overlay") for p, o in over.items()})
+    modified = [p for p in pieces if pristine and p.startswith("units/") and p not in thin and p not in over
+                and _modifies_upstream(overlays / p)]
     wanted.update({f"{p}#pristine": Piece(f"{p}#pristine", pieces[p].key + ":pristine") for p in modified})
     tracker = _ClusterProgress(layout, progress) if progress else None
-    outputs, errors, built = _build_all(overlays, mirror, kustomize, wanted, jobs or os.cpu_count() or 1, cache, tracker)
+    outputs, errors, built = _build_all(overlays, mirror, kustomize, wanted, jobs or os.cpu_count() or 1, cache, tracker, over)
+    for p, found in over.items():
+        if found.base in errors or f"{p}#overlay" in errors:
+            errors[p] = "\n".join(f"{b}: {errors[b]}" for b in (found.base, f"{p}#overlay") if b in errors)
+        else:
+            outputs[p] = _spliced(outputs[found.base], outputs[f"{p}#overlay"])
     for p, bases in thin.items():
         failed = [f"{b}: {errors[b]}" for b in bases if b in errors] + ([errors[f"{p}#local"]] if f"{p}#local" in errors else [])
         if failed:
@@ -178,11 +193,23 @@ def render(
             continue
         pairs = [(resource, piece) for piece in layout[name] for resource in outputs[piece]]
         pairs.sort(key=lambda pair: legacy_sort_key(pair[0]))
-        renders.append(ClusterRender(name, overlay, tuple(r for r, _ in pairs), tuple(p for _, p in pairs)))
+        renders.append(ClusterRender(name, overlay, tuple(r for r, _ in pairs), tuple(p for _, p in pairs),
+                                     key=_cluster_key(name, layout[name], pieces, {**thin, **{p: [o.base] for p, o in over.items()}})))
     # A unit that only lists upstream paths is upstream, unchanged: its pristine render is itself.
     original = {p: tuple(outputs.get(f"{p}#pristine", outputs.get(p, ()))) for p in pieces if pristine and p.startswith("units/") and p not in thin}
     original.update({p: tuple(r for b in bases for r in original.get(b, ())) for p, bases in thin.items() if pristine})
-    return RenderResult(tuple(renders), kustomize.version, built, len(wanted) - built - len(errors), original)
+    original.update({p: original.get(found.base, ()) for p, found in over.items() if pristine})
+    return RenderResult(tuple(renders), kustomize.version, built, len(wanted) - built - len([e for e in errors if e in wanted]), original)
+
+
+def _cluster_key(name: str, layout: t.Sequence[str], pieces: t.Mapping[str, Piece], thin: t.Mapping[str, t.Sequence[str]]) -> str:
+    """The pieces' keys in order; `thin` maps a piece to the units it is built over."""
+    # A thin unit's own key covers its folder only: the units it wraps are part of its render.
+    digest = hashlib.sha256(f"cluster\0{name}\0".encode())
+    for piece in layout:
+        for part in (piece, *thin.get(piece, ())):
+            digest.update(f"{part}={pieces[part].key}\n".encode())
+    return digest.hexdigest()
 
 
 def thin_bases(overlays: Path, piece: str) -> list[str] | None:
@@ -193,7 +220,7 @@ def thin_bases(overlays: Path, piece: str) -> list[str] | None:
     """
     if not piece.startswith("units/"):
         return None
-    body = yaml.safe_load((overlays / piece / "kustomization.yaml").read_text("utf-8")) or {}
+    body = yamlio.load((overlays / piece / "kustomization.yaml").read_text("utf-8")) or {}
     resources = body.get("resources") or []
     if set(body) - {"apiVersion", "kind", "resources"} or not all(isinstance(r, str) for r in resources):
         return None
@@ -202,6 +229,64 @@ def thin_bases(overlays: Path, piece: str) -> list[str] | None:
     if not bases or len(bases) + len(files) != len(resources):
         return None
     return bases
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A unit that patches named objects of one shared unit and adds files of its own."""
+
+    base: str  # "units/<unit>"
+    files: tuple[str, ...]
+    patches: tuple[t.Mapping[str, t.Any], ...]
+
+
+def overlay_of(overlays: Path, piece: str) -> Overlay | None:
+    """The shape compile gives a cluster's values over a shared unit, or None for any other.
+
+    Its build equals the shared unit's with the patched objects replaced and its files added,
+    as long as every patch is inline and names one object (kind and name); anything else is
+    built whole by kustomize.
+    """
+    if not piece.startswith("units/"):
+        return None
+    body = yamlio.load((overlays / piece / "kustomization.yaml").read_text("utf-8")) or {}
+    resources, patches = body.get("resources") or [], body.get("patches") or []
+    if set(body) - {"apiVersion", "kind", "resources", "patches"} or not patches or not isinstance(resources, list):
+        return None
+    bases = [r for r in resources if isinstance(r, str) and r.startswith("../") and "/" not in r[3:]]
+    files = [r for r in resources if isinstance(r, str) and "/" not in r and r.endswith((".yaml", ".yml"))]
+    if len(bases) != 1 or len(bases) + len(files) != len(resources) or not isinstance(patches, list):
+        return None
+    for patch in patches:
+        target = patch.get("target") if isinstance(patch, dict) else None
+        if (set(patch) != {"target", "patch"} or not isinstance(patch["patch"], str) or not isinstance(target, dict)
+                or not {"kind", "name"} <= set(target) or set(target) - {"group", "version", "kind", "name", "namespace"}):
+            return None
+    return Overlay(f"units/{bases[0][3:]}", tuple(files), tuple(patches))
+
+
+def _targeted(resource: Resource, patches: t.Sequence[t.Mapping[str, t.Any]]) -> bool:
+    metadata = resource.get("metadata") or {}
+    group, _, version = str(resource.get("apiVersion", "")).rpartition("/")
+    for patch in patches:
+        target = patch["target"]
+        if (target["kind"] == resource.get("kind") and target["name"] == metadata.get("name")
+                and target.get("namespace", metadata.get("namespace")) == metadata.get("namespace")
+                and target.get("group", group) == group and target.get("version", version) == version):
+            return True
+    return False
+
+
+def _resource_id(resource: Resource) -> tuple[str, str, str, str]:
+    metadata = resource.get("metadata") or {}
+    return str(resource.get("apiVersion")), str(resource.get("kind")), str(metadata.get("namespace", "")), str(metadata.get("name"))
+
+
+def _spliced(base: t.Sequence[Resource], built: t.Sequence[Resource]) -> list[Resource]:
+    """The shared unit's render with the patched objects in place of theirs, then the overlay's own."""
+    patched = {_resource_id(r): r for r in built}
+    ids = {_resource_id(r) for r in base}
+    return [patched.get(_resource_id(r), r) for r in base] + [r for r in built if _resource_id(r) not in ids]
 
 
 def _modifies_upstream(unit: Path) -> bool:
@@ -229,6 +314,34 @@ def _build_all(
     jobs: int,
     cache: Path | None,
     progress: _ClusterProgress | None,
+    over: t.Mapping[str, Overlay] | None = None,
+) -> tuple[dict[str, list[Resource]], dict[str, str], int]:
+    """Build what the cache lacks; an overlay's piece (`<unit>#overlay`) after its base, whose
+    render supplies the objects it patches."""
+    first = {name: piece for name, piece in pieces.items() if not name.endswith("#overlay")}
+    outputs, errors, built = _build_pieces(overlays, mirror, kustomize, first, jobs, cache, progress)
+    later = {name: piece for name, piece in pieces.items() if name.endswith("#overlay")}
+    if later and over:
+        for name in [n for n in later if over[n.removesuffix("#overlay")].base in errors]:
+            errors[name] = "its shared unit failed to build"
+            del later[name]
+        more, more_errors, more_built = _build_pieces(overlays, mirror, kustomize, later, jobs, cache, progress, over, outputs)
+        outputs.update(more)
+        errors.update(more_errors)
+        built += more_built
+    return outputs, errors, built
+
+
+def _build_pieces(
+    overlays: Path,
+    mirror: mirrors.Mirror,
+    kustomize: kz.Kustomize,
+    pieces: t.Mapping[str, Piece],
+    jobs: int,
+    cache: Path | None,
+    progress: _ClusterProgress | None,
+    over: t.Mapping[str, Overlay] | None = None,
+    base_outputs: t.Mapping[str, list[Resource]] | None = None,
 ) -> tuple[dict[str, list[Resource]], dict[str, str], int]:
     outputs: dict[str, list[Resource]] = {}
     missing = []
@@ -252,16 +365,20 @@ def _build_all(
                 _write_pristine(workspace.overlays, piece.name.removesuffix("#pristine"))
             if piece.name.endswith("#local"):
                 _write_local(workspace.overlays, piece.name.removesuffix("#local"))
+            if piece.name.endswith("#overlay") and over is not None and base_outputs is not None:
+                unit = piece.name.removesuffix("#overlay")
+                _write_overlay(workspace.overlays, unit, over[unit], base_outputs[over[unit].base])
 
         def build(piece: Piece) -> tuple[Piece, str | None, str | None]:
-            directory = workspace.overlays / piece.name.replace("#pristine", ".pristine").replace("#local", ".local")
+            directory = workspace.overlays / piece.name.replace("#pristine", ".pristine").replace("#local", ".local").replace("#overlay", ".overlay")
             try:
                 return piece, kz.build(kustomize, directory), None
             except kz.KustomizeError as error:
                 return piece, None, error.stderr.strip()
 
         # Longest first: the biggest unit (KServe's CRDs) must not start last on a busy pool.
-        missing.sort(key=lambda piece: -_weight(mirror.root, overlays / piece.name.removesuffix("#pristine").removesuffix("#local")))
+        sizes: dict[Path, int] = {}  # this run's: the mirror may change between runs of one process
+        missing.sort(key=lambda piece: -_weight(mirror.root, overlays / piece.name.split("#")[0], sizes))
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             for done, (piece, text, error) in enumerate(pool.map(build, missing), start=1):
                 if progress:
@@ -303,18 +420,20 @@ class _ClusterProgress:
         return ready
 
 
-def _weight(mirror_root: Path, piece: Path) -> int:
+def _weight(mirror_root: Path, piece: Path, sizes: dict[Path, int]) -> int:
     """Rough build cost of a piece: bytes of the upstream application folders it pulls in."""
     body = yamlio.load((piece / "kustomization.yaml").read_text("utf-8")) or {}
     total = 0
     for reference in body.get("resources", []) or []:
         if "//" in reference:
             application = reference.split("//", 2)[-1].split("?")[0].split("/")[:2]
-            total += _tree_size(mirror_root / "kubeflow-manifests" / "/".join(application))
+            folder = mirror_root / "kubeflow-manifests" / "/".join(application)
+            if folder not in sizes:
+                sizes[folder] = _tree_size(folder)
+            total += sizes[folder]
     return total
 
 
-@functools.cache
 def _tree_size(root: Path) -> int:
     return sum(status.st_size for _, status in _regular_files(root))
 
@@ -342,6 +461,19 @@ def _write_local(overlays: Path, unit: str) -> None:
         (target / name).write_bytes((overlays / unit / name).read_bytes())
     (target / "kustomization.yaml").write_text(yaml.safe_dump({"resources": files}))
 
+
+
+def _write_overlay(overlays: Path, unit: str, overlay: Overlay, base: t.Sequence[Resource]) -> None:
+    """The objects of the shared unit that the overlay's patches name, with those patches and
+    the overlay's own files: a build of a few objects, not of the whole component again."""
+    target = overlays / (unit + ".overlay")
+    target.mkdir(parents=True, exist_ok=True)
+    for name in overlay.files:
+        (target / name).write_bytes((overlays / unit / name).read_bytes())
+    named = [r for r in base if _targeted(r, overlay.patches)]
+    (target / "targets.yaml").write_text(yaml.safe_dump_all(named, sort_keys=True) if named else "")
+    body = {"resources": (["targets.yaml"] if named else []) + list(overlay.files), "patches": [dict(p) for p in overlay.patches]}
+    (target / "kustomization.yaml").write_text(yaml.safe_dump(body, sort_keys=False))
 
 
 def _cache_read(cache: Path | None, key: str) -> list[Resource] | None:

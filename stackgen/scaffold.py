@@ -21,6 +21,7 @@ from pathlib import Path
 
 import jinja2
 
+from stackgen.errors import Exists as Exists
 from stackgen.model import Cloud
 from stackgen.validate import schema_text
 
@@ -28,10 +29,6 @@ Engine = t.Literal["argocd", "flux"]
 CLOUDS: tuple[Cloud, ...] = ("aws", "gcp", "azure", "onprem")
 ENGINES: tuple[Engine, ...] = ("argocd", "flux")
 SCHEMA_NAME = "stack.schema.json"
-
-
-class Exists(Exception):
-    """A file init would write is in the way."""
 
 
 @dataclass(frozen=True)

@@ -5,21 +5,7 @@ key at the key, a missing key at its parent mapping, a wrong value at the value.
 written here, never taken from jsonschema, whose messages echo values (which may be secrets),
 and every field of every diagnostic passes through `_redact` before it leaves this module.
 
-Codes (stable; tests and users rely on them):
-    SG101 unknown key                 SG201 duplicate name
-    SG102 missing required key        SG202 unknown cluster, dataset, role or name in a selector
-    SG103 value not among the allowed SG203 cluster named like a role
-    SG104 wrong type                  SG204 training job's dataset on a cluster without `training`
-    SG105 malformed value (pattern)   SG205 model selector that matches no cluster
-    SG106 out of range / size         SG206 identity or issuer that does not fit the cluster
-    SG107 unknown component           SG207 secret that needs `auth.secretRef` to reach its store
-    SG108 kubernetesVersion as number SG208 secret that lands on no cluster (warning)
-                                      SG209 role selector no cluster has yet (warning)
-                                      SG210 hub topology, cluster without `server`
-                                      SG211 two declarations that become one file or object
-    SG301 literal credential (shown masked)
-
-Load codes that name a YAML trap are listed here too: SG017 (a number only YAML 1.1 reads so).
+Codes, their meaning and an example of each: stackgen/codes.py (published in docs/reference.md).
 """
 
 from __future__ import annotations
@@ -38,34 +24,10 @@ from pathlib import Path
 import jsonschema
 from jsonschema.exceptions import best_match
 
-from stackgen import catalog, credentials, ecma, releases
+from stackgen import credentials, ecma, releases
 from stackgen.diagnostics import Diagnostic, JsonPath, Severity, json_path
 from stackgen.load import Loaded
-from stackgen.model import DEFAULT_NAMESPACE, ROLES, STORE_CLOUD
-
-CODES: t.Mapping[str, str] = {
-    "SG101": "unknown key",
-    "SG102": "missing required key",
-    "SG103": "value not among the allowed ones",
-    "SG104": "wrong type",
-    "SG105": "malformed value",
-    "SG106": "value out of range or of the wrong size",
-    "SG107": "unknown component",
-    "SG108": "kubernetesVersion written as a YAML number",
-    "SG017": "number that only YAML 1.1 reads that way (017, 0b1000, 1_0, 1:20)",
-    "SG201": "duplicate name",
-    "SG202": "reference to something stack.yaml does not declare",
-    "SG203": "cluster named like a role or a cloud",
-    "SG204": "training job's dataset is on a cluster without the training role",
-    "SG205": "model selector that matches no cluster",
-    "SG206": "identity or OIDC issuer that does not fit its cluster",
-    "SG207": "secret needs credentials to reach its store",
-    "SG208": "secret that lands on no cluster (warning)",
-    "SG209": "role selector that no cluster has yet (warning)",
-    "SG210": "hub topology with a cluster that has no `server`",
-    "SG211": "two declarations that become the same file or object",
-    "SG301": "literal credential in stack.yaml",
-}
+from stackgen.model import DEFAULT_NAMESPACE, ROLES
 
 
 def _schema_path() -> Path:
@@ -426,10 +388,6 @@ def _items(spec: t.Mapping[str, t.Any], key: str) -> list[tuple[int, dict[str, t
     return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
 
 
-def _strings(value: object) -> list[str]:
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
-
-
 def _text(item: t.Mapping[str, t.Any], key: str) -> str | None:
     value = item.get(key)
     return value if isinstance(value, str) else None
@@ -441,26 +399,16 @@ def _namespace(item: t.Mapping[str, t.Any]) -> object:
 
 @dataclasses.dataclass(frozen=True)
 class _Fleet:
-    """What cross-references resolve against: clusters, their roles and clouds, and datasets."""
+    """What references resolve against: cluster names and their roles, and datasets. Where
+    things land is place's to decide, on the typed model; this only tells a name from a typo."""
 
     roles_of: t.Mapping[str, frozenset[str]]
-    cloud_of: t.Mapping[str, object]
     datasets: t.Mapping[str, tuple[int, dict[str, t.Any]]]
     with_role: t.Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
-
-    def selected(self, selectors: t.Iterable[str]) -> set[str]:
-        """Indexed by role, so a selector costs what it selects, not a walk over the fleet."""
-        chosen: set[str] = set()
-        for selector in selectors:
-            chosen |= self.with_role.get(selector, frozenset())
-            if selector in self.roles_of:
-                chosen.add(selector)
-        return chosen
 
 
 def _fleet(spec: t.Mapping[str, t.Any]) -> _Fleet:
     roles_of: dict[str, frozenset[str]] = {}
-    cloud_of: dict[str, object] = {}
     for _, cluster in _items(spec, "clusters"):
         name = _text(cluster, "name")
         if name is None:
@@ -470,7 +418,6 @@ def _fleet(spec: t.Mapping[str, t.Any]) -> _Fleet:
         # A cluster whose roles are malformed (already reported) counts as having every role, so
         # its mistake does not cascade into "no cluster has role ..." elsewhere.
         roles_of[name] = roles_of.get(name, frozenset()) | frozenset(roles if valid else ROLES)  # type: ignore[arg-type]
-        cloud_of.setdefault(name, cluster.get("cloud"))
     datasets: dict[str, tuple[int, dict[str, t.Any]]] = {}
     for index, dataset in _items(spec, "datasets"):
         name = _text(dataset, "name")
@@ -480,7 +427,7 @@ def _fleet(spec: t.Mapping[str, t.Any]) -> _Fleet:
     for name, roles in roles_of.items():
         for role in roles:
             with_role.setdefault(role, set()).add(name)
-    return _Fleet(roles_of, cloud_of, datasets, {role: frozenset(names) for role, names in with_role.items()})
+    return _Fleet(roles_of, datasets, {role: frozenset(names) for role, names in with_role.items()})
 
 
 def _cross_references(report: _Report, tree: t.Any) -> None:
@@ -511,14 +458,10 @@ def _cross_references(report: _Report, tree: t.Any) -> None:
     for index, job in _items(spec, "trainingJobs"):
         _job_dataset(report, index, job, fleet)
     for index, model in _items(spec, "models"):
-        path = ("spec", "models", index, "serveOn")
-        if _selectors(report, path, model.get("serveOn"), fleet) == set():
-            report.at_value(path, "SG205", f"model `{model.get('name')}` is served nowhere: serveOn matches no cluster")
-    workloads = _workload_clusters(spec, fleet)
+        _selectors(report, ("spec", "models", index, "serveOn"), model.get("serveOn"), fleet)
     for index, secret in _items(spec, "secrets"):
-        _secret_reaches_store(report, workloads, index, secret, fleet)
+        _selectors(report, ("spec", "secrets", index, "runsOn"), secret.get("runsOn"), fleet)
     _claims(report, spec, fleet)
-    _secret_files(report, spec)
 
 
 def _duplicates(report: _Report, spec: t.Mapping[str, t.Any], key: str, name_of: t.Callable[[dict[str, t.Any]], str | None]) -> None:
@@ -535,12 +478,10 @@ def _duplicates(report: _Report, spec: t.Mapping[str, t.Any], key: str, name_of:
             first[name] = index
 
 
-def _selectors(report: _Report, path: JsonPath, selectors: object, fleet: _Fleet) -> set[str] | None:
-    """Report selectors that match nothing; the clusters the list selects (None: a selector is
-    unknown or the list is malformed, so what it means cannot be told)."""
+def _selectors(report: _Report, path: JsonPath, selectors: object, fleet: _Fleet) -> None:
+    """Report selectors that name neither a role nor a cluster, and roles no cluster has yet."""
     if not isinstance(selectors, list):
-        return None
-    known = True
+        return
     for index, selector in enumerate(selectors):
         if not isinstance(selector, str) or selector in fleet.roles_of:
             continue
@@ -551,10 +492,8 @@ def _selectors(report: _Report, path: JsonPath, selectors: object, fleet: _Fleet
                 report.at_value(path + (index,), "SG209", f"no cluster has role `{selector}` (yet); this selector matches nothing",
                                 severity="warning")
             continue
-        known = False
         report.at_value(path + (index,), "SG202", f"`{selector}` is neither a role nor a cluster name",
                         report.did_you_mean(selector, [*fleet.roles_of, *ROLES]) or f"roles: {', '.join(ROLES)}")
-    return fleet.selected(_strings(selectors)) if known else None
 
 
 def _job_dataset(report: _Report, index: int, job: t.Mapping[str, t.Any], fleet: _Fleet) -> None:
@@ -564,18 +503,6 @@ def _job_dataset(report: _Report, index: int, job: t.Mapping[str, t.Any], fleet:
         return
     if name not in fleet.datasets:
         report.at_value(path, "SG202", f"training job `{job.get('name')}` reads unknown dataset `{name}`", report.did_you_mean(name, fleet.datasets))
-        return
-    cluster = _text(fleet.datasets[name][1], "cluster")
-    if cluster is None or cluster not in fleet.roles_of or "training" in fleet.roles_of[cluster]:
-        return
-    qualified = sorted(fleet.selected(["training"]))
-    hint = f"clusters that could hold it: {', '.join(qualified)}" if qualified else "no cluster has the `training` role"
-    report.at_value(
-        path, "SG204",
-        f"training job `{job.get('name')}` would run on `{cluster}` (where dataset `{name}` lives), "
-        f"which lacks the `training` role; data does not move, so the job cannot run",
-        hint + f"; or give `{cluster}` the training role",
-    )
 
 
 _CLOUDS = ("aws", "gcp", "azure", "onprem")
@@ -609,63 +536,6 @@ def _cluster_fits(report: _Report, index: int, cluster: t.Mapping[str, t.Any]) -
     elif (match := _EKS_ISSUER_REGION.match(issuer)) and region is not None and match.group(1) != region:
         report.at_value(path + ("oidcIssuer",), "SG206", f"`oidcIssuer` is in region {match.group(1)}, but cluster `{name}` is in {region}",
                         f"use the issuer of the EKS cluster in {region}")
-
-
-_SHIPPED_CREDENTIALS = frozenset((c.namespace, c.name) for c in catalog.DEFAULT_CREDENTIALS)
-_AUTH_HINT = "add `auth: {secretRef: {name: <Secret holding the store's credentials>}}`"
-
-
-def _secret_reaches_store(report: _Report, workloads: t.Mapping[str, set[str]], index: int, secret: t.Mapping[str, t.Any],
-                          fleet: _Fleet) -> None:
-    """Workload identity reaches a cloud's store only from that cloud, and vault from nowhere;
-    every other way in needs a credentials reference."""
-    store = _text(secret, "store")
-    if store is None or store not in STORE_CLOUD:
-        return
-    store_cloud = STORE_CLOUD[store]
-    path = ("spec", "secrets", index)
-    runs_on = secret.get("runsOn")
-    if isinstance(runs_on, list):
-        targets = _selectors(report, path + ("runsOn",), runs_on, fleet) or set()
-    else:
-        namespace = _namespace(secret)
-        landing = workloads.get(namespace, set()) if isinstance(namespace, str) else set()
-        targets = {n for n in landing if store_cloud is None or fleet.cloud_of.get(n) == store_cloud}
-        # A reference for one of upstream's default credentials lands where its component runs,
-        # which placement decides.
-        namespace = _namespace(secret)
-        replaces_default = isinstance(namespace, str) and (namespace, _text(secret, "name")) in _SHIPPED_CREDENTIALS
-        if not targets and not replaces_default:
-            where = f"no {store_cloud} cluster" if store_cloud else "no cluster"
-            report.at_value(path, "SG208", f"secret `{secret.get('name')}` lands on no cluster: {where} runs workloads in "
-                            f"namespace `{_namespace(secret)}`", "add `runsOn` to send it somewhere", severity="warning")
-    auth = secret.get("auth")
-    if isinstance(auth, dict) and isinstance(auth.get("secretRef"), dict):
-        return
-    foreign = sorted(n for n in targets if fleet.cloud_of.get(n) != store_cloud)
-    if store_cloud is None:
-        report.at_value(path, "SG207", f"secret `{secret.get('name')}` is read from vault, which no cluster reaches by workload identity: "
-                        "it needs a credentials reference (`auth.secretRef`)", _AUTH_HINT)
-    elif foreign:
-        report.at_value(path, "SG207", f"secret `{secret.get('name')}` cannot reach {store} from {', '.join(foreign)} by workload identity: "
-                        "it needs a credentials reference (`auth.secretRef`)", _AUTH_HINT)
-
-
-def _workload_clusters(spec: t.Mapping[str, t.Any], fleet: _Fleet) -> dict[str, set[str]]:
-    """Namespace -> clusters that run a training job or serve a model in it: where a secret
-    without `runsOn` goes (on its store's cloud; any, for vault). Computed once for all secrets."""
-    used: dict[str, set[str]] = {}
-    for _, job in _items(spec, "trainingJobs"):
-        dataset = fleet.datasets.get(str(job.get("dataset")))
-        cluster = _text(dataset[1], "cluster") if dataset else None
-        namespace = _namespace(job)
-        if cluster in fleet.roles_of and isinstance(namespace, str):  # a malformed namespace is already reported
-            used.setdefault(namespace, set()).add(t.cast(str, cluster))
-    for _, model in _items(spec, "models"):
-        namespace = _namespace(model)
-        if isinstance(namespace, str):
-            used.setdefault(namespace, set()).update(fleet.selected(_strings(model.get("serveOn"))))
-    return used
 
 
 # --- names that become files and objects -------------------------------------------------
@@ -722,24 +592,6 @@ def _claims(report: _Report, spec: t.Mapping[str, t.Any], fleet: _Fleet) -> None
         elif earlier[2] != size:
             report.at_value(path, "SG211", f"claim `{claim}` in namespace `{namespace}` on cluster `{cluster}` is declared with "
                             f"size {earlier[2]} and {size}; one PVC cannot have both", "give both datasets the same size")
-
-
-def _secret_files(report: _Report, spec: t.Mapping[str, t.Any]) -> None:
-    """Two secrets (or a secret and an upstream default credential) whose namespace and name
-    join into the same `secretstore-<namespace>-<name>.yaml`."""
-    owners: dict[str, tuple[str, str]] = {  # joined -> (namespace/name, how to name it)
-        f"{c.namespace}-{c.name}": (f"{c.namespace}/{c.name}", "upstream's default credential") for c in catalog.DEFAULT_CREDENTIALS
-    }
-    for index, secret in _items(spec, "secrets"):
-        name, namespace = _text(secret, "name"), _namespace(secret)
-        if name is None or not isinstance(namespace, str):
-            continue
-        joined, ident = f"{namespace}-{name}", f"{namespace}/{name}"
-        earlier, what = owners.setdefault(joined, (ident, "secret"))
-        if earlier != ident:
-            report.at_value(("spec", "secrets", index, "name"), "SG211",
-                            f"secret `{ident}` and {what} `{earlier}` would both be written as `secretstore-{joined}.yaml`; "
-                            "one would be lost", "rename one of them")
 
 
 # --- literal credentials -----------------------------------------------------------------

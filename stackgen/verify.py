@@ -1,14 +1,8 @@
 """verify: rendered resources against Kubernetes and CRD schemas, then policies.
 
-Checks, each with a stable code (docstrings of the check functions give pass/fail examples):
-    SG601 no schema for a kind (warning)      SG611 image not pinned (no tag, or `latest`)
-    SG602 schema violation                    SG612 GPU workload that requests no GPU
-    SG610 duplicate resource id               SG613 Secret with literal data authored by stackgen
-    SG614 unresolved kustomize var            SG615 CA injection from another piece's Certificate
-    SG616 Certificate issued by another piece's Issuer  SG617 image outside `spec.registry.mirror`
-    SG618 Secret that still carries one of upstream's default credentials
-    SG603 Argo CD / Flux object that its real CRD rejects
-    SG620-SG628 the first sync: a step waits for what a later step delivers (stackgen/firstsync.py)
+Each check has a stable code (SG601-SG618; SG620-SG628 are the first sync's, in
+stackgen/firstsync.py), registered with its meaning in stackgen/codes.py; the docstrings
+of the check functions give pass/fail examples.
 """
 
 from __future__ import annotations
@@ -21,6 +15,7 @@ import json
 import re
 import typing as t
 from dataclasses import asdict, dataclass
+from importlib import metadata
 from pathlib import Path
 
 import jsonschema
@@ -29,7 +24,7 @@ from kubernetes_validate import utils as kv
 from referencing import Registry
 from referencing import Resource as SchemaResource
 
-from stackgen import catalog, crds, yamlio
+from stackgen import cachefile, catalog, crds, yamlio
 from stackgen.compile import images
 from stackgen.diagnostics import Style, github_annotation, plain
 from stackgen.render import OWN, ClusterRender
@@ -67,6 +62,48 @@ def resource_id(resource: Resource) -> str:
 
 def verify(render: ClusterRender, kubernetes_version: str, mirror_crds: Path | None, declared_vars: frozenset[str],
            registry_mirror: str | None = None) -> list[Problem]:
+    """Every check on one cluster's render; answered from the user's cache where the same
+    content was verified before (a warm render re-verifies only the clusters that changed)."""
+    entry = _cache_entry(render, kubernetes_version, mirror_crds, declared_vars, registry_mirror)
+    stored = cachefile.read_json(entry) if entry else None
+    if isinstance(stored, list):
+        try:
+            return [Problem(**problem) for problem in stored]
+        except TypeError:
+            pass  # an entry of another shape: verified afresh and replaced
+    problems = _verify(render, kubernetes_version, mirror_crds, declared_vars, registry_mirror)
+    if entry:
+        cachefile.write_entry(entry, json.dumps([p.as_json() for p in problems], sort_keys=True))
+    return problems
+
+
+def _cache_entry(render: ClusterRender, kubernetes_version: str, mirror_crds: Path | None, declared_vars: frozenset[str],
+                 registry_mirror: str | None) -> Path | None:
+    """Where verify's answer for exactly these inputs is kept: the render's content key, every
+    other argument, the mirror's CRDs (paths, sizes, mtimes) and the code and schemas that check."""
+    if not render.key or render.error:
+        return None
+    digest = hashlib.sha256(f"{_VERIFY_CACHE}\0{render.key}\0{kubernetes_version}\0{registry_mirror}\0".encode())
+    digest.update("\0".join(sorted(declared_vars)).encode() + b"\0" + _checker_digest().encode())
+    if mirror_crds is not None and mirror_crds.is_dir() and not mirror_crds.is_symlink():
+        for path in sorted(mirror_crds.rglob("*")):
+            status = path.lstat()
+            digest.update(f"{path.relative_to(mirror_crds)}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
+    return cachefile.root() / "verify" / f"{digest.hexdigest()}.json"
+
+
+_VERIFY_CACHE = "verify-1"
+
+
+@functools.cache
+def _checker_digest() -> str:
+    # The process's own code and the schema packages it checks with: constant for its life.
+    versions = "\0".join(metadata.version(name) for name in ("jsonschema", "kubernetes-validate"))
+    return cachefile.code_digest("verify.py", "crds.py", "catalog.py", "compile/images.py") + versions
+
+
+def _verify(render: ClusterRender, kubernetes_version: str, mirror_crds: Path | None, declared_vars: frozenset[str],
+            registry_mirror: str | None) -> list[Problem]:
     problems: list[Problem] = []
 
     def report(resource: Resource, path: str, code: str, message: str, severity: str = "error") -> None:
@@ -322,9 +359,9 @@ def _check_issuers(resources: t.Sequence[Resource], origins: t.Sequence[str], re
             report(resource, "$.spec.issuerRef.name", "SG616", f"issued by Issuer {reference.get('name')} of {owner}, another component")
 
 
-@functools.cache
 def declared_vars(mirror_root: Path) -> frozenset[str]:
-    """Every name declared in a `vars:` block anywhere in the pinned upstream."""
+    """Every name declared in a `vars:` block anywhere in the pinned upstream (read on every
+    call, once per render: a memo by path would answer for a mirror since changed)."""
     names: set[str] = set()
     for path in mirror_root.rglob("kustomization.yaml"):
         text = path.read_text("utf-8", errors="replace")

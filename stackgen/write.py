@@ -1,10 +1,14 @@
 """write: put a compiled file tree under the output directory, all or nothing.
 
 Protocol (each step survives a crash at any point):
-  1. stage every new or changed file under `.stackgen-staging/` (fsynced);
+  1. stage every new or changed file in `.stackgen-staging/` (flat, named by a digest of its
+     path: no folder to make or remove per staged folder), then flush the file system
+     they are on once (syncfs(2), which reports write-back errors such as ENOSPC; per-file
+     fsync where it is missing);
   2. commit: atomically rename a journal into place naming the files to move in and to prune,
      and the new lock file;
-  3. apply the journal (renames are atomic per file), write the lock, drop journal and staging.
+  3. apply the journal (renames are atomic per file), flush the file system once more, write
+     the lock, drop journal and staging.
 A crash before 2 leaves the old tree (the next run drops the staging folder); a crash after 2 is
 rolled forward by the next run before it does anything else. The lock file (`.stackgen.lock`)
 records every file stackgen wrote, with its digest: only those are ever overwritten or pruned.
@@ -18,30 +22,27 @@ writes anything.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import hashlib
 import json
 import os
 import shutil
+import stat
 import time
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+
+from stackgen.errors import OutputError as OutputError
+from stackgen.errors import OwnershipError as OwnershipError
 
 LOCK_NAME = ".stackgen.lock"
 JOURNAL_NAME = ".stackgen-journal.json"
 STAGING_NAME = ".stackgen-staging"
 RESERVED = frozenset({LOCK_NAME, JOURNAL_NAME, STAGING_NAME, JOURNAL_NAME + ".tmp", LOCK_NAME + ".tmp"})
 LOCK_WAIT_SECONDS = 60.0
-
-
-class OwnershipError(Exception):
-    """The output directory holds files stackgen did not write where it would write (exit 1)."""
-
-
-class OutputError(Exception):
-    """The output directory cannot be written: permissions, full disk, a busy lock (exit 2)."""
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,9 @@ def write(out: Path, files: t.Mapping[str, bytes], adopt: t.Collection[str] = ()
 
 
 def _commit_and_apply(out: Path, files: t.Mapping[str, bytes], changes: Changes, locked: t.Mapping[str, str] | None) -> None:
+    folders = _Folders(out)
     for path in changes.added + changes.changed + changes.removed:
-        _refuse_symlinked_parents(out, out / path)
+        folders.refuse_links(path)
     for path in changes.added + changes.changed:
         _refuse_directory_in_place(out, path)
     _stage(out, files, changes.added + changes.changed)
@@ -162,8 +164,13 @@ def recover(out: Path, adopt: t.Collection[str] = ()) -> None:
             raise OwnershipError(f"{journal_path}: journal in a folder without {LOCK_NAME}; stackgen does not own this folder "
                                  "and will not replay it. Remove the journal if it is not yours")
         journal = _read_journal(journal_path)
-        _trust_journal(out, journal, locked)
-        _apply(out, journal)
+        if _read_lock(out) == journal["new_lock"]:
+            # Killed after the last step but one: every file and the new lock are in place, and
+            # the lock no longer owns what the journal removed. Only the journal is left to drop.
+            journal_path.unlink()
+        else:
+            _trust_journal(out, journal, locked)
+            _apply(out, journal)
     elif locked is None and _first_file(out) is not None:
         return  # not stackgen's folder: its working names there are someone else's files
     for leftover in (out / STAGING_NAME, out / (JOURNAL_NAME + ".tmp"), out / (LOCK_NAME + ".tmp")):
@@ -209,7 +216,7 @@ def _trust_journal(out: Path, journal: t.Mapping[str, t.Any], locked: t.Mapping[
         if name not in locked and name not in writes:
             raise OwnershipError(f"{path}: journal's lock claims {name!r}, which stackgen neither owns nor writes; not replayed")
     for name in sorted(writes - set(locked)):
-        target, staged = out / name, out / STAGING_NAME / name
+        target, staged = out / name, staged_path(out, name)
         if not (target.exists() or target.is_symlink()):
             continue
         # Already moved in by the interrupted run, or someone else's file in the way.
@@ -325,12 +332,14 @@ def _existing_files(out: Path) -> set[str]:
     found: set[str] = set()
     if not out.is_dir():
         return found
-    for directory, subdirs, names in os.walk(out):
-        rel = Path(directory).relative_to(out)
-        if rel == Path("."):
+    root = str(out)
+    for directory, subdirs, names in os.walk(root):
+        if directory == root:
             subdirs[:] = [d for d in subdirs if d not in RESERVED and not d.startswith(".git")]
-            names = [n for n in names if n not in RESERVED and not n.startswith(".git")]
-        found.update((rel / name).as_posix() for name in names)
+            found.update(n for n in names if n not in RESERVED and not n.startswith(".git"))
+        else:
+            prefix = directory[len(root) + 1:].replace(os.sep, "/") + "/"
+            found.update(prefix + name for name in names)
     return found
 
 
@@ -349,20 +358,33 @@ def _plan(out: Path, files: t.Mapping[str, bytes], locked: t.Mapping[str, str] |
 
 def _same_file(path: Path, content: bytes) -> bool:
     # A link or a special file where an owned file should be is replaced, never read: a FIFO
-    # would block and a link to /dev/zero would never end.
-    return _regular_file(path) and path.read_bytes() == content
+    # would block and a link to /dev/zero would never end. One lstat answers both, and a size
+    # that differs answers without reading.
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(info.st_mode) or info.st_size != len(content):
+        return False
+    with open(path, "rb") as handle:
+        return handle.read() == content
+
+
+def staged_path(out: Path, path: str) -> Path:
+    """Where `path` waits between staging and the commit: one flat folder, so staging a fleet
+    makes no folders and dropping the staging folder removes none (5,500 of each cost 18 s)."""
+    return out / STAGING_NAME / hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _stage(out: Path, files: t.Mapping[str, bytes], paths: t.Iterable[str]) -> None:
     staging = out / STAGING_NAME
-    made: set[Path] = set()
     try:
+        staging.mkdir(exist_ok=True)
         for path in paths:
-            target = staging / path
-            if target.parent not in made:  # a unit's folder holds many files: one mkdir each
-                target.parent.mkdir(parents=True, exist_ok=True)
-                made.add(target.parent)
-            _write_synced(target, files[path])
+            _write_file(staged_path(out, path), files[path], sync=_syncfs is None)
+        # Durable before the commit point, in one call rather than one fsync per file (an
+        # fsync each cost 52 of 74 s writing a 1,000-cluster fleet).
+        _sync_file_system(out)
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -374,32 +396,60 @@ def _commit(out: Path, journal: t.Mapping[str, t.Any]) -> None:
 
 def _apply(out: Path, journal: t.Mapping[str, t.Any]) -> None:
     staging = out / STAGING_NAME
+    folders = _Folders(out)
     for path in journal["write"]:
-        source, target = staging / path, out / _safe_relative(path)
+        source, target = staged_path(out, path), out / _safe_relative(path)
         if source.exists():
-            _refuse_symlinked_parents(out, target)
-            target.parent.mkdir(parents=True, exist_ok=True)
+            folders.refuse_links(path)
+            folders.make(path)
             os.replace(source, target)
     for path in journal["remove"]:
         target = out / _safe_relative(path)
-        _refuse_symlinked_parents(out, target)
+        folders.refuse_links(path)
         if target.is_file() or target.is_symlink():
             target.unlink()
         _prune_empty_parents(out, target.parent)
+    # The renames are durable before the journal goes: a failure here keeps it, to finish later.
+    _sync_file_system(out)
     _atomic_write(out / LOCK_NAME, journal["lock"].encode())
     (out / JOURNAL_NAME).unlink()
     shutil.rmtree(staging, ignore_errors=True)
     _fsync_dir(out)
 
 
-def _refuse_symlinked_parents(out: Path, target: Path) -> None:
-    current = out
-    for part in target.relative_to(out).parts[:-1]:
-        current = current / part
-        if current.is_symlink():
-            raise OwnershipError(f"{current}: is a symlink; stackgen never writes through links in its output")
-        if current.exists() and not current.is_dir():
-            raise OwnershipError(f"{current}: is a file where stackgen needs a folder; move it away first")
+class _Folders:
+    """The folders on the way to the files one write touches, each checked (and made) once:
+    a fleet's files share a few thousand folders, and checking every one on the way to each of
+    23,000 files cost 5 s in path joins and stats."""
+
+    def __init__(self, out: Path):
+        self.root = str(out)
+        self.checked: set[str] = set()  # relative folders known to be real directories
+        self.made: set[str] = set()
+
+    def refuse_links(self, path: str) -> None:
+        """Refuse a link, or a file, where a folder on the way to `path` should be."""
+        end = path.find("/")
+        while end != -1:
+            folder = path[:end]
+            if folder not in self.checked:
+                current = os.path.join(self.root, folder)
+                try:
+                    mode = os.lstat(current).st_mode
+                except FileNotFoundError:
+                    return  # nothing deeper exists either
+                if stat.S_ISLNK(mode):
+                    raise OwnershipError(f"{current}: is a symlink; stackgen never writes through links in its output")
+                if not stat.S_ISDIR(mode):
+                    raise OwnershipError(f"{current}: is a file where stackgen needs a folder; move it away first")
+                self.checked.add(folder)
+            end = path.find("/", end + 1)
+
+    def make(self, path: str) -> None:
+        folder = path.rpartition("/")[0]
+        if folder and folder not in self.made:
+            os.makedirs(os.path.join(self.root, folder), exist_ok=True)
+            self.made.add(folder)
 
 
 def _refuse_directory_in_place(out: Path, name: str) -> None:
@@ -424,13 +474,47 @@ def _atomic_write(path: Path, content: bytes) -> None:
 
 
 def _write_synced(path: Path, content: bytes) -> None:
+    _write_file(path, content, sync=True)
+
+
+def _write_file(path: Path, content: bytes, sync: bool) -> None:
     # O_NOFOLLOW: a link planted at a temporary or staged name fails the write (ELOOP) instead
     # of writing wherever it points.
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
     with open(descriptor, "wb") as handle:
         handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
+        if sync:
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def _find_syncfs() -> t.Callable[[int], int] | None:
+    """Linux's syncfs(2): flushes one file system and, since Linux 5.8, returns the write-back
+    errors of files written there (a full disk, an I/O error) instead of dropping them as
+    sync(2) does: what a commit point needs to know."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        function: t.Callable[[int], int] = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    return function
+
+
+_syncfs = _find_syncfs()
+
+
+def _sync_file_system(directory: Path) -> None:
+    """Everything written under `directory` is on disk, or OSError says why not."""
+    if _syncfs is None:
+        _fsync_dir(directory)  # each file was fsynced as it was written
+        return
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _syncfs(descriptor) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code), str(directory))
+    finally:
+        os.close(descriptor)
 
 
 def _fsync_dir(directory: Path) -> None:

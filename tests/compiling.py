@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stackgen.compile import FileTree
+from stackgen.compile.overlays import FileTree
 from stackgen.driver import Checked, check_stack, compile_checked
 from stackgen.load import load_bytes
 from stackgen.model import Stack, build_model
@@ -25,7 +25,7 @@ spec:
 
 def checked(path: Path) -> Checked:
     result = check_stack(path, path.name)
-    assert result.ok, [d.render() for d in result.diagnostics]
+    assert isinstance(result, Checked), [d.render() for d in result.diagnostics]
     return result
 
 

@@ -3,10 +3,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import typing as t
 
 import pytest
 
 from stackgen import kustomize as kz
+from tests import reach
 
 _CACHE_VARIABLE = "STACKGEN_TESTS_CACHE"
 
@@ -59,3 +61,20 @@ def kustomize() -> kz.Kustomize:
 @pytest.fixture
 def update_goldens(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-goldens"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> t.Generator[None, t.Any, None]:
+    outcome = yield
+    tally = reach.TALLIES.pop(getattr(item, "originalname", item.name), None)
+    if tally is not None and call.when == "call":  # user_properties travel from xdist workers to the controller
+        outcome.get_result().user_properties.append(("reach", reach.line(item.nodeid, tally)))
+
+
+def pytest_terminal_summary(terminalreporter: t.Any) -> None:
+    lines = sorted({value for reports in terminalreporter.stats.values() for report in reports
+                    for key, value in getattr(report, "user_properties", ()) if key == "reach"})
+    if lines:
+        terminalreporter.section("property tests: share of examples that reached the code they test")
+        for text in lines:
+            terminalreporter.write_line(text)

@@ -1,7 +1,7 @@
 """The fuzz target shared by hypothesis (tests/test_fuzz.py) and atheris (run as a script).
 
 `check(data)` runs load and validate on any bytes and, where the stack is valid, model, place,
-compile and the writer's path check; it raises AssertionError when an invariant breaks and lets
+compile and the writer's path check, and says how far it got; it raises AssertionError when an invariant breaks and lets
 any other exception escape, which is the bug a fuzzer looks for.
 
 The other inputs a pull request can carry have targets of their own, each with its invariant:
@@ -25,7 +25,7 @@ if __name__ == "__main__":  # run as a script: import this checkout's stackgen, 
 
     with atheris.instrument_imports(include=["stackgen"]):
         from stackgen import golden, write
-        from stackgen.compile import compile_stack
+        from stackgen.compile.overlays import compile_stack
         from stackgen.diagnostics import has_errors, locate
         from stackgen.load import load_bytes
         from stackgen.model import build_model
@@ -34,7 +34,7 @@ if __name__ == "__main__":  # run as a script: import this checkout's stackgen, 
         from stackgen.write import check_tree
 else:
     from stackgen import golden, write
-    from stackgen.compile import compile_stack
+    from stackgen.compile.overlays import compile_stack
     from stackgen.diagnostics import has_errors, locate
     from stackgen.load import load_bytes
     from stackgen.model import build_model
@@ -52,8 +52,12 @@ def _within(text: str, line: int, column: int) -> bool:
     return 1 <= line <= len(lines) and 1 <= column <= len(lines[line - 1]) + 1
 
 
-def check(data: bytes) -> bool:
-    """True when the stack compiled; False when it was refused with diagnostics."""
+LOADED, VALIDATED, PLACED, COMPILED = "loaded", "validated", "placed", "compiled"
+"""How far `check` got: the last stage the input passed (an empty string: refused at load)."""
+
+
+def check(data: bytes) -> str:
+    """The last stage the bytes passed; refusals along the way are located diagnostics."""
     loaded = load_bytes(data, "fuzz.yaml")
     diagnostics = validate(loaded)
     assert (loaded.tree is None) == (not loaded.ok)
@@ -64,15 +68,17 @@ def check(data: bytes) -> bool:
         assert diagnostic.line >= 1 and diagnostic.column >= 1 and diagnostic.code.startswith("SG"), diagnostic.render()
         diagnostic.render()
         diagnostic.as_json()
+    if not loaded.ok:
+        return ""
     if has_errors(diagnostics):
-        return False
+        return LOADED
     stack = build_model(loaded.tree)
     placement = place(stack)
     if has_errors(locate(placement.findings, loaded.file, loaded.source)):
-        return False
+        return VALIDATED
     files = compile_stack(stack, placement)
     check_tree(files)
-    return True
+    return COMPILED
 
 
 GOLDEN_INDEX = (b"cluster: c\nkustomize: v5.5.0\nupstream: {kubeflow: '26.03'}\nresources:\n"

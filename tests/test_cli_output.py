@@ -67,9 +67,13 @@ def broken(tmp_path: Path) -> Path:
 def test_github_annotations_point_at_the_line_and_column(broken: Path) -> None:
     result = _run("validate", "-f", str(broken / "stack.yaml"), "--format", "github")
     assert result.exit_code == 1
-    lines = result.stdout.splitlines()
-    assert any(line.startswith(f"::error file={broken / 'stack.yaml'},line=6,col=3,title=SG") and "regoin" in line for line in lines), lines
-    assert all(line.startswith("::error ") for line in lines)
+    file = str(broken / "stack.yaml").replace(":", "%3A").replace(",", "%2C")
+    assert result.stdout.splitlines() == [
+        f"::error file={file},line=5,col=3,title=SG102::missing required key `gitops` in spec",
+        f"::error file={file},line=5,col=13,title=SG106::`clusters` needs at least 1 item",
+        f"::error file={file},line=6,col=3,title=SG101::unknown key `regoin` in spec",
+    ]
+    assert result.stderr == ""
 
 
 def test_github_escaping_keeps_each_annotation_on_one_line() -> None:
@@ -105,7 +109,12 @@ def test_quiet_says_nothing_on_success_but_still_reports_errors(tmp_path: Path, 
         assert result.exit_code == 0 and result.stdout == "" and result.stderr == "", args
     assert (tmp_path / "overlays" / ".stackgen.lock").is_file()
     failed = _run("validate", "-q", "-f", str(broken / "stack.yaml"))
-    assert failed.exit_code == 1 and "regoin" in failed.stderr
+    assert failed.exit_code == 1 and failed.stdout == ""
+    assert failed.stderr.splitlines() == [
+        f"{broken / 'stack.yaml'}:5:3: error: missing required key `gitops` in spec [SG102]",
+        f"{broken / 'stack.yaml'}:5:13: error: `clusters` needs at least 1 item [SG106]",
+        f"{broken / 'stack.yaml'}:6:3: error: unknown key `regoin` in spec [SG101]",
+    ]
 
 
 def test_verbose_names_every_file_written_and_where_things_went(tmp_path: Path) -> None:
@@ -117,7 +126,15 @@ def test_verbose_names_every_file_written_and_where_things_went(tmp_path: Path) 
     lock = json.loads((tmp_path / "overlays" / ".stackgen.lock").read_text())
     assert len(written) == len(lock["files"]) > 20
     placed = _run("--verbose", "validate", "-f", stack)
-    assert "edge-store17 (onprem): kubeflow-namespace, cert-manager, kserve; 0 training jobs, 1 model" in placed.stderr
+    assert placed.exit_code == 0 and placed.stdout == f"{stack}: valid (4 clusters)\n"
+    assert placed.stderr.splitlines() == [
+        "aws-use1 (aws): kubeflow-namespace, cert-manager, istio, auth, profiles, poddefaults, pipelines, notebooks, katib, trainer, "
+        "model-registry, tensorboard, centraldashboard; 1 training job, 0 models",
+        "azure-weu (azure): kubeflow-namespace, cert-manager, istio, knative, auth, profiles, poddefaults, notebooks, kserve, tensorboard, "
+        "centraldashboard; 0 training jobs, 1 model",
+        "edge-store17 (onprem): kubeflow-namespace, cert-manager, kserve; 0 training jobs, 1 model",
+        "gcp-euw4 (gcp): kubeflow-namespace, cert-manager, istio, knative, kserve; 0 training jobs, 1 model",
+    ]
 
 
 def test_quiet_and_verbose_together_is_a_usage_error(tmp_path: Path) -> None:
@@ -144,6 +161,7 @@ def test_version_names_stackgen_kustomize_and_the_pinned_release(tmp_path: Path)
 def test_version_says_where_the_pin_is_vendored(tmp_path: Path) -> None:
     assert _run("vendor", "--from", str(UPSTREAM), env={"XDG_CACHE_HOME": str(tmp_path)}).exit_code == 0
     result = _run("--version", env={"XDG_CACHE_HOME": str(tmp_path)})
+    assert result.exit_code == 0
     assert f"kubeflow/manifests 26.03 (vendored at {tmp_path / 'stackgen' / 'upstream' / '26.03'})" in result.stdout
 
 

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from stackgen import crds
+from tests.crd_schemas import load_crd_schemas
 from tests.upstream import UPSTREAM
 
 CRDS = UPSTREAM / "crds"
@@ -113,16 +114,16 @@ def test_load_crd_schemas_reads_folders_and_the_first_wins(tmp_path: Path) -> No
     (first / "widget.yaml").write_text(yaml.safe_dump(_crd(WIDGET)))
     other = {"type": "object", "properties": {"spec": {"type": "string"}}}
     (second / "widget.yml").write_text("---\n" + yaml.safe_dump(_crd(other)) + "---\n" + yaml.safe_dump(_crd(other, version="v2")))
-    schemas = crds.load_crd_schemas([first, second, tmp_path / "missing"])
+    schemas = load_crd_schemas([first, second, tmp_path / "missing"])
     assert sorted(schemas) == [("example.com/v1", "Widget"), ("example.com/v2", "Widget")]
     assert schemas[("example.com/v1", "Widget")]["properties"]["spec"]["type"] == "object"
-    assert crds.load_crd_schemas(second)[("example.com/v1", "Widget")]["properties"]["spec"] == {"type": "string"}
+    assert load_crd_schemas(second)[("example.com/v1", "Widget")]["properties"]["spec"] == {"type": "string"}
 
 
 @requires_crds
 def test_every_pinned_crd_converts_to_a_valid_draft7_schema() -> None:
     for strict in (False, True):
-        schemas = crds.load_crd_schemas([CRDS], strict=strict)
+        schemas = load_crd_schemas([CRDS], strict=strict)
         assert {
             ("argoproj.io/v1alpha1", "Application"),
             ("argoproj.io/v1alpha1", "AppProject"),
@@ -140,7 +141,7 @@ def test_every_pinned_crd_converts_to_a_valid_draft7_schema() -> None:
 
 @requires_crds
 def test_the_real_application_crd_catches_a_misspelt_field() -> None:
-    schemas = crds.load_crd_schemas([CRDS], strict=True)
+    schemas = load_crd_schemas([CRDS], strict=True)
     app: dict[str, t.Any] = {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
@@ -169,7 +170,7 @@ def test_one_kind_is_found_without_reading_the_other_files(tmp_path: Path) -> No
 
 @requires_crds
 def test_one_kind_from_the_pinned_crds_equals_the_whole_reading() -> None:
-    everything = crds.load_crd_schemas([CRDS])
+    everything = load_crd_schemas([CRDS])
     for key in (("external-secrets.io/v1", "SecretStore"), ("argoproj.io/v1alpha1", "Application"), ("helm.toolkit.fluxcd.io/v2", "HelmRelease")):
         assert crds.schema_in_dir(CRDS, key) == everything[key]
 
@@ -192,3 +193,14 @@ def test_converted_schemas_are_cached_by_the_crds_content(tmp_path: Path, monkey
     for stored in entry.parent.iterdir():
         stored.write_text("{not json")
     assert crds._cached(root, "test", lambda texts: crds.schemas_from_crds(yaml.safe_load(t) for t in texts)) == edited
+
+
+def test_a_crd_folder_edited_while_the_process_runs_is_read_afresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Answers are remembered by the files' bytes, not by the folder's path (issue 16).
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = tmp_path / "crds"
+    root.mkdir()
+    for size_type in ("integer", "string", "integer"):
+        (root / "widget.yaml").write_text(yaml.safe_dump(_crd({"type": "object", "properties": {"size": {"type": size_type}}})))
+        schema = crds.schema_in_dir(root, ("example.com/v1", "Widget"))
+        assert schema is not None and schema["properties"]["size"] == {"type": size_type}

@@ -87,3 +87,19 @@ def test_the_oldest_constraints_pin_exactly_the_floors_of_pyproject() -> None:
 def _release(version: str) -> tuple[int, ...]:
     parts = [int(p) for p in version.split(".")]
     return tuple(parts + [0] * (3 - len(parts)))
+
+
+def test_the_architecture_walk_names_only_modules_and_functions_that_exist() -> None:
+    """docs/architecture.md follows one field through the stages: each module it names is a
+    file of the package, and each `module.function` it names is defined there."""
+    import importlib
+    import re
+
+    text = (ROOT / "docs" / "architecture.md").read_text("utf-8")
+    modules = set(re.findall(r"`(?:stackgen/)?((?:compile/)?[a-z_]+\.py)`", text))
+    assert {"load.py", "validate.py", "model.py", "place.py", "compile/overlays.py", "write.py", "render.py", "verify.py"} <= modules
+    for module in modules:
+        assert (ROOT / "stackgen" / module).is_file(), module
+    for qualified in re.findall(r"`((?:driver|diagnostics|storage|render)\.(?!py`)[A-Za-z_]+)`", text):
+        module, name = qualified.split(".")
+        assert hasattr(importlib.import_module(f"stackgen.{module}"), name), qualified

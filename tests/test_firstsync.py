@@ -20,7 +20,9 @@ import yaml
 from stackgen import firstsync, verify
 from stackgen import kustomize as kz
 from stackgen import render as render_
-from stackgen.compile import FileTree, gitops
+from stackgen.codes import CODES
+from stackgen.compile import gitops
+from stackgen.compile.overlays import FileTree
 from stackgen.driver import compile_checked
 from stackgen.render import ClusterRender
 from tests.compiling import CASES, checked
@@ -289,7 +291,7 @@ def test_findings_are_problems_with_codes_and_render_like_verify(flux_standalone
     [problem] = firstsync.check(render, flux_standalone.steps("gcp-euw4"), "gcp", [])
     assert (problem.cluster, problem.code, problem.severity) == ("gcp-euw4", "SG626", "error")
     assert problem.render().startswith("clusters/gcp-euw4: error: v1/Namespace//ml: $.metadata.labels['istio-injection']:")
-    assert set(firstsync.CODES) == {f"SG62{i}" for i in range(9)}
+    assert {code for code, entry in CODES.items() if entry.emitted_by == ("firstsync",)} == {f"SG62{i}" for i in range(9)}
 
 
 def test_engine_objects_stay_valid_yaml(flux_standalone: Fleet) -> None:

@@ -24,7 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stackgen.load import load_bytes
+from tests import reach
 from tests.fuzz_stack import (
+    COMPILED,
     GOLDEN_INDEX,
     check,
     check_golden_index,
@@ -60,6 +62,8 @@ def _seed_trees() -> list[t.Any]:
 
 
 SEED_TREES = _seed_trees()
+VALID_SEEDS = [ROOT / "stack.yaml", *sorted(CASES.glob("positive/*/stack.yaml"))]
+VALID_SEED_TREES = [load_bytes(path.read_bytes()).tree for path in VALID_SEEDS]
 SEED_TEXTS = [path.read_bytes() for path in SEEDS]
 
 Path_ = tuple[str | int, ...]
@@ -124,10 +128,11 @@ def _dump(tree: t.Any, flow: bool) -> bytes:
     return yaml.safe_dump(tree, sort_keys=False, default_flow_style=None if flow else False, allow_unicode=True).encode()
 
 
+@reach.reaching("validate", floor=0.95)
 @budget(STRUCTURAL_EXAMPLES)
 @given(mutated_trees(), st.booleans())
 def test_mutated_stacks_compile_or_give_located_diagnostics(tree: t.Any, flow: bool) -> None:
-    check(_dump(tree, flow))
+    reach.example(check(_dump(tree, flow)) != "")
 
 
 _OPTIONAL_KEYS = ("gpu", "storageClass", "identity", "ingressHost", "s3Endpoint", "oidcIssuer", "replicas", "registry",
@@ -137,8 +142,8 @@ _SELECTORS = ["training", "serving", "notebooks", "edge", "aws-use1", "gcp-euw4"
 
 @st.composite
 def plausible_trees(draw: st.DrawFn) -> t.Any:
-    """Mutations that keep a stack mostly valid, so model, place and compile run too."""
-    tree = copy.deepcopy(draw(st.sampled_from(SEED_TREES)))
+    """Mutations that keep a valid stack mostly valid, so model, place and compile run too."""
+    tree = copy.deepcopy(draw(st.sampled_from(VALID_SEED_TREES)))
     for _ in range(draw(st.integers(1, 5))):
         paths = [p for p in _paths(tree) if p]
         path = draw(st.sampled_from(paths))
@@ -154,14 +159,16 @@ def plausible_trees(draw: st.DrawFn) -> t.Any:
             parent[last] = draw(st.integers(0, 9))
         elif operation == "engine" and isinstance(tree.get("spec"), dict) and isinstance(tree["spec"].get("gitops"), dict):
             tree["spec"]["gitops"]["engine"] = draw(st.sampled_from(["argocd", "flux"]))
-            tree["spec"]["gitops"]["topology"] = draw(st.sampled_from(["standalone", "hub"]))
+            hub_ready = all(isinstance(c, dict) and "server" in c for c in tree["spec"].get("clusters") or [])
+            tree["spec"]["gitops"]["topology"] = draw(st.sampled_from(["standalone", "hub"] if hub_ready else ["standalone"]))
     return tree
 
 
+@reach.reaching("compile", floor=0.75)
 @budget(PLAUSIBLE_EXAMPLES)
 @given(plausible_trees())
 def test_plausible_stacks_compile_or_give_located_diagnostics(tree: t.Any) -> None:
-    check(_dump(tree, flow=False))
+    reach.example(check(_dump(tree, flow=False)) == COMPILED)
 
 
 @st.composite
@@ -192,17 +199,18 @@ def edited_texts(draw: st.DrawFn) -> bytes:
     return b"\n".join(lines)
 
 
+@reach.reaching("validate", floor=0.15)
 @budget(TEXTUAL_EXAMPLES)
 @given(edited_texts())
 def test_edited_stack_texts_compile_or_give_located_diagnostics(data: bytes) -> None:
-    check(data)
+    reach.example(check(data) != "")
 
 
 def test_every_seed_is_checked_and_the_valid_ones_compile() -> None:
     results = {path.relative_to(ROOT).as_posix(): check(path.read_bytes()) for path in SEEDS}
-    assert results["stack.yaml"] is True
-    assert all(compiled for name, compiled in results.items() if "/positive/" in name)
-    assert not any(compiled for name, compiled in results.items() if "/negative/" in name)
+    assert results["stack.yaml"] == COMPILED
+    assert all(stage == COMPILED for name, stage in results.items() if "/positive/" in name)
+    assert not any(stage == COMPILED for name, stage in results.items() if "/negative/" in name)
 
 
 # --- journals, locks and golden indexes: the other inputs a pull request carries ------------

@@ -9,10 +9,12 @@ import pytest
 import yaml
 
 from stackgen import crds, write
-from stackgen.compile import compile_stack, gitops
+from stackgen.compile import gitops
+from stackgen.compile.overlays import compile_stack
 from stackgen.load import load_bytes
 from stackgen.validate import validate
 from tests.compiling import BUNDLED, CASES, checked, compiled, placed
+from tests.crd_schemas import load_crd_schemas
 from tests.upstream import UPSTREAM, requires_upstream
 
 GITOPS_CASES = [CASES / "positive" / name / "stack.yaml" for name in ("gitops-argocd-hub", "gitops-flux-standalone", "gitops-flux-hub")]
@@ -99,7 +101,8 @@ def test_flux_depends_on_mirrors_the_graph_and_hub_uses_kubeconfigs(tmp_path: Pa
 def test_hub_needs_every_server() -> None:
     text = BUNDLED.read_text().replace("topology: standalone", "topology: hub").replace("      server: https://10.17.0.10:6443\n", "")
     [diagnostic] = validate(load_bytes(text.encode()))
-    assert (diagnostic.code, diagnostic.line) == ("SG210", 43) and "edge-store17" in diagnostic.message
+    line = text.splitlines().index("    - name: edge-store17") + 1  # at the cluster's mapping
+    assert (diagnostic.code, diagnostic.line) == ("SG210", line) and "edge-store17" in diagnostic.message
 
 
 def test_no_engine_object_of_one_cluster_names_another() -> None:
@@ -372,7 +375,7 @@ _CRDS = UPSTREAM / "crds"
 @pytest.mark.parametrize(("engine", "topology"), _engine_variants())
 def test_engine_objects_validate_strictly_against_the_real_crds(engine: str, topology: str) -> None:
     """Strict: a field the pinned CRD does not declare (a typo, a field of a newer release) fails."""
-    schemas = crds.load_crd_schemas([_CRDS], strict=True)
+    schemas = load_crd_schemas([_CRDS], strict=True)
     kinds = set()
     for path, body in _small(engine, topology).items():
         if body["apiVersion"].startswith("kustomize.config.k8s.io"):

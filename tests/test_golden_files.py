@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import typing as t
+from pathlib import Path
 
+import pytest
 import yaml
 
 from stackgen import golden
@@ -96,3 +98,19 @@ def test_an_index_with_other_resources_or_pin_is_stale_whatever_the_tool() -> No
     other_pin = golden.golden_files(ClusterRender("c1", "clusters/c1", (_isvc(2),), ("clusters/c1/own",)), {}, "v1.11.0", "v5.5.0", False)
     for new in (other_resources["index.yaml"], other_pin["index.yaml"]):
         assert golden.same_but_for_the_tool(new, old["index.yaml"]) == new
+
+
+def test_goldens_of_a_render_serialised_before_come_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    patched = {**UPSTREAM, "spec": {"type": "LoadBalancer"}}
+    render = ClusterRender("c1", "clusters/c1", (patched, _isvc(2)), ("units/istio", "clusters/c1/own"), key="content-1")
+    pristine = {"units/istio": (UPSTREAM,)}
+    fresh = golden.golden_files(render, pristine, "26.03", "v5.5.0", False)
+    assert fresh == _files(patched, _isvc(2), origins=("units/istio", "clusters/c1/own"), pristine=pristine)
+    monkeypatch.setattr(golden, "_golden_files", lambda *_: pytest.fail("serialised again"))
+    assert golden.golden_files(render, pristine, "26.03", "v5.5.0", False) == fresh
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    # The pin, the tool and the format are part of the question.
+    assert b"v1.11.0" in golden.golden_files(render, pristine, "v1.11.0", "v5.5.0", False)["index.yaml"]
+    assert any(p.startswith("resources/") for p in golden.golden_files(render, pristine, "26.03", "v5.5.0", True))

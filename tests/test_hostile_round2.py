@@ -22,8 +22,8 @@ from stackgen import mirror as mirror_
 from stackgen import render as render_
 from stackgen import validate as validate_
 from stackgen.diagnostics import Diagnostic
+from stackgen.driver import check_loaded
 from stackgen.load import load_bytes
-from stackgen.validate import validate
 from tests.compiling import BUNDLED
 from tests.upstream import UPSTREAM, requires_upstream
 
@@ -31,8 +31,7 @@ STACK = BUNDLED.read_text("utf-8")
 
 
 def _diagnostics(text: str) -> list[Diagnostic]:
-    loaded = load_bytes(text.encode("utf-8"), "stack.yaml")
-    return list(loaded.diagnostics) if not loaded.ok else validate(loaded)
+    return list(check_loaded(load_bytes(text.encode("utf-8"), "stack.yaml")).diagnostics)
 
 
 def _codes(text: str) -> list[str]:

@@ -14,6 +14,7 @@ from stackgen import kustomize as kz
 from stackgen import verify
 from stackgen.compile import images
 from stackgen.render import ClusterRender
+from tests import image_catalog
 
 MIRROR = "registry.acme.internal:5000/kubeflow"
 
@@ -77,7 +78,7 @@ def test_image_refs_skip_metadata_and_documentation_keys() -> None:
 def test_segments_cover_every_occurrence_and_never_undo_another_image() -> None:
     value = 'a="ghcr.io/k/x:v1 ghcr.io/k/y:v2" b=ghcr.io/k/x:v1'
     resource = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c-bcdfghjklm"}, "data": {"v": value}}
-    found = images.embedded(resource, lambda image: False)
+    found = image_catalog.embedded(resource, lambda image: False)
     assert all(e.name == "c" for e in found)  # selected by its generated name, before the hash suffix
     covered = value
     for entry in found:
@@ -115,10 +116,10 @@ def _build(kustomize: kz.Kustomize, root: Path, extra: dict) -> list[dict]:
 
 
 def test_rewrite_reaches_every_image_and_changes_nothing_else(kustomize: kz.Kustomize, tmp_path: Path) -> None:
-    names = images.container_names(_UPSTREAM)
+    names = image_catalog.container_names(_UPSTREAM)
     probe = "mirror.stackgen.invalid"
     after_images = _build(kustomize, tmp_path / "probe", {"images": [{"name": n, "newName": images.mirrored_name(n, probe)} for n in names]})
-    entry = images.catalog_entry(names, after_images, probe)
+    entry = image_catalog.catalog_entry(names, after_images, probe)
     assert {e.kind for e in entry.embedded} == {"Deployment", "ClusterStorageContainer", "ConfigMap"}
 
     rendered = _build(kustomize, tmp_path / "mirrored", images.unit_rewrites(entry, MIRROR))

@@ -26,3 +26,4 @@ def test_the_repositorys_pre_commit_config_is_valid() -> None:
     done = subprocess.run([sys.executable, "-m", "pre_commit", "validate-config", ".pre-commit-config.yaml"], cwd=ROOT, capture_output=True, text=True,
                           check=False, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+

@@ -134,3 +134,34 @@ def test_a_declared_reference_replaces_the_default_where_its_component_runs() ->
         ("dex-oidc-client", "acme-kv/dex-oidc-client"), ("oauth2-proxy", "acme-kv/oauth2-proxy"),
     }
     assert all(s.store == "aws-secrets-manager" for s in placement.plan("eks").credentials)  # Key Vault stays on Azure
+
+
+def test_a_job_where_nothing_trains_is_refused_and_placed_nowhere() -> None:
+    # An edge cluster without the training role: SG204 alone, not also SG402 for trainer on edge.
+    _, placement = placed(HEADER + """
+  clusters:
+    - {name: t, cloud: onprem, region: r, kubernetesVersion: "1.31", roles: [training]}
+    - {name: e, cloud: onprem, region: r, kubernetesVersion: "1.31", roles: [edge]}
+  datasets:
+    - {name: d, uri: "s3://b/d", cluster: e}
+  trainingJobs:
+    - {name: j, dataset: d, image: "x/y:1"}
+""")
+    assert [(f.code, f.path, f.hint) for f in placement.findings] == [
+        ("SG204", ("spec", "trainingJobs", 0, "dataset"), "clusters that could hold it: t; or give `e` the training role")]
+    assert [p.training_jobs for p in placement.plans] == [(), ()]
+    assert "trainer" not in placement.plan("e").component_names
+
+
+def test_a_secret_that_cannot_reach_its_store_is_not_judged_on_its_key_there() -> None:
+    # From gcp an AWS secret needs credentials (SG207); its key's region (SG406) is judged once it has them.
+    text = HEADER + """
+  clusters:
+    - {name: g, cloud: gcp, region: us-east1, kubernetesVersion: "1.31", roles: [serving]}
+  secrets:
+    - {name: s, store: aws-secrets-manager, key: k, runsOn: [g]}
+"""
+    _, placement = placed(text)
+    assert [f.code for f in placement.findings] == ["SG207"]
+    _, placement = placed(text.replace("runsOn: [g]}", "runsOn: [g], auth: {secretRef: {name: aws-creds}}}"))
+    assert [f.code for f in placement.findings] == ["SG406"]

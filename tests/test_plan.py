@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
-from stackgen import plan
+from stackgen import codes, plan
 
 Resource = dict[str, t.Any]
 
@@ -62,7 +62,7 @@ def test_a_namespace_move_is_one_item() -> None:
 def test_no_release_change_or_no_old_mirror_says_so() -> None:
     assert plan.plan_cluster("c", "26.03", "26.03", None, []).note == "no release change"
     assert "stackgen vendor --from DIR --pin v1.11.0" in plan.plan_cluster("c", "v1.11.0", "26.03", None, []).note
-    assert set(plan.PLAN_CODES) == {f"SG80{n}" for n in range(1, 8)}
+    assert {c for c, entry in codes.CODES.items() if entry.emitted_by == ("plan",)} == {f"SG80{n}" for n in range(1, 8)}
 
 
 def test_a_component_taken_off_shows_from_the_golden_index_alone() -> None:

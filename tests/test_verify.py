@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typing as t
+from pathlib import Path
 
 import pytest
 
@@ -122,3 +123,34 @@ def test_sg618_a_default_credential_still_rendered_fails_without_showing_it() ->
         ("v1/Secret/kubeflow/katib-mysql-secrets", "$.data"), ("v1/Secret/ml/my-db", "$.data.password"),
     ]
     assert not any(value in p.render() for p in problems for value in ("test", "minio123"))
+
+
+# --- verified once per content: a warm render re-verifies only what changed -------------------
+
+
+def test_a_render_verified_before_is_answered_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    broken = _deployment()
+    broken["spec"]["replicas"] = "three"
+    render = ClusterRender("c1", "clusters/c1", (broken,), ("units/x",), key="content-1")
+    fresh = verify.verify(render, "1.31", None, frozenset())
+    [entry] = (tmp_path / "stackgen" / "verify").iterdir()
+    assert [p.code for p in fresh] == ["SG602"]
+    # The same key is the same content: its answer comes back without validating anything.
+    monkeypatch.setattr(verify, "_verify", lambda *_: pytest.fail("verified again"))
+    assert verify.verify(render, "1.31", None, frozenset()) == fresh
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    # Another key, version or mirror setting is another question, checked afresh.
+    fixed = ClusterRender("c1", "clusters/c1", (_deployment(),), ("units/x",), key="content-2")
+    assert verify.verify(fixed, "1.31", None, frozenset()) == []
+    assert [p.code for p in verify.verify(render, "1.31", None, frozenset(), registry_mirror="r.example/m")] == ["SG602", "SG617"]
+    # A damaged entry costs a fresh verify, never a wrong answer.
+    entry.write_text("[{\"not\": \"a problem\"}]")
+    assert verify.verify(render, "1.31", None, frozenset()) == fresh
+
+
+def test_a_render_without_a_content_key_is_never_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    verify.verify(ClusterRender("c1", "clusters/c1", (_deployment(),), ("units/x",)), "1.31", None, frozenset())
+    assert not (tmp_path / "stackgen").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import os
 import signal
@@ -91,8 +93,8 @@ def test_damaged_lock_is_an_error_not_a_mass_delete(tmp_path: Path, lock: str) -
 def test_interrupted_before_commit_leaves_the_old_tree(tmp_path: Path) -> None:
     out = tmp_path / "o"
     writer.write(out, TREE)
-    (out / writer.STAGING_NAME / "units/x").mkdir(parents=True)
-    (out / writer.STAGING_NAME / "units/x/kustomization.yaml").write_bytes(b"half\n")
+    (out / writer.STAGING_NAME).mkdir()
+    writer.staged_path(out, "units/x/kustomization.yaml").write_bytes(b"half\n")
     writer.recover(out)
     assert {k: v for k, v in _snapshot(out).items() if k != writer.LOCK_NAME} == TREE
 
@@ -101,7 +103,7 @@ def test_interrupted_after_commit_is_rolled_forward(tmp_path: Path) -> None:
     out = tmp_path / "o"
     writer.write(out, TREE)
     new = {"units/x/kustomization.yaml": b"new\n"}
-    staged = out / writer.STAGING_NAME / "units/x/kustomization.yaml"
+    staged = writer.staged_path(out, "units/x/kustomization.yaml")
     staged.parent.mkdir(parents=True)
     staged.write_bytes(b"new\n")
     journal = {"write": ["units/x/kustomization.yaml"], "remove": ["clusters/a/kustomization.yaml"], "lock": writer.lock_text(new).decode()}
@@ -141,16 +143,16 @@ def test_full_disk_while_staging_leaves_the_old_tree(tmp_path: Path, monkeypatch
     out = tmp_path / "o"
     writer.write(out, TREE)
     before = _snapshot(out)
-    real = writer._write_synced
+    real = writer._write_file
     calls = []
 
-    def filling_up(path: Path, content: bytes) -> None:
+    def filling_up(path: Path, content: bytes, sync: bool) -> None:
         calls.append(path)
         if len(calls) > fail_after:
             raise OSError(28, "No space left on device", str(path))
-        real(path, content)
+        real(path, content, sync)
 
-    monkeypatch.setattr(writer, "_write_synced", filling_up)
+    monkeypatch.setattr(writer, "_write_file", filling_up)
     with pytest.raises(writer.OutputError, match="no space left"):
         writer.write(out, {"units/x/kustomization.yaml": b"2\n", "units/y/kustomization.yaml": b"3\n"})
     assert _snapshot(out) == before
@@ -320,3 +322,38 @@ def test_a_symlinked_output_directory_is_followed_once(tmp_path: Path) -> None:
     writer.write(tmp_path / "link", TREE)
     assert {k: v for k, v in _snapshot(real).items() if k != writer.LOCK_NAME} == TREE
     assert not writer.check(tmp_path / "link", TREE).stale
+
+
+def test_a_write_back_error_before_the_commit_point_keeps_the_old_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Staged files are flushed by one syncfs(2), whose return is the only place a delayed
+    # write-back failure shows: it must stop the build while the old tree is whole.
+    if writer._syncfs is None:
+        pytest.skip("no syncfs(2) here: staged files are fsynced one by one")
+    out = tmp_path / "o"
+    writer.write(out, TREE)
+    before = _snapshot(out)
+
+    def failing(descriptor: int) -> int:
+        ctypes.set_errno(errno.EIO)
+        return -1
+
+    monkeypatch.setattr(writer, "_syncfs", failing)
+    with pytest.raises(writer.OutputError, match="Input/output error"):
+        writer.write(out, {"units/x/kustomization.yaml": b"2\n", "units/y/kustomization.yaml": b"3\n"})
+    assert _snapshot(out) == before
+    assert not (out / writer.JOURNAL_NAME).exists()
+
+
+def test_killed_between_the_new_lock_and_dropping_the_journal_recovers(tmp_path: Path) -> None:
+    # The last steps of a build: the new lock is in place, then the journal goes. A kill between
+    # them leaves a journal whose removals the new lock no longer owns; it is finished, not refused.
+    out = tmp_path / "o"
+    writer.write(out, TREE)
+    new = {"units/x/kustomization.yaml": b"x\n"}
+    journal = {"write": [], "remove": ["clusters/a/kustomization.yaml"], "lock": writer.lock_text(new).decode()}
+    (out / "clusters/a/kustomization.yaml").unlink()
+    (out / writer.LOCK_NAME).write_bytes(writer.lock_text(new))
+    (out / writer.JOURNAL_NAME).write_text(json.dumps(journal))
+    writer.recover(out)
+    assert {k: v for k, v in _snapshot(out).items() if k != writer.LOCK_NAME} == new
+    assert not (out / writer.JOURNAL_NAME).exists() and not writer.check(out, new).stale

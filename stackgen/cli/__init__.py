@@ -1,7 +1,8 @@
-"""The `stackgen` command line: parses options, calls the driver, prints, sets the exit code.
+"""The `stackgen` command line: each command fills its options, calls one driver function and
+prints the outcome; `_edge_of` is the one place a command ends, with its exit code or its error.
 
-Exit codes: 0 ok or up to date; 1 invalid input, stale output (--check) or changes found;
-2 usage or environment errors (bad flag, unwritable output, kustomize missing).
+Exit codes (stackgen.errors): 0 ok or up to date; 1 invalid input, stale output (--check) or
+changes found; 2 usage or environment errors (bad flag, unwritable output, kustomize missing).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import functools
 import json
 import os
 import sys
-import tempfile
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,17 +18,14 @@ from pathlib import Path
 import click
 
 from stackgen import __version__, catalog, driver, releases, scaffold
-from stackgen import explain as explain_
 from stackgen import golden as golden_
 from stackgen import kustomize as kz
-from stackgen import mirror as mirror_
 from stackgen import plan as plan_
 from stackgen import vendor as vendor_
 from stackgen import write as writer
 from stackgen.compile import images as images_
 from stackgen.diagnostics import (
     Diagnostic,
-    EnvironmentProblem,
     Style,
     ansi,
     plain,
@@ -36,60 +33,48 @@ from stackgen.diagnostics import (
     render_github,
     render_text,
 )
+from stackgen.errors import EXIT_ENVIRONMENT, EXIT_OK, Invalid, KustomizeNotFound, StackgenError
 from stackgen.model import Cloud
 from stackgen.validate import schema_text
 
-EXIT_OK, EXIT_INVALID, EXIT_ENVIRONMENT = 0, 1, 2
 
-
-class Failure(Exception):
-    """Ends a command: printed once by `_edge`, in the command's --format, then its exit code."""
-
-    def __init__(self, problem: EnvironmentProblem, exit_code: int = EXIT_ENVIRONMENT):
-        super().__init__(problem.message)
-        self.problem = problem
-        self.exit_code = exit_code
-
-
-def _fail(code: str, message: str, file: object = "", hint: str | None = None, exit_code: int = EXIT_ENVIRONMENT) -> t.NoReturn:
-    where = str(file) if file else ""
-    if where and message.startswith(f"{where}: "):  # errors that name their file already: say it once
-        message = message[len(where) + 2:]
-    raise Failure(EnvironmentProblem(code, message, where, hint), exit_code)
-
-
-def _edge(command: t.Callable[..., None]) -> t.Callable[..., None]:
+def _edge(command: t.Callable[..., int]) -> t.Callable[..., None]:
     """For commands whose --format json output is the list of diagnostics (validate, build,
-    render): that list on stdout once, with any Failure in it."""
+    render): that list on stdout once, with any failure in it."""
     return _edge_of(command, lists_diagnostics=True)
 
 
-def _edge_own_json(command: t.Callable[..., None]) -> t.Callable[..., None]:
-    """For commands with JSON of their own (diff, images): a Failure replaces it as a one-item list."""
+def _edge_own_json(command: t.Callable[..., int]) -> t.Callable[..., None]:
+    """For commands with JSON of their own (diff, images): a failure replaces it as a one-item list."""
     return _edge_of(command, lists_diagnostics=False)
 
 
-def _edge_of(command: t.Callable[..., None], lists_diagnostics: bool) -> t.Callable[..., None]:
-    """Print a command's Failure where its diagnostics go: JSON and GitHub annotations on stdout
-    with --format json / github, text on stderr otherwise."""
+def _edge_of(command: t.Callable[..., int], lists_diagnostics: bool) -> t.Callable[..., None]:
+    """The one place a command ends: its exit code, or its StackgenError printed where its
+    diagnostics go (JSON and GitHub annotations on stdout with --format json / github, text on
+    stderr otherwise) and mapped to the error's exit code."""
 
     @functools.wraps(command)
     def run(**options: t.Any) -> None:
         output_format = options.get("output_format", "text")
         pending = click.get_current_context().meta.setdefault(_PENDING_JSON, [])
         try:
-            command(**options)
-        except Failure as failure:
+            exit_code = command(**options)
+        except Invalid as invalid:  # its diagnostics are printed already
+            exit_code = invalid.exit_code
+        except StackgenError as error:
+            problem = error.problem()
             if output_format == "json":
-                pending.append(failure.problem.as_json())
+                pending.append(problem.as_json())
             elif output_format == "github":
-                click.echo(failure.problem.github())
+                click.echo(problem.github())
             else:
-                click.echo(failure.problem.render(_output().style(sys.stderr)), err=True, color=True)
-            sys.exit(failure.exit_code)
+                click.echo(problem.render(_output().style(sys.stderr)), err=True, color=True)
+            exit_code = error.exit_code
         finally:
             if output_format == "json" and (pending or lists_diagnostics):  # one JSON list, whatever ended the command
                 click.echo(json.dumps(pending, indent=2, ensure_ascii=False))
+        click.get_current_context().exit(exit_code)
 
     return run
 
@@ -99,6 +84,7 @@ _PENDING_JSON = "stackgen.json"
 
 def _emit_json(items: t.Iterable[dict[str, t.Any]]) -> None:
     click.get_current_context().meta.setdefault(_PENDING_JSON, []).extend(items)
+
 
 stack_option = click.option(
     "-f", "--file", "stack_file", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=Path("stack.yaml"),
@@ -169,7 +155,7 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
         return
     try:
         tool = kz.find_kustomize(None).describe()
-    except kz.KustomizeNotFound as error:
+    except KustomizeNotFound as error:
         tool = f"kustomize: not found (render, diff and images need one): {error}"
     click.echo(f"stackgen {__version__}\n{tool}")
     for pin in catalog.SUPPORTED_RELEASES:
@@ -190,20 +176,53 @@ def cli() -> None:
     """Compile one stack.yaml into one self-contained Kustomize overlay per cluster."""
 
 
-def _report(diagnostics: t.Sequence[Diagnostic], output_format: str) -> None:
-    if output_format == "json":
-        _emit_json(d.as_json() for d in sorted(diagnostics))
-    elif output_format == "github":
-        click.echo(render_github(diagnostics), nl=False)
-    elif diagnostics:
-        # color=True: click would strip the codes off a pipe, but the style already decided (--color always).
-        click.echo(render_text(diagnostics, _output().style(sys.stderr)), nl=False, err=True, color=True)
+class _Reporter:
+    """Prints what the driver reports, as it happens, in the command's --format."""
+
+    def __init__(self, output_format: str):
+        self.output_format = output_format  # text | json | github: where diagnostics go
+        self._progress_shown = False
+
+    def diagnostics(self, found: t.Sequence[Diagnostic]) -> None:
+        if self.output_format == "json":
+            _emit_json(d.as_json() for d in sorted(found))
+        elif self.output_format == "github":
+            click.echo(render_github(found), nl=False)
+        elif found:
+            # color=True: click would strip the codes off a pipe, but the style already decided (--color always).
+            click.echo(render_text(found, _output().style(sys.stderr)), nl=False, err=True, color=True)
+
+    def rendering(self, tool: kz.Kustomize, mirror_root: Path) -> t.Callable[[str], None] | None:
+        output = _output()
+        output.detail(f"using {tool.describe()}; upstream mirror {mirror_root}")
+        # A progress line only for a person at a terminal: CI logs keep no carriage returns.
+        self._progress_shown = output.verbosity >= 0 and sys.stderr.isatty() and not os.environ.get("CI")
+        return (lambda line: click.echo(f"\r\033[K{line}", err=True, nl=False)) if self._progress_shown else None
+
+    def rendered(self, rendered: driver.Rendered, overlays: Path) -> None:
+        if self._progress_shown:
+            click.echo("\r\033[K", err=True, nl=False)
+        output = _output()
+        for cluster in rendered.result.clusters:
+            output.detail(f"{overlays / cluster.overlay}: {len(cluster.resources)} resources" if not cluster.error
+                          else f"{overlays / cluster.overlay}: failed")
+            if cluster.error:
+                click.echo(f"{overlays / cluster.overlay}: error: kustomize build failed for cluster {cluster.cluster}:\n{cluster.error}", err=True)
+        style = output.style(sys.stderr)
+        for problem in rendered.problems:
+            file = str(overlays / problem.overlay / "kustomization.yaml")
+            if self.output_format == "github":
+                click.echo(problem.github(file))
+            elif self.output_format == "text":
+                click.echo(problem.render(file, style), err=True, color=True)
+        if self.output_format == "json":
+            _emit_json(p.as_json() for p in rendered.problems)
 
 
-def _checked(stack_file: Path, output_format: str) -> driver.Checked | None:
-    checked = driver.check_stack(stack_file, str(stack_file))
-    _report(checked.diagnostics, output_format)
-    return checked if checked.ok else None
+def _diagnostics_format(output_format: str) -> str:
+    """Where an invalid stack's diagnostics go: with json, into the one list on stdout (never
+    `[]` there and text on stderr); with github, as annotations; otherwise as text on stderr."""
+    return output_format if output_format in ("json", "github") else "text"
 
 
 @cli.command()
@@ -211,19 +230,16 @@ def _checked(stack_file: Path, output_format: str) -> driver.Checked | None:
 @stack_option
 @format_option
 @_edge
-def validate(stack_file: Path, output_format: str) -> None:
+def validate(stack_file: Path, output_format: str) -> int:
     """Load and validate stack.yaml (schema, cross-references, placement)."""
-    checked = _checked(stack_file, output_format)
-    if checked is None:
-        sys.exit(EXIT_INVALID)
-    if output_format != "text":
-        return
-    output = _output()
-    for plan in checked.placement.plans:  # type: ignore[union-attr]
-        output.detail(f"{plan.cluster.name} ({plan.cluster.cloud}): {', '.join(plan.component_names) or 'no components'}; "
-                      f"{plural(len(plan.training_jobs), 'training job')}, {plural(len(plan.models), 'model')}")
-    count = len(checked.stack.clusters)  # type: ignore[union-attr]
-    output.say(f"{stack_file}: valid ({plural(count, 'cluster')})")
+    checked = driver.checked_stack(stack_file, _Reporter(output_format))
+    if output_format == "text":
+        output = _output()
+        for plan in checked.placement.plans:
+            output.detail(f"{plan.cluster.name} ({plan.cluster.cloud}): {', '.join(plan.component_names) or 'no components'}; "
+                          f"{plural(len(plan.training_jobs), 'training job')}, {plural(len(plan.models), 'model')}")
+        output.say(f"{stack_file}: valid ({plural(len(checked.stack.clusters), 'cluster')})")
+    return EXIT_OK
 
 
 @cli.command()
@@ -237,42 +253,18 @@ def validate(stack_file: Path, output_format: str) -> None:
                    "[default: $STACKGEN_UPSTREAM, then the vendored cache].")
 @format_option
 @_edge
-def build(stack_file: Path, output: Path | None, check_only: bool, upstream: tuple[str, ...], output_format: str) -> None:
+def build(stack_file: Path, output: Path | None, check_only: bool, upstream: tuple[str, ...], output_format: str) -> int:
     """Validate, place and compile stack.yaml into overlays/."""
-    checked = _checked(stack_file, output_format)
-    if checked is None:
-        sys.exit(EXIT_INVALID)
-    files = _output_tree(checked, stack_file, upstream)
-    out = output or driver.default_output(stack_file, checked.stack)  # type: ignore[arg-type]
-    changes = _written(out, lambda: driver.build(files, out, check_only))
+    options = driver.BuildOptions(stack_file, output, check_only, releases.parse_upstream(upstream))
+    built = driver.build_stack(options, _Reporter(output_format))
+    _foreign(built.output, built.changes)
+    _summarise(built.output, built.changes, check_only, _output())
+    return built.exit_code
+
+
+def _foreign(root: Path, changes: writer.Changes) -> None:
     for path in changes.foreign:
-        click.echo(f"{out / path}: warning: not written by stackgen; kept as is", err=True)
-    _summarise(out, changes, check_only, _output())
-    if check_only and changes.stale:
-        sys.exit(EXIT_INVALID)
-
-
-def _output_tree(checked: driver.Checked, stack_file: Path, upstream: tuple[str, ...]) -> dict[str, bytes]:
-    try:
-        return driver.output_tree(checked, releases.parse_upstream(upstream))
-    except releases.UpstreamOptionError as error:
-        _fail("SG704", str(error))
-    except (driver.UpstreamMissing, mirror_.MirrorError) as error:
-        # Vendored mode copies upstream into the output: located at the key that asks for it.
-        where = checked.loaded.source.value_at(("spec", "upstream", "mode"))
-        _fail("SG704", f"upstream.mode vendored needs the upstream mirror at build time: {error}",
-              f"{stack_file}:{where.line}:{where.column}")
-
-
-def _written(out: Path, write: t.Callable[[], writer.Changes]) -> writer.Changes:
-    try:
-        return write()
-    except writer.OwnershipError as error:
-        _fail("SG701", str(error), out)
-    except writer.OutputError as error:
-        _fail("SG702", str(error), out)
-    except golden_.GoldenError as error:  # a kept golden that is a link, special or oversized: input, refused
-        _fail("SG708", str(error), out, exit_code=EXIT_INVALID)
+        click.echo(f"{root / path}: warning: not written by stackgen; kept as is", err=True)
 
 
 def _summarise(out: Path, changes: writer.Changes, check_only: bool, output: Output) -> None:
@@ -299,19 +291,13 @@ def _counts(changes: writer.Changes) -> str:
 @stack_option
 @click.argument("subject")
 @_edge
-def explain(stack_file: Path, subject: str) -> None:
+def explain(stack_file: Path, subject: str) -> int:
     """Why something went where it did. SUBJECT is KIND/NAME, e.g. trainingJob/resnet50.
 
     KIND is one of cluster, component, dataset, trainingJob, model, secret.
     """
-    checked = _checked(stack_file, "text")
-    if checked is None:
-        sys.exit(EXIT_INVALID)
-    try:
-        text = explain_.explain(checked.stack, checked.placement, subject, str(stack_file), checked.loaded.source)  # type: ignore[arg-type]
-    except explain_.UnknownSubject as error:
-        _fail("SG706" if subject.startswith("cluster/") else "SG202", str(error), exit_code=EXIT_INVALID)
-    click.echo(text, nl=False)
+    click.echo(driver.explain_subject(stack_file, subject, _Reporter("text")), nl=False)
+    return EXIT_OK
 
 
 @cli.command()
@@ -320,16 +306,13 @@ def explain(stack_file: Path, subject: str) -> None:
 @click.option("--format", "graph_format", type=click.Choice(["dot", "mermaid"]), default="dot", show_default=True,
               help="dot for Graphviz, mermaid for Markdown that GitHub and GitLab draw.")
 @_edge
-def graph(stack_file: Path, graph_format: str) -> None:
+def graph(stack_file: Path, graph_format: t.Literal["dot", "mermaid"]) -> int:
     """Draw clusters, components, datasets, jobs and models, and where each went."""
-    checked = _checked(stack_file, "text")
-    if checked is None:
-        sys.exit(EXIT_INVALID)
-    draw = explain_.graph_dot if graph_format == "dot" else explain_.graph_mermaid
-    click.echo(draw(checked.stack, checked.placement), nl=False)  # type: ignore[arg-type]
+    click.echo(driver.draw_graph(stack_file, graph_format, _Reporter("text")), nl=False)
+    return EXIT_OK
 
 
-def _render_options(command: t.Callable[..., None]) -> t.Callable[..., None]:
+def _render_options(command: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
     options = [
         stack_option,
         click.option("--overlays", type=click.Path(path_type=Path, file_okay=False), default=None,
@@ -346,68 +329,9 @@ def _render_options(command: t.Callable[..., None]) -> t.Callable[..., None]:
     return command
 
 
-def _rendered(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], kustomize_path: str | None, jobs: int | None,
-              clusters: tuple[str, ...], full: bool, run_verify: bool = True,
-              output_format: str = "text") -> tuple[driver.Checked, driver.Rendered]:
-    # An invalid stack's diagnostics go where the command's --format sends its errors: with json,
-    # into the one list on stdout (never `[]` there and text on stderr).
-    checked = _checked(stack_file, output_format if output_format in ("json", "github") else "text")
-    if checked is None:
-        sys.exit(EXIT_INVALID)
-    stack = checked.stack
-    assert stack is not None
-    out = overlays or driver.default_output(stack_file, stack)
-    tree = _output_tree(checked, stack_file, upstream)
-    try:
-        stale = writer.check(out, tree).stale
-    except writer.OwnershipError as error:
-        _fail("SG701", str(error), out)
-    except writer.OutputError as error:
-        _fail("SG702", str(error), out)
-    if stale:
-        _fail("SG705", "overlays are stale or missing; run `stackgen build` first", out, exit_code=EXIT_INVALID)
-    try:
-        tool = kz.find_kustomize(kustomize_path)
-    except kz.KustomizeNotFound as error:
-        _fail("SG703", str(error))
-    wanted = [c for c in stack.clusters if not clusters or c.name in clusters]
-    pins = sorted({releases.release_of(stack.upstream.kubeflow, c) for c in wanted} or {stack.upstream.kubeflow})
-    try:
-        choice = releases.parse_upstream(upstream)
-        roots = {pin: driver.upstream_dir(releases.explicit_for(choice, pin), pin) for pin in pins}
-    except (driver.UpstreamMissing, releases.UpstreamOptionError) as error:
-        _fail("SG704", str(error))
-    with tempfile.TemporaryDirectory(prefix="stackgen-mirrors-") as scratch:
-        # Waves on several releases: one workspace maps each release onto its own mirror.
-        primary = stack.upstream.kubeflow if stack.upstream.kubeflow in roots else pins[0]
-        try:
-            mirror_root = roots[primary] if len(roots) == 1 else mirror_.combine(
-                roots[primary], {p: r for p, r in roots.items() if p != primary}, Path(scratch))
-        except mirror_.MirrorError as error:
-            _fail("SG704", str(error))
-        return _rendered_from(checked, out, mirror_root, tool, clusters, jobs, full, run_verify)
-
-
-def _rendered_from(checked: driver.Checked, out: Path, mirror_root: Path, tool: kz.Kustomize, clusters: tuple[str, ...],
-                   jobs: int | None, full: bool, run_verify: bool) -> tuple[driver.Checked, driver.Rendered]:
-    output = _output()
-    output.detail(f"using {tool.describe()}; upstream mirror {mirror_root}")
-    # A progress line only for a person at a terminal: CI logs keep no carriage returns.
-    watched = output.verbosity >= 0 and sys.stderr.isatty() and not os.environ.get("CI")
-    show = (lambda line: click.echo(f"\r\033[K{line}", err=True, nl=False)) if watched else None
-    try:
-        rendered = driver.render_checked(checked, out, mirror_root, tool, clusters, jobs or 0, full, show, run_verify)
-    except driver.UnknownCluster as error:
-        _fail("SG706", str(error))
-    except mirror_.MirrorError as error:
-        _fail("SG704", str(error))
-    if show:
-        click.echo("\r\033[K", err=True, nl=False)
-    for cluster in rendered.result.clusters:
-        output.detail(f"{out / cluster.overlay}: {len(cluster.resources)} resources" if not cluster.error else f"{out / cluster.overlay}: failed")
-        if cluster.error:
-            click.echo(f"{out / cluster.overlay}: error: kustomize build failed for cluster {cluster.cluster}:\n{cluster.error}", err=True)
-    return checked, rendered
+def _render_opts(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], kustomize_path: str | None, jobs: int | None,
+                 clusters: tuple[str, ...], golden: Path | None = None) -> driver.RenderOptions:
+    return driver.RenderOptions(stack_file, overlays, releases.parse_upstream(upstream), kustomize_path, jobs or 0, clusters, golden)
 
 
 @cli.command()
@@ -421,38 +345,20 @@ def _rendered_from(checked: driver.Checked, out: Path, mirror_root: Path, tool: 
 @format_option
 @_edge
 def render(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], kustomize_path: str | None, jobs: int | None,
-           clusters: tuple[str, ...], golden_dir: Path | None, check_only: bool, golden_format: str, output_format: str) -> None:
+           clusters: tuple[str, ...], golden_dir: Path | None, check_only: bool, golden_format: str, output_format: str) -> int:
     """Render every cluster with kustomize, verify it, and write compact goldens."""
-    checked, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, golden_format == "full",
-                                  output_format=output_format)
-    output = _output()
-    out = overlays or driver.default_output(stack_file, checked.stack)  # type: ignore[arg-type]
-    style = output.style(sys.stderr)
-    for problem in rendered.problems:
-        file = str(out / problem.overlay / "kustomization.yaml")
-        if output_format == "github":
-            click.echo(problem.github(file))
-        elif output_format == "text":
-            click.echo(problem.render(file, style), err=True, color=True)
-    if output_format == "json":
-        _emit_json(p.as_json() for p in rendered.problems)
-    target = golden_dir or stack_file.parent / "golden"
-    stack_clusters = [c.name for c in checked.stack.clusters]  # type: ignore[union-attr]
-    changes = _written(target, lambda: driver.golden_changes(target, rendered, stack_clusters, check_only))
-    for path in changes.foreign:
-        click.echo(f"{target / path}: warning: not written by stackgen; kept as is", err=True)
-    touched = changes.added + changes.changed + changes.removed
-    stale = sorted({path.split("/", 1)[0] for path in touched if "/" in path}) or (["golden/"] if changes.stale else [])
-    result = rendered.result
+    options = _render_opts(stack_file, overlays, upstream, kustomize_path, jobs, clusters, golden_dir)
+    done = driver.render_stack(options, check_only, golden_format == "full", _Reporter(_diagnostics_format(output_format)))
+    _foreign(done.golden_root, done.changes)
     if output_format == "text":
-        kept = f"; golden kept for {', '.join(rendered.held_back)} (failed)" if rendered.held_back else ""
-        output.say(f"rendered {plural(len(result.clusters), 'cluster')} with kustomize {result.kustomize_version}: "
-                   f"{result.built} built, {result.cached} cached; {_golden_summary(stale, check_only)}{kept}")
-    if rendered.failed or (check_only and stale):
-        sys.exit(EXIT_INVALID)
+        result, held_back = done.rendered.result, done.rendered.held_back
+        kept = f"; golden kept for {', '.join(held_back)} (failed)" if held_back else ""
+        _output().say(f"rendered {plural(len(result.clusters), 'cluster')} with kustomize {result.kustomize_version}: "
+                      f"{result.built} built, {result.cached} cached; {_golden_summary(done.stale, check_only)}{kept}")
+    return done.exit_code
 
 
-def _golden_summary(changed: list[str], check_only: bool) -> str:
+def _golden_summary(changed: t.Sequence[str], check_only: bool) -> str:
     if not changed:
         return "golden up to date"
     return ("golden stale for " if check_only else "golden updated for ") + ", ".join(changed)
@@ -467,21 +373,15 @@ def _golden_summary(changed: list[str], check_only: bool) -> str:
               help="text for a terminal, markdown for a pull-request comment, json for tools; all on stdout.")
 @_edge_own_json
 def diff(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], kustomize_path: str | None, jobs: int | None,
-         clusters: tuple[str, ...], golden_dir: Path | None, output_format: str) -> None:
+         clusters: tuple[str, ...], golden_dir: Path | None, output_format: str) -> int:
     """Semantic diff of a fresh render against golden/: which resource, which field."""
-    checked, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, False, run_verify=False,
-                                  output_format=output_format)
-    target = golden_dir or stack_file.parent / "golden"
-    try:
-        diffs = _diffs(checked, rendered, target, kustomize_path, jobs, clusters, releases.parse_upstream(upstream))
-    except golden_.GoldenError as error:  # goldens come from pull requests: a bad one is refused, never followed or quoted
-        _fail("SG708", str(error), target, exit_code=EXIT_INVALID)
+    options = _render_opts(stack_file, overlays, upstream, kustomize_path, jobs, clusters, golden_dir)
+    done = driver.diff_stack(options, _Reporter(_diagnostics_format(output_format)))
     if output_format == "text":
-        click.echo(golden_.render_text(diffs, _output().style(sys.stdout)), nl=False, color=True)
+        click.echo(golden_.render_text(done.diffs, _output().style(sys.stdout)), nl=False, color=True)
     else:
-        click.echo((golden_.render_markdown if output_format == "markdown" else golden_.render_json)(diffs), nl=False)
-    if rendered.failed or any(d.changes or d.notes for d in diffs):
-        sys.exit(EXIT_INVALID)
+        click.echo((golden_.render_markdown if output_format == "markdown" else golden_.render_json)(done.diffs), nl=False)
+    return done.exit_code
 
 
 @cli.command()
@@ -493,41 +393,12 @@ def diff(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], kus
               help="text for a person, json for tools; on stdout.")
 @_edge_own_json
 def plan(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], kustomize_path: str | None, jobs: int | None,
-         clusters: tuple[str, ...], golden_dir: Path | None, output_format: str) -> None:
+         clusters: tuple[str, ...], golden_dir: Path | None, output_format: str) -> int:
     """Upgrade plan: what needs a person before the sync onto a new Kubeflow release (exit 1 if anything)."""
-    checked, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, False, run_verify=False,
-                                  output_format=output_format)
-    target = golden_dir or stack_file.parent / "golden"
-    try:
-        old_pins = driver.old_pins(checked, target, rendered, kz.find_kustomize(kustomize_path), jobs or 0,
-                                   choice=releases.parse_upstream(upstream))
-        goldens = {c: driver.read_golden(target, c) for c in rendered.golden}
-        pins = {c: golden_.golden_pin(files, f"{target / c / 'index.yaml'}") for c, files in goldens.items()}
-        indexed = {c: golden_.read_index(files["index.yaml"], f"{target / c / 'index.yaml'}")["resources"]
-                   for c, files in goldens.items() if "index.yaml" in files}
-    except golden_.GoldenError as error:
-        _fail("SG708", str(error), target, exit_code=EXIT_INVALID)
-    stack = checked.stack
-    assert stack is not None
-    plans = [plan_.plan_cluster(c.cluster, pins.get(c.cluster), releases.release_of(stack.upstream.kubeflow, stack.cluster(c.cluster)),
-                                None if (old := old_pins.get(c.cluster)) is None or old.resources is None else old.resources.values(),
-                                c.resources, indexed.get(c.cluster, ()))
-             for c in rendered.result.clusters if not c.error]
-    click.echo((plan_.render_json if output_format == "json" else plan_.render_text)(plans), nl=False)
-    if rendered.failed or any(p.items or p.note.startswith("kubeflow/manifests") for p in plans):
-        sys.exit(EXIT_INVALID)
-
-
-def _diffs(checked: driver.Checked, rendered: driver.Rendered, target: Path, kustomize_path: str | None, jobs: int | None,
-           clusters: tuple[str, ...], choice: releases.MirrorChoice) -> list[golden_.ClusterDiff]:
-    old_pins = driver.old_pins(checked, target, rendered, kz.find_kustomize(kustomize_path), jobs or 0, choice=choice)
-    current = {c.cluster: {golden_.resource_key(r): r for r in c.resources} for c in rendered.result.clusters if not c.error}
-    diffs = [golden_.diff_cluster(cluster, driver.read_golden(target, cluster), files, old_pins.get(cluster), current.get(cluster))
-             for cluster, files in sorted(rendered.golden.items())]
-    if not clusters:  # a cluster gone from the stack: every resource it had is removed
-        gone = set(driver.golden_clusters(target)) - {c.name for c in checked.stack.clusters}  # type: ignore[union-attr]
-        diffs += [golden_.diff_cluster(cluster, driver.read_golden(target, cluster), {}) for cluster in sorted(gone)]
-    return diffs
+    options = _render_opts(stack_file, overlays, upstream, kustomize_path, jobs, clusters, golden_dir)
+    done = driver.plan_stack(options, _Reporter(_diagnostics_format(output_format)))
+    click.echo((plan_.render_json if output_format == "json" else plan_.render_text)(done.plans), nl=False)
+    return done.exit_code
 
 
 @cli.command()
@@ -537,18 +408,15 @@ def _diffs(checked: driver.Checked, rendered: driver.Rendered, target: Path, kus
               help="text: one image (or SOURCE TARGET pair) per line, by cluster; json: the same as a mapping.")
 @_edge_own_json
 def images(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], kustomize_path: str | None, jobs: int | None,
-           clusters: tuple[str, ...], output_format: str) -> None:
+           clusters: tuple[str, ...], output_format: str) -> int:
     """Every container image each cluster's render pulls, for mirroring into a private registry.
 
     With `spec.registry.mirror` set, each line is `SOURCE TARGET` (e.g. for `crane copy`).
     """
-    checked, rendered = _rendered(stack_file, overlays, upstream, kustomize_path, jobs, clusters, False, run_verify=False,
-                                  output_format=output_format)
-    mirror = checked.stack.registry_mirror if checked.stack else None
-    listing = {c.cluster: images_.pulled(c.resources, mirror) for c in rendered.result.clusters if not c.error}
-    click.echo((images_.render_json if output_format == "json" else images_.render_text)(listing), nl=False)
-    if rendered.failed:
-        sys.exit(EXIT_INVALID)
+    options = _render_opts(stack_file, overlays, upstream, kustomize_path, jobs, clusters)
+    done = driver.list_images(options, _Reporter(_diagnostics_format(output_format)))
+    click.echo((images_.render_json if output_format == "json" else images_.render_text)(done.listing), nl=False)
+    return done.exit_code
 
 
 @cli.command()
@@ -557,13 +425,11 @@ def images(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], k
               help="A mirror folder laid out like ../shared/upstream.")
 @click.option("--pin", default=None, help="The kubeflow/manifests tag the mirror holds [default: the one its remotes.yaml maps].")
 @_edge
-def vendor(source: Path, pin: str | None) -> None:
+def vendor(source: Path, pin: str | None) -> int:
     """Copy a pinned upstream mirror into the local cache (one folder per release), for offline renders."""
-    try:
-        pin, target = vendor_.vendor(source, pin)
-    except mirror_.MirrorError as error:
-        _fail("SG704", str(error))
-    _output().say(f"vendored {source} as kubeflow/manifests {pin} into {target}")
+    held, target = driver.vendor_mirror(source, pin)
+    _output().say(f"vendored {source} as kubeflow/manifests {held} into {target}")
+    return EXIT_OK
 
 
 @cli.command()
@@ -573,18 +439,14 @@ def vendor(source: Path, pin: str | None) -> None:
 @click.option("--cloud", "clouds", type=click.Choice(scaffold.CLOUDS), multiple=True, help="A cluster on this cloud (repeatable) [default: aws].")
 @click.option("--engine", type=click.Choice(scaffold.ENGINES), default="argocd", show_default=True, help="The GitOps engine.")
 @_edge
-def init(output: Path, clouds: tuple[Cloud, ...], engine: scaffold.Engine) -> None:
+def init(output: Path, clouds: tuple[Cloud, ...], engine: scaffold.Engine) -> int:
     """Write a commented starter stack.yaml that builds as is, and the schema its editor modeline names."""
     repeated = sorted({cloud for cloud in clouds if clouds.count(cloud) > 1})
     if repeated:
         raise click.UsageError(f"--cloud {', '.join(repeated)} given more than once: init writes one cluster per cloud")
-    try:
-        written = scaffold.write(output, clouds, engine)
-    except scaffold.Exists as error:
-        _fail("SG707", str(error))
-    except OSError as error:
-        _fail("SG702", f"cannot write {error.filename}: {error.strerror}")
+    written = driver.write_starter(output, clouds, engine)
     _output().say("".join(f"wrote {path}\n" for path in written) + f"next: stackgen validate -f {output}")
+    return EXIT_OK
 
 
 @cli.command()
@@ -595,19 +457,21 @@ def schema() -> None:
 
 
 def main() -> None:
+    sys.exit(_run())
+
+
+def _run() -> int:
     try:
-        cli.main(prog_name="stackgen", standalone_mode=False)
-    except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
+        outcome = cli.main(prog_name="stackgen", standalone_mode=False)
     except click.ClickException as error:
         error.show()
-        sys.exit(EXIT_ENVIRONMENT)
+        return EXIT_ENVIRONMENT
     except click.exceptions.Abort:
-        sys.exit(EXIT_ENVIRONMENT)
+        return EXIT_ENVIRONMENT
     except KeyboardInterrupt:
-        sys.exit(130)
-    except SystemExit:
-        raise
+        return 130
     except Exception as error:  # noqa: BLE001 - the last line of defence: never a traceback
         click.echo(f"stackgen: internal error: {type(error).__name__}: {error}. Please report it.", err=True)
-        sys.exit(EXIT_ENVIRONMENT)
+        return EXIT_ENVIRONMENT
+    # standalone_mode=False hands back the code a command exited with (None: a plain return).
+    return outcome if isinstance(outcome, int) else EXIT_OK

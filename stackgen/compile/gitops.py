@@ -21,7 +21,9 @@ from dataclasses import dataclass
 
 from stackgen import catalog
 from stackgen.model import Cluster, Stack
-from stackgen.place import ClusterPlan, Placement
+
+if t.TYPE_CHECKING:  # place imports compile.stores, so a runtime import here would be a cycle
+    from stackgen.place import ClusterPlan, Placement
 
 Object = dict[str, t.Any]
 ARGOCD_NAMESPACE = "argocd"

@@ -13,16 +13,15 @@ Layout (DESIGN.md "Output layout"):
 
 from __future__ import annotations
 
-import dataclasses
 import typing as t
 from dataclasses import dataclass
 
-import yaml
-
-from stackgen import catalog, releases
+from stackgen import catalog, releases, yamlio
 from stackgen.compile import gitops, images, workloads
 from stackgen.model import Cluster, Secret, Stack
-from stackgen.place import ClusterPlan, Placement
+
+if t.TYPE_CHECKING:  # place imports compile.stores, so a runtime import here would be a cycle
+    from stackgen.place import ClusterPlan, Placement
 
 FileTree = dict[str, bytes]
 
@@ -85,24 +84,26 @@ def delivered_unit(stack: Stack, cluster: Cluster, component: str, credentials: 
                    accounts_elsewhere: frozenset[str] = frozenset()) -> tuple[Unit, Unit | None]:
     """The unit the engine syncs for `component` on `cluster`, and the shared unit it wraps, if any.
 
-    Where upstream's default credentials are replaced, their ExternalSecrets travel in the unit
-    whose pods need them (the cluster's own folder syncs last, which would deadlock the first
-    sync). Their stores and keys are the cluster's own, so they go in a per-cluster unit
-    `<component>-<cluster>`: into the unit itself where it is per cluster already (EKS auth),
-    else into a thin one over the shared unit, which stays shared and is rendered once.
+    What belongs to one cluster alone never makes a large component's unit per cluster (Istio
+    or KServe rendered once per cluster, issue 19): it goes in a small unit
+    `<component>-<cluster>` over the shared unit, which stays shared and is rendered once.
+    That small unit holds the cluster's patches to upstream objects (its EKS issuer, its
+    ingress host) and, where upstream's default credentials are replaced, their
+    ExternalSecrets, whose stores and keys are the cluster's own: they travel in the unit whose
+    pods need them (the cluster's own folder syncs last, which would deadlock the first sync).
     """
     unit = unit_for(stack, cluster, component)
     local = tuple(sorted(workloads.credential_objects(component, cluster, credentials, accounts_elsewhere).items()))
-    if not local:
+    patches = _cluster_patches(component, cluster)
+    if not local and not patches:
         return unit, None
-    if unit.variant == cluster.name:
-        return dataclasses.replace(unit, local=local), None
     wrapper = Unit(name=f"{component}-{cluster.name}", component=component, variant=cluster.name, paths=(), layers=(),
-                   patches=(), namespace=None, local=local, base=unit.name, release=unit.release)
+                   patches=patches, namespace=None, local=local, base=unit.name, release=unit.release)
     return wrapper, unit
 
 
 def unit_for(stack: Stack, cluster: Cluster, component: str) -> Unit:
+    """The shared unit of `component` for clusters like `cluster`: by cloud, role and release, never by name."""
     release = releases.release_of(stack.upstream.kubeflow, cluster)
     entry = catalog.component_at(component, release)
     edge = cluster.is_edge and entry.edge_paths is not None
@@ -110,10 +111,8 @@ def unit_for(stack: Stack, cluster: Cluster, component: str) -> Unit:
     layer_names = {cluster.cloud, *cluster.roles} & entry.layers
     if cluster.is_edge:
         layer_names &= {"edge"} if edge else set()
-    patches = tuple(catalog.UNIT_FIXES.get(component, ())) + _credential_deletions(component) + _cluster_patches(component, cluster)
-    if _cluster_patches(component, cluster):
-        variant = cluster.name
-    elif edge:
+    patches = tuple(catalog.UNIT_FIXES.get(component, ())) + _credential_deletions(component)
+    if edge:
         variant = "edge"
     elif paths != entry.paths or layer_names - {"edge"}:
         variant = cluster.cloud
@@ -142,14 +141,14 @@ def _credential_deletions(component: str) -> tuple[t.Mapping[str, t.Any], ...]:
         identity = {"name": credential.name} if unset else {"name": credential.name, "namespace": credential.namespace}
         deletions.append({
             "target": {"version": "v1", "kind": "Secret", **identity},
-            "patch": yaml.dump({"$patch": "delete", "apiVersion": "v1", "kind": "Secret", "metadata": identity},
-                               Dumper=_Dumper, sort_keys=False, width=4096),
+            "patch": yamlio.OVERLAYS.dump({"$patch": "delete", "apiVersion": "v1", "kind": "Secret", "metadata": identity}),
         })
     return tuple(deletions)
 
 
 def _cluster_patches(component: str, cluster: Cluster) -> tuple[t.Mapping[str, t.Any], ...]:
-    """Patches that carry one cluster's values, making the unit `<component>-<cluster>`."""
+    """Patches that carry one cluster's values, applied in `<component>-<cluster>` over the
+    shared unit: each targets one object by kind, name and namespace."""
     # EKS's oauth2-proxy overlay carries literal AWS_REGION / CLUSTER_ID placeholders in the
     # issuer that trusts the cluster's service-account tokens: fill in this cluster's issuer.
     if component == "auth" and cluster.cloud == "aws" and cluster.oidc_issuer:
@@ -170,7 +169,7 @@ def _json_patch(group: str, version: str, kind: str, name: str, namespace: str, 
     target = {"group": group, "version": version, "kind": kind, "name": name, "namespace": namespace}
     if not group:
         del target["group"]
-    operation = yaml.dump([{"op": "replace", "path": path, "value": value}], Dumper=_Dumper, sort_keys=False, width=4096)
+    operation = yamlio.OVERLAYS.dump([{"op": "replace", "path": path, "value": value}])
     return {"target": target, "patch": operation}
 
 
@@ -178,9 +177,12 @@ def _unit_files(unit: Unit, stack: Stack) -> FileTree:
     release = unit.release
     root = f"units/{unit.name}"
     if unit.base:
-        wrapper = {"apiVersion": KUSTOMIZE_API, "kind": "Kustomization", "resources": [f"../{unit.base}"] + [name for name, _ in unit.local]}
-        files = {f"{root}/kustomization.yaml": _yaml(wrapper, f"# Unit {unit.name}: units/{unit.base} with cluster {unit.variant}'s "
-                                                              "replacements of upstream's default credentials.\n")}
+        wrapper: dict[str, t.Any] = {"apiVersion": KUSTOMIZE_API, "kind": "Kustomization",
+                                     "resources": [f"../{unit.base}"] + [name for name, _ in unit.local]}
+        if unit.patches:
+            wrapper["patches"] = [dict(patch) for patch in unit.patches]
+        what = " and ".join((["values"] if unit.patches else []) + (["replacements of upstream's default credentials"] if unit.local else []))
+        files = {f"{root}/kustomization.yaml": _yaml(wrapper, f"# Unit {unit.name}: units/{unit.base} with cluster {unit.variant}'s {what}.\n")}
         files.update({f"{root}/{name}": _yaml(obj) for name, obj in unit.local})
         return files
     body: dict[str, t.Any] = {"apiVersion": KUSTOMIZE_API, "kind": "Kustomization"}
@@ -242,19 +244,5 @@ def _layer_files(layer: str) -> FileTree:
     return files
 
 
-class _Dumper(yaml.CSafeDumper if hasattr(yaml, "CSafeDumper") else yaml.SafeDumper):  # type: ignore[misc]
-    pass
-
-
-def _represent_str(dumper: yaml.BaseDumper, value: str) -> yaml.Node:
-    # Multi-line strings (patches, JSON config) read best, and diff best, as literal blocks.
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
-
-
 def _yaml(body: t.Mapping[str, t.Any], comment: str = "") -> bytes:
-    text = yaml.dump(body, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096)
-    return (HEADER + comment + text).encode("utf-8")
+    return (HEADER + comment + yamlio.OVERLAYS.dump(body)).encode("utf-8")

@@ -13,7 +13,9 @@ import typing as t
 from stackgen import catalog
 from stackgen.compile import images, stores
 from stackgen.model import STORE_CLOUD, Cluster, Model, Secret, Stack, TrainingJob
-from stackgen.place import ClusterPlan
+
+if t.TYPE_CHECKING:  # place imports compile.stores, so a runtime import here would be a cycle
+    from stackgen.place import ClusterPlan
 
 Object = dict[str, t.Any]
 WORKLOAD_SERVICE_ACCOUNT = stores.WORKLOAD_SERVICE_ACCOUNT
@@ -40,7 +42,7 @@ def own_objects(stack: Stack, plan: ClusterPlan) -> dict[str, Object]:
     objects: dict[str, Object] = {}
     for namespace in plan.namespaces:
         objects[f"namespace-{namespace}.yaml"] = _namespace(namespace, mesh)
-        objects[f"serviceaccount-{namespace}.yaml"] = _service_account(cluster, namespace)
+        objects[f"serviceaccount-{namespace}.yaml"] = _service_account(cluster, namespace, reads_storage=True)
         if mesh:
             objects[f"authorizationpolicy-{namespace}.yaml"] = _allow_in_mesh(namespace)
     volume_datasets = set()
@@ -83,7 +85,7 @@ def credential_objects(component: str, cluster: Cluster, credentials: t.Sequence
         objects.update(stores.objects(credential, cluster, MANAGED_BY))
         # Upstream creates the namespace; the store's workload identity needs the account in it.
         if credential.auth is None and STORE_CLOUD[credential.store] == cluster.cloud and credential.namespace not in accounts_elsewhere:
-            objects[f"serviceaccount-{credential.namespace}.yaml"] = _service_account(cluster, credential.namespace)
+            objects[f"serviceaccount-{credential.namespace}.yaml"] = _service_account(cluster, credential.namespace, reads_storage=False)
     return objects
 
 
@@ -128,7 +130,7 @@ def _allow_in_mesh(namespace: str) -> Object:
     }
 
 
-def _service_account(cluster: Cluster, namespace: str) -> Object:
+def _service_account(cluster: Cluster, namespace: str, reads_storage: bool) -> Object:
     annotations: dict[str, str] = {}
     labels: dict[str, str] = {}
     identity = cluster.identity
@@ -143,7 +145,8 @@ def _service_account(cluster: Cluster, namespace: str) -> Object:
     if annotations:
         extra["annotations"] = annotations
     account: Object = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(WORKLOAD_SERVICE_ACCOUNT, namespace, **extra)}
-    if cluster.s3_endpoint and cluster.s3_credentials:
+    if reads_storage and cluster.s3_endpoint and cluster.s3_credentials:
+        # Only workload namespaces get the keys (a component's account reads its store, not S3).
         # KServe's storage initializer takes S3 keys, endpoint included, from the Secrets listed
         # on the predictor's service account (KServe docs, "Deploy InferenceService with a saved
         # model on S3"); annotations on the account itself are read only with an IRSA role.
