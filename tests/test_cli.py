@@ -77,7 +77,7 @@ def test_removed_cluster_disappears_and_users_file_stays(project: Path) -> None:
     assert notes.read_text() == "site contact: ..."
     # The edge role's selectors now match nothing (warnings, at each), and the user's file is kept.
     edge = "warning: no cluster has role `edge` (yet); this selector matches nothing [SG209]"
-    assert result.stderr.splitlines() == [*(f"{stack}:{at}: {edge}" for at in ("50:32", "56:104", "64:121", "66:109")),
+    assert result.stderr.splitlines() == [*(f"{stack}:{at}: {edge}" for at in ("55:32", "61:104", "72:121", "74:109")),
                                           f"{notes}: warning: not written by stackgen; kept as is"]
 
 

@@ -119,7 +119,9 @@ def test_removing_a_cluster_changes_no_file_of_another(tmp_path: Path) -> None:
     before = compiled(BUNDLED)
     text = BUNDLED.read_text()
     start, end = text.index("    - name: azure-weu"), text.index("    - name: edge-store17")
-    after = _compile_text(text[:start] + text[end:], tmp_path)
+    # The cluster goes, and with it the secret only it runs (`runsOn: [azure-weu]` would name nothing).
+    kept = [line for line in (text[:start] + text[end:]).splitlines(keepends=True) if "runsOn: [azure-weu]" not in line]
+    after = _compile_text("".join(kept), tmp_path)
     assert {p: c for p, c in after.items() if before.get(p) != c} == {}  # nothing changed, only removed
     for cluster in ("aws-use1", "edge-store17", "gcp-euw4"):
         own = {p for p in before if p.startswith((f"clusters/{cluster}/", f"gitops/argocd/{cluster}/"))}
