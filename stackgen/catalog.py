@@ -1,4 +1,11 @@
-"""catalog: DESIGN.md's component table as data, pinned to kubeflow/manifests 26.03.
+"""catalog: DESIGN.md's component table as data, per kubeflow/manifests release.
+
+Two releases are supported, oldest first: v1.11.0 and 26.03. They ship the same components with
+the same needs; only some upstream paths moved (v1.11.0's README and both `example/`
+kustomizations): Pipelines was `applications/pipeline/upstream/env/cert-manager/
+platform-agnostic-multi-user`, cert-manager was `common/cert-manager/base` plus its
+`kubeflow-issuer/base`. v1.11.0's example also lists `common/networkpolicies/base` and the PSS
+baseline Component, which 26.03 dropped: no component here uses them, at either release.
 
 Each component lists its real upstream paths and what it needs; `resolve` closes a request over
 those needs and orders the result so that what a component needs always comes before it.
@@ -8,12 +15,15 @@ oauth2-proxy) or kustomize Components under `overlays/components/<layer>/` that 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import typing as t
 from dataclasses import dataclass, field
 
 KUBEFLOW_MANIFESTS = "https://github.com/kubeflow/manifests"
-SUPPORTED_RELEASES = ("26.03",)
+# Oldest first: a rollout wave never runs a newer release than the waves before it.
+SUPPORTED_RELEASES = ("v1.11.0", "26.03")
+DEFAULT_RELEASE = "26.03"
 
 # Edge clusters are small and run no mesh: only core KServe and what it cannot run without.
 EDGE_COMPONENTS = frozenset({"kserve", "cert-manager", "kubeflow-namespace"})
@@ -140,6 +150,18 @@ COMPONENTS: tuple[Component, ...] = (
 )
 
 BY_NAME: t.Mapping[str, Component] = {c.name: c for c in COMPONENTS}
+
+# What moved at older releases: the component as that release ships it (needs are the same).
+_MOVED: t.Mapping[str, t.Mapping[str, tuple[str, ...]]] = {
+    "v1.11.0": {
+        "cert-manager": ("common/cert-manager/base", "common/cert-manager/kubeflow-issuer/base"),
+        "pipelines": ("applications/pipeline/upstream/env/cert-manager/platform-agnostic-multi-user",),
+    },
+}
+_BY_RELEASE: t.Mapping[str, t.Mapping[str, Component]] = {
+    release: {c.name: dataclasses.replace(c, paths=_MOVED.get(release, {}).get(c.name, c.paths)) for c in COMPONENTS}
+    for release in SUPPORTED_RELEASES
+}
 NAMES: tuple[str, ...] = tuple(c.name for c in COMPONENTS)
 _RANK = {name: rank for rank, name in enumerate(NAMES)}
 
@@ -151,8 +173,13 @@ def needs_of(name: str, edge: bool) -> tuple[str, ...]:
     return component.needs
 
 
-def paths_of(name: str, cloud: str, edge: bool) -> tuple[str, ...]:
-    component = BY_NAME[name]
+def component_at(name: str, release: str) -> Component:
+    """The component as kubeflow/manifests `release` ships it (a supported release: validate checks)."""
+    return _BY_RELEASE[release][name]
+
+
+def paths_of(name: str, cloud: str, edge: bool, release: str) -> tuple[str, ...]:
+    component = component_at(name, release)
     if edge and component.edge_paths is not None:
         return component.edge_paths
     return component.cloud_paths.get(cloud, component.paths)
@@ -195,6 +222,17 @@ def depth(name: str, edge: bool) -> int:
 
 def remote_url(path: str, release: str) -> str:
     return f"{KUBEFLOW_MANIFESTS}//{path}?ref={release}"
+
+
+# `upstream.mode: vendored`: the release's upstream lives in the output folder, as the mirror
+# lays it out (`upstream/<release>/kubeflow-manifests/<path>`), and units name it relatively.
+VENDORED_ROOT = "upstream"
+UNIT_TO_VENDORED = f"../../{VENDORED_ROOT}/"
+
+
+def upstream_reference(path: str, release: str, mode: str) -> str:
+    """How a unit (`units/<unit>/`) names an upstream path: its pinned remote base, or its vendored copy."""
+    return f"{UNIT_TO_VENDORED}{release}/kubeflow-manifests/{path}" if mode == "vendored" else remote_url(path, release)
 
 
 # --- layers: kustomize Components applied inside units -------------------------------------

@@ -5,7 +5,8 @@ emitted, and that each is emitted only by the modules listed (each rule has one 
 
 Codes are stable: tests, CI annotations and users' scripts rely on them. Ranges follow the
 pipeline: SG0xx load, SG1xx schema, SG2xx references and placement, SG3xx credentials,
-SG4xx placement's refusals, SG6xx verify and the first sync, SG7xx the environment.
+SG25x rollout waves, SG4xx placement's refusals, SG6xx verify and the first sync, SG7xx the
+environment, SG8xx what an upgrade plan asks a person to do before the sync.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def _codes(*codes: Code) -> t.Mapping[str, Code]:
 
 
 _LOAD, _VALIDATE, _PLACE, _VERIFY, _FIRSTSYNC, _ERRORS = ("load",), ("validate",), ("place",), ("verify",), ("firstsync",), ("errors",)
+_RELEASES, _PLAN = ("releases",), ("plan",)
 
 CODES: t.Mapping[str, Code] = _codes(
     Code("SG001", "error", _LOAD, "file cannot be read", "stack.yaml without read permission"),
@@ -72,6 +74,11 @@ CODES: t.Mapping[str, Code] = _codes(
     Code("SG210", "error", _VALIDATE, "hub topology with a cluster that has no `server`", "`topology: hub` and a cluster without `server`"),
     Code("SG211", "error", ("validate", "place"), "two declarations that become the same file or object",
          "secrets `a-b/c` and `a/b-c` (both `secretstore-a-b-c.yaml`)"),
+    Code("SG250", "error", _RELEASES, "rollout wave that names no cluster and no role of the stack", "`clusters: [gcp-canry]` in a wave"),
+    Code("SG251", "error", _RELEASES, "cluster in two rollout waves", "`gcp-train` named in both `canary` and `rest`"),
+    Code("SG252", "error", _RELEASES, "cluster in no rollout wave, where waves are declared", "a new cluster no wave names or selects"),
+    Code("SG253", "error", _RELEASES, "later rollout wave on a newer Kubeflow release than an earlier one",
+         "`canary` on v1.11.0 and `rest` on 26.03"),
     Code("SG301", "error", _VALIDATE, "literal credential in stack.yaml (shown masked)", "`password: hunter2`"),
     Code("SG401", "error", _PLACE, "EKS cluster running auth without its OIDC issuer", "an aws cluster with kubeflow and no `oidcIssuer`"),
     Code("SG402", "error", _PLACE, "component or training job on an edge cluster, which runs only core KServe",
@@ -125,6 +132,18 @@ CODES: t.Mapping[str, Code] = _codes(
     Code("SG707", "error", _ERRORS, "a file stackgen would write is in the way", "`stackgen init` where stack.yaml exists"),
     Code("SG708", "error", _ERRORS, "a golden file that cannot be read as one: a link, a special or oversized file, damaged YAML or index (exit 1)",
          "golden/<cluster>/index.yaml that is a symbolic link"),
+    Code("SG801", "error", _PLAN, "upgrade plan: prune deletes a CustomResourceDefinition, and every custom resource of its kind",
+         "a CRD the new release no longer ships"),
+    Code("SG802", "error", _PLAN, "upgrade plan: prune deletes a PersistentVolumeClaim or StatefulSet (data)",
+         "a StatefulSet the new release renames"),
+    Code("SG803", "error", _PLAN, "upgrade plan: prune deletes a database of Pipelines, Katib or Model Registry",
+         "Pipelines' MySQL Deployment gone from the new render"),
+    Code("SG804", "error", _PLAN, "upgrade plan: prune deletes a Namespace, and everything in it", "a namespace the new release drops"),
+    Code("SG805", "error", _PLAN, "upgrade plan: an immutable field changes, so a plain apply fails",
+         "a Deployment whose `spec.selector` changes"),
+    Code("SG806", "error", _PLAN, "upgrade plan: a CRD version leaves spec.versions while stored objects may use it",
+         "`v1alpha1` dropped from a CRD"),
+    Code("SG807", "error", _PLAN, "upgrade plan: a resource moves to another namespace", "a ConfigMap moving from `kubeflow` to `kubeflow-system`"),
 )
 """Every code, in order. Environment codes (SG7xx) have a file but no line and exit 2 unless
 said otherwise; all others are diagnostics at a line of stack.yaml or a rendered resource."""

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stackgen import explain as explain_
-from stackgen import firstsync, scaffold
+from stackgen import firstsync, releases, scaffold
 from stackgen import golden as golden_
 from stackgen import kustomize as kz
+from stackgen import mirror as mirror_
+from stackgen import plan as plan_
 from stackgen import render as render_
 from stackgen import vendor as vendor_
 from stackgen import verify as verify_
@@ -32,6 +34,7 @@ from stackgen.errors import (
     EXIT_INVALID,
     EXIT_OK,
     Invalid,
+    MirrorError,
     OutputError,
     StackgenError,
     StaleOverlays,
@@ -91,6 +94,24 @@ def compile_checked(checked: Checked) -> FileTree:
     return compile_stack(checked.stack, checked.placement)
 
 
+def output_tree(checked: Checked, choice: releases.MirrorChoice | None = None, env: t.Mapping[str, str] | None = None) -> FileTree:
+    """What `build` writes: the compiled tree, and with `upstream.mode: vendored` the upstream its
+    units use, read from each release's mirror (SG704, at `upstream.mode`, where there is none)."""
+    files = compile_checked(checked)
+    if checked.stack.upstream.mode != "vendored":
+        return files
+    try:
+        for release, paths in sorted(vendor_.used_paths(files).items()):
+            root = upstream_dir(releases.explicit_for(choice or releases.MirrorChoice(), release), release, env)
+            files.update(vendor_.vendored_files(root, release, paths))
+    except (UpstreamMissing, MirrorError) as error:
+        # Vendored mode copies upstream into the output: located at the key that asks for it.
+        where = checked.loaded.source.value_at(("spec", "upstream", "mode"))
+        raise UpstreamMissing(f"upstream.mode vendored needs the upstream mirror at build time: {error.message}",
+                              f"{checked.loaded.file}:{where.line}:{where.column}") from None
+    return files
+
+
 def default_output(stack_file: Path, stack: Stack) -> Path:
     """Beside stack.yaml, at `spec.gitops.path` (where the engine objects say it is)."""
     return stack_file.parent / stack.gitops.path
@@ -129,13 +150,18 @@ def upstream_dir(explicit: Path | None, pin: str, env: t.Mapping[str, str] | Non
         candidates.append(Path(environment["STACKGEN_UPSTREAM"]))
     candidates.append(vendor_.cache_dir(pin, environment))
     for candidate in candidates:
-        if candidate and (candidate / "remotes.yaml").is_file():
+        if candidate and releases.serves(candidate, pin):
             return candidate
-    tried = ", ".join(str(c) for c in candidates if c)
+    tried = ", ".join(str(c) + _holds(c) for c in candidates if c)
     raise UpstreamMissing(
         f"no upstream mirror for kubeflow/manifests {pin} (tried {tried}); "
-        "run `stackgen vendor --from DIR` once, or pass --upstream DIR / set $STACKGEN_UPSTREAM"
+        "run `stackgen vendor --from DIR` once, or pass --upstream DIR (--upstream TAG=DIR per release) / set $STACKGEN_UPSTREAM"
     )
+
+
+def _holds(candidate: Path) -> str:
+    held = releases.held_release(candidate) if (candidate / "remotes.yaml").is_file() else None
+    return f" (holds {held})" if held else ""
 
 
 def render_checked(
@@ -164,7 +190,8 @@ def render_checked(
     # was reviewed as working, and one cluster's failure never holds back another's goldens.
     failed = {p.cluster for p in problems if p.severity == "error"}
     golden = {
-        cluster.cluster: golden_.golden_files(cluster, result.pristine, checked.stack.upstream.kubeflow, result.kustomize_version, full)
+        cluster.cluster: golden_.golden_files(cluster, result.pristine, releases.release_of(checked.stack.upstream.kubeflow,
+                                              checked.stack.cluster(cluster.cluster)), result.kustomize_version, full)
         for cluster in result.clusters if not cluster.error and cluster.cluster not in failed
     }
     return Rendered(result, tuple(problems), golden)
@@ -242,27 +269,43 @@ def read_plain(path: Path, limit: int = golden_.MAX_GOLDEN_BYTES) -> bytes:
     return content
 
 
+def _old_mirror(pin: str, choice: releases.MirrorChoice, env: t.Mapping[str, str] | None) -> Path | None:
+    if not vendor_.valid_pin(pin):
+        return None
+    explicit = choice.tagged.get(pin)  # an untagged --upstream is the current pin's mirror
+    for candidate in ([explicit] if explicit else []) + [vendor_.cache_dir(pin, env)]:
+        if releases.serves(candidate, pin):
+            return candidate
+    return None
+
+
 def old_pins(checked: Checked, golden_root: Path, rendered: Rendered, kustomize: kz.Kustomize, jobs: int,
-             env: t.Mapping[str, str] | None = None) -> dict[str, golden_.OldPin]:
+             env: t.Mapping[str, str] | None = None, choice: releases.MirrorChoice | None = None) -> dict[str, golden_.OldPin]:
     """For clusters whose golden was made with another upstream pin: that pin rendered from its
-    vendored mirror (the same stack, compiled against the old pin), or None where it is not vendored."""
-    current = checked.stack.upstream.kubeflow
+    mirror (`--upstream TAG=DIR`, else the vendored cache; the same stack, compiled against the
+    old pin), or None where there is none."""
     by_pin: dict[str, list[str]] = {}
     for cluster in sorted(rendered.golden):
+        current = releases.release_of(checked.stack.upstream.kubeflow, checked.stack.cluster(cluster))
         pin = golden_.golden_pin(read_golden(golden_root, cluster), f"{golden_root / cluster / 'index.yaml'}")
         if pin is not None and pin != current:
             by_pin.setdefault(pin, []).append(cluster)
     found: dict[str, golden_.OldPin] = {}
     for pin, clusters in sorted(by_pin.items()):
         # The pin comes from a golden index, which is input: a pin that is no release tag is simply not vendored.
-        mirror_root = vendor_.cache_dir(pin, env) if vendor_.valid_pin(pin) else None
-        if mirror_root is None or not (mirror_root / "remotes.yaml").is_file():
+        mirror_root = _old_mirror(pin, choice or releases.MirrorChoice(), env)
+        if mirror_root is None:
             found.update({cluster: golden_.OldPin(pin, None) for cluster in clusters})
             continue
-        stack = dataclasses.replace(checked.stack, upstream=dataclasses.replace(checked.stack.upstream, kubeflow=pin))
+        # Every cluster at the old pin (a wave's own release too): the workspace maps one mirror.
+        stack = dataclasses.replace(checked.stack, upstream=dataclasses.replace(checked.stack.upstream, kubeflow=pin),
+                                    clusters=tuple(dataclasses.replace(c, release=None) for c in checked.stack.clusters))
         with tempfile.TemporaryDirectory(prefix="stackgen-old-pin-") as scratch:
             overlays = Path(scratch)
-            for path, content in compile_stack(stack, checked.placement).items():
+            compiled = compile_stack(stack, place(stack))
+            if stack.upstream.mode == "vendored":
+                compiled.update(vendor_.vendored_files(mirror_root, pin, vendor_.used_paths(compiled).get(pin, ())))
+            for path, content in compiled.items():
                 (overlays / path).parent.mkdir(parents=True, exist_ok=True)
                 (overlays / path).write_bytes(content)
             result = render_.render(overlays, mirror_root, kustomize, clusters, jobs, render_.cache_root(env))
@@ -316,11 +359,12 @@ class BuildOptions:
     stack_file: Path
     output: Path | None = None  # None: spec.gitops.path beside stack.yaml
     check_only: bool = False
+    upstream: releases.MirrorChoice = releases.MirrorChoice()  # vendored mode: the mirror per release to copy from
 
 
 def build_stack(options: BuildOptions, report: Reporter) -> Built:
     checked = checked_stack(options.stack_file, report)
-    files = compile_checked(checked)
+    files = output_tree(checked, options.upstream)
     out = options.output or default_output(options.stack_file, checked.stack)
     return Built(out, _at(out, lambda: build(files, out, options.check_only)), options.check_only)
 
@@ -360,7 +404,7 @@ class RenderOptions:
 
     stack_file: Path
     overlays: Path | None = None
-    upstream: Path | None = None
+    upstream: releases.MirrorChoice = releases.MirrorChoice()  # --upstream: DIR, or TAG=DIR per release
     kustomize: str | None = None
     jobs: int = 0  # 0: as many as there are cores
     clusters: tuple[str, ...] = ()
@@ -383,12 +427,21 @@ def _render_fresh(options: RenderOptions, report: Reporter, full: bool, run_veri
     checked = checked_stack(options.stack_file, report)
     out = options.overlays or default_output(options.stack_file, checked.stack)
     # Render works on the overlays as written (what the engine builds): they must be fresh.
-    if _at(out, lambda: writer.check(out, compile_checked(checked))).stale:
+    tree = output_tree(checked, options.upstream)
+    if _at(out, lambda: writer.check(out, tree)).stale:
         raise StaleOverlays("overlays are stale or missing; run `stackgen build` first", out)
     tool = kz.find_kustomize(options.kustomize)
-    mirror_root = upstream_dir(options.upstream, checked.stack.upstream.kubeflow)
-    progress = report.rendering(tool, mirror_root)
-    rendered = render_checked(checked, out, mirror_root, tool, options.clusters, options.jobs, full, progress, run_verify)
+    stack = checked.stack
+    wanted = [c for c in stack.clusters if not options.clusters or c.name in options.clusters]
+    pins = sorted({releases.release_of(stack.upstream.kubeflow, c) for c in wanted} or {stack.upstream.kubeflow})
+    roots = {pin: upstream_dir(releases.explicit_for(options.upstream, pin), pin) for pin in pins}
+    with tempfile.TemporaryDirectory(prefix="stackgen-mirrors-") as scratch:
+        # Waves on several releases: one workspace maps each release onto its own mirror.
+        primary = stack.upstream.kubeflow if stack.upstream.kubeflow in roots else pins[0]
+        mirror_root = roots[primary] if len(roots) == 1 else mirror_.combine(
+            roots[primary], {p: r for p, r in roots.items() if p != primary}, Path(scratch))
+        progress = report.rendering(tool, mirror_root)
+        rendered = render_checked(checked, out, mirror_root, tool, options.clusters, options.jobs, full, progress, run_verify)
     report.rendered(rendered, out)
     return _Fresh(checked, out, tool, rendered)
 
@@ -436,7 +489,7 @@ def diff_stack(options: RenderOptions, report: Reporter) -> DiffOutcome:
 
 def _diffs(fresh: _Fresh, target: Path, options: RenderOptions) -> list[golden_.ClusterDiff]:
     rendered = fresh.rendered
-    pins = old_pins(fresh.checked, target, rendered, fresh.tool, options.jobs)
+    pins = old_pins(fresh.checked, target, rendered, fresh.tool, options.jobs, choice=options.upstream)
     current = {c.cluster: {golden_.resource_key(r): r for r in c.resources} for c in rendered.result.clusters if not c.error}
     diffs = [golden_.diff_cluster(cluster, read_golden(target, cluster), files, pins.get(cluster), current.get(cluster))
              for cluster, files in sorted(rendered.golden.items())]
@@ -461,3 +514,48 @@ def list_images(options: RenderOptions, report: Reporter) -> ImagesOutcome:
     mirror = fresh.checked.stack.registry_mirror
     listing = {c.cluster: images_.pulled(c.resources, mirror) for c in fresh.rendered.result.clusters if not c.error}
     return ImagesOutcome(listing, fresh.rendered.failed)
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    plans: tuple[plan_.ClusterPlan, ...]
+    failed: bool
+
+    @property
+    def exit_code(self) -> int:
+        # Anything for a person to do, or a cluster whose old release could not be rendered (its note says so).
+        needs_a_person = any(p.items or p.note.startswith("kubeflow/manifests") for p in self.plans)
+        return EXIT_INVALID if self.failed or needs_a_person else EXIT_OK
+
+
+def plan_stack(options: RenderOptions, report: Reporter) -> PlanOutcome:
+    """The upgrade plan: each cluster's render at its golden's release against its render now."""
+    fresh = _render_fresh(options, report, full=False, run_verify=False)
+    target = options.golden_root
+    # Goldens come from pull requests: a bad one is refused (SG708), never followed or quoted.
+    plans = _at(target, lambda: _plans(fresh, target, options))
+    return PlanOutcome(tuple(plans), fresh.rendered.failed)
+
+
+def _plans(fresh: _Fresh, target: Path, options: RenderOptions) -> list[plan_.ClusterPlan]:
+    rendered, stack = fresh.rendered, fresh.checked.stack
+    pins = old_pins(fresh.checked, target, rendered, fresh.tool, options.jobs, choice=options.upstream)
+    goldens = {c: read_golden(target, c) for c in rendered.golden}
+    golden_pins = {c: golden_.golden_pin(files, f"{target / c / 'index.yaml'}") for c, files in goldens.items()}
+    indexed = {c: golden_.read_index(files["index.yaml"], f"{target / c / 'index.yaml'}")["resources"]
+               for c, files in goldens.items() if "index.yaml" in files}
+    plans = []
+    for cluster in rendered.result.clusters:
+        if cluster.error:
+            continue
+        old = pins.get(cluster.cluster)
+        plans.append(plan_.plan_cluster(cluster.cluster, golden_pins.get(cluster.cluster),
+                                        releases.release_of(stack.upstream.kubeflow, stack.cluster(cluster.cluster)),
+                                        None if old is None or old.resources is None else old.resources.values(),
+                                        cluster.resources, indexed.get(cluster.cluster, ())))
+    return plans
+
+
+def vendor_mirror(source: Path, pin: str | None) -> tuple[str, Path]:
+    """`stackgen vendor`: the mirror at `source` into the cache, under the release it holds (or `pin`)."""
+    return vendor_.vendor(source, pin)

@@ -79,6 +79,12 @@ class UpstreamMissing(StackgenError):
     code = "SG704"
 
 
+class UpstreamOptionError(StackgenError):
+    """An `--upstream` value that names no folder, or two folders for one release (usage: exit 2)."""
+
+    code = "SG704"
+
+
 class StaleOverlays(StackgenError):
     """Render works on the overlays as written: they must be fresh first (a build fixes it)."""
 

@@ -61,6 +61,8 @@ def _cluster(stack: Stack, placement: Placement, name: str) -> list[str] | None:
     cluster = plan.cluster
     lines = [f"{cluster.cloud} {cluster.region}, Kubernetes {cluster.kubernetes_version}, roles {', '.join(cluster.roles)}"
              + (" (edge profile: core KServe only)" if cluster.is_edge else "")]
+    release = cluster.release or stack.upstream.kubeflow
+    lines.append(f"kubeflow/manifests {release}" + (f", rollout wave {cluster.wave} (git revision {cluster.revision})" if cluster.wave else ""))
     lines += [f"component {c.name}: {'; '.join(c.reasons)}" for c in plan.components]
     lines += [f"trainingJob {j.name}: its dataset `{j.dataset}` lives here" for j in plan.training_jobs]
     lines += [f"model {m.name}: serveOn {list(m.serve_on)} selects this cluster" for m in plan.models]
@@ -137,7 +139,8 @@ def _secret(stack: Stack, placement: Placement, name: str) -> list[str] | None:
 def _edges(stack: Stack, placement: Placement) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, list[str]]]]:
     """(from, to, label) edges and, per cluster, (id, label, component names)."""
     clusters = [
-        (f"cluster_{p.cluster.name}", f"{p.cluster.name} ({p.cluster.cloud}; {', '.join(p.cluster.roles)})", list(p.component_names))
+        (f"cluster_{p.cluster.name}", f"{p.cluster.name} ({p.cluster.cloud}; {', '.join(p.cluster.roles)}"
+         + (f"; wave {p.cluster.wave}, {p.cluster.release})" if p.cluster.wave else ")"), list(p.component_names))
         for p in placement.plans
     ]
     edges: list[tuple[str, str, str]] = []

@@ -35,9 +35,14 @@ _REMOTE = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*://|git@|git::|gh:|(?:github\.com
 # Fields whose strings (or whose items' `path`) kustomize loads as files, folders or URLs.
 _PATH_LISTS = ("resources", "components", "bases", "crds", "configurations", "generators", "transformers", "validators",
                "patchesStrategicMerge")
-_REWRITTEN = ("resources", "components", "bases")
+REWRITTEN = ("resources", "components", "bases")
 _PATH_ITEMS = ("patches", "patchesJson6902", "replacements")
 _GENERATORS = ("configMapGenerator", "secretGenerator")
+
+
+def is_remote(reference: str) -> bool:
+    """Whether kustomize would fetch `reference` rather than read it from the workspace."""
+    return _REMOTE.match(reference) is not None
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,15 @@ def open_mirror(root: Path) -> Mirror:
     return Mirror(root, entries)
 
 
+KUBEFLOW_MANIFESTS_URL = "https://github.com/kubeflow/manifests"
+
+
+def kubeflow_ref(mirror: Mirror) -> str | None:
+    """The kubeflow/manifests release the mirror holds (its remote map's ref), or None when it maps none."""
+    refs = {e.ref for e in mirror.entries if e.url.rstrip("/") == KUBEFLOW_MANIFESTS_URL}
+    return refs.pop() if len(refs) == 1 else None
+
+
 def plain_tree(folder: Path) -> None:
     """Refuse a link or special file anywhere under `folder` (walked without following links)."""
     if folder.is_symlink():
@@ -88,7 +102,7 @@ def plain_tree(folder: Path) -> None:
                 _foreign(path, "refuse")
 
 
-def _inside(root: Path, target: Path) -> bool:
+def inside(root: Path, target: Path) -> bool:
     return os.path.normpath(target) == os.path.normpath(root) or os.path.normpath(target).startswith(os.path.normpath(root) + os.sep)
 
 
@@ -110,7 +124,7 @@ def resolve(mirror: Mirror, url: str) -> Path | None:
             continue
         rest = base[len(entry.url):].lstrip("/")
         target = mirror.root / entry.path / rest if rest else mirror.root / entry.path
-        return target if _inside(mirror.root, target) else None  # `//../../x` in a URL stays in the mirror
+        return target if inside(mirror.root, target) else None  # `//../../x` in a URL stays in the mirror
     return None
 
 
@@ -183,7 +197,7 @@ def _kustomizations(root: Path) -> t.Iterator[Path]:
                 yield Path(directory) / name
 
 
-def _references(body: t.Mapping[str, t.Any]) -> t.Iterator[tuple[str, str]]:
+def references(body: t.Mapping[str, t.Any]) -> t.Iterator[tuple[str, str]]:
     """(field, value) of every path or URL a kustomization makes kustomize load."""
     for field in _PATH_LISTS:
         items = body.get(field)
@@ -217,9 +231,9 @@ def _rewrite(mirror: Mirror, kustomization: Path, shown_as: Path, workspace: Pat
     text = kustomization.read_text("utf-8")
     try:
         # Aliases first: expanded, a few lines of them take all memory (a billion laughs).
-        if not aliases and any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=_LOADER)):
+        if not aliases and any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=LOADER)):
             raise MirrorError(f"{shown_as}: YAML aliases are not allowed in a kustomization stackgen renders")
-        body = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
+        body = yaml.load(text, Loader=LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError:
         # Unchecked, kustomize's own YAML reader might still find a URL in it and fetch it.
         raise MirrorError(f"{shown_as}: not valid YAML; stackgen checks every path a kustomization names before kustomize runs") from None
@@ -228,7 +242,7 @@ def _rewrite(mirror: Mirror, kustomization: Path, shown_as: Path, workspace: Pat
     if not isinstance(body, dict):
         raise MirrorError(f"{shown_as}: not a kustomization (a mapping)")
     changed = False
-    for field in _REWRITTEN:
+    for field in REWRITTEN:
         items = body.get(field)
         if not isinstance(items, list):
             continue
@@ -241,11 +255,11 @@ def _rewrite(mirror: Mirror, kustomization: Path, shown_as: Path, workspace: Pat
                                   "stackgen renders offline and never fetches it")
             items[index] = os.path.relpath(target, kustomization.parent)
             changed = True
-    for field, reference in _references(body):
+    for field, reference in references(body):
         if _REMOTE.match(reference):
             raise MirrorError(f"{shown_as}: `{field}` names {reference[:200]}, which kustomize would fetch; "
                               "stackgen renders offline: only the remote bases of resources, components and bases are mapped")
-        if os.path.isabs(reference) or not _inside(workspace, kustomization.parent / reference):
+        if os.path.isabs(reference) or not inside(workspace, kustomization.parent / reference):
             raise MirrorError(f"{shown_as}: `{field}` names {reference[:200]}, outside the overlays and the mirror; not read")
     if changed:
         replacement = kustomization.with_name(kustomization.name + ".stackgen-tmp")
@@ -253,4 +267,34 @@ def _rewrite(mirror: Mirror, kustomization: Path, shown_as: Path, workspace: Pat
         os.replace(replacement, kustomization)  # a new inode: the mirror's file stays untouched
 
 
-_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def combine(primary: Path, others: t.Mapping[str, Path], dest: Path) -> Path:
+    """One mirror at `dest` for a fleet on several releases: `primary` as it is, and each other
+    release's kubeflow-manifests tree under `remote/kubeflow-manifests@<release>/`, mapped for
+    `?ref=<release>`, with the remote bases `primary` lacks. Hard links: nothing is copied."""
+    base = open_mirror(primary)
+    entries = list(base.entries)
+    trees = [(primary / name, dest / name) for name in (*MIRRORED_TREES, "crds")]
+    for release, root in sorted(others.items()):
+        other = open_mirror(root)
+        folder = f"remote/kubeflow-manifests@{release}"
+        trees.append((root / MIRRORED_TREES[0], dest / folder))
+        for entry in other.entries:
+            if entry.url.rstrip("/") == KUBEFLOW_MANIFESTS_URL:
+                entries.append(RemoteEntry(entry.url, entry.ref, folder + "/"))
+            elif not any(e.url == entry.url and e.ref == entry.ref for e in entries):
+                entries.append(entry)
+                trees.append((root / entry.path, dest / entry.path))
+    for source, target in trees:
+        if source.is_symlink():
+            _foreign(source, "refuse")
+        if source.is_dir():
+            _copy_tree(source, target, "refuse")
+    body = [{"url": e.url, "ref": e.ref, "path": e.path} for e in entries]
+    (dest / "remotes.yaml").write_text(yaml.safe_dump(body, sort_keys=False), "utf-8")
+    # Its time is its sources': the render cache keys on the mirror's mtimes, and this file is new each run.
+    stamp = max(os.stat(r / "remotes.yaml").st_mtime_ns for r in (primary, *others.values()))
+    os.utime(dest / "remotes.yaml", ns=(stamp, stamp))
+    return dest

@@ -6,10 +6,12 @@ stages (place) can report a problem at the line of the job or model that caused 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import typing as t
 from dataclasses import dataclass
 
+from stackgen import catalog, releases
 from stackgen.diagnostics import JsonPath
 
 Cloud = t.Literal["aws", "gcp", "azure", "onprem"]
@@ -65,6 +67,10 @@ class Cluster:
     ingress_host: str | None = None
     s3_endpoint: str | None = None
     s3_credentials: str | None = None
+    # spec.rollout.waves: the cluster's wave, and the release and git revision it runs (None: the fleet's).
+    wave: str | None = None
+    release: str | None = None
+    revision: str | None = None
 
     @property
     def is_edge(self) -> bool:
@@ -158,6 +164,13 @@ class Stack:
     secrets: tuple[Secret, ...]
     registry_mirror: str | None = None
 
+    def cluster(self, name: str) -> Cluster:
+        return self._clusters_by_name[name]
+
+    @functools.cached_property
+    def _clusters_by_name(self) -> dict[str, Cluster]:
+        return {c.name: c for c in self.clusters}
+
     def dataset(self, name: str) -> Dataset:
         return self._datasets_by_name[name]
 
@@ -172,11 +185,12 @@ Tree = t.Mapping[str, t.Any]
 def build_model(tree: Tree) -> Stack:
     """Turn a tree that passed `validate` into a `Stack`. Undefined on invalid trees."""
     spec = tree["spec"]
+    waves = releases.assign(spec)
     return Stack(
         name=tree["metadata"]["name"],
         upstream=_upstream(spec.get("upstream", {})),
         gitops=_gitops(spec["gitops"]),
-        clusters=tuple(_cluster(c, ("spec", "clusters", i)) for i, c in enumerate(spec["clusters"])),
+        clusters=tuple(_in_wave(_cluster(c, ("spec", "clusters", i)), waves) for i, c in enumerate(spec["clusters"])),
         components=tuple(
             ComponentRequest(name, tuple(value["runsOn"]), ("spec", "components", name))
             for name, value in spec.get("components", {}).items()
@@ -190,7 +204,7 @@ def build_model(tree: Tree) -> Stack:
 
 
 def _upstream(raw: Tree) -> Upstream:
-    return Upstream(kubeflow=str(raw.get("kubeflow", "26.03")), mode=raw.get("mode", "remote"))
+    return Upstream(kubeflow=str(raw.get("kubeflow", catalog.DEFAULT_RELEASE)), mode=raw.get("mode", "remote"))
 
 
 def _gitops(raw: Tree) -> GitOps:
@@ -201,6 +215,13 @@ def _gitops(raw: Tree) -> GitOps:
         revision=raw.get("revision", "main"),
         path=raw.get("path", "overlays").strip("/"),
     )
+
+
+def _in_wave(cluster: Cluster, waves: t.Mapping[str, releases.WaveAssignment]) -> Cluster:
+    wave = waves.get(cluster.name)
+    if wave is None:
+        return cluster
+    return dataclasses.replace(cluster, wave=wave.wave, release=wave.release, revision=wave.revision)
 
 
 def _cluster(raw: Tree, path: JsonPath) -> Cluster:

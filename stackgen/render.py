@@ -171,7 +171,12 @@ def render(
     modified = [p for p in pieces if pristine and p.startswith("units/") and p not in thin and p not in over
                 and _modifies_upstream(overlays / p)]
     wanted.update({f"{p}#pristine": Piece(f"{p}#pristine", pieces[p].key + ":pristine") for p in modified})
-    tracker = _ClusterProgress(layout, progress) if progress else None
+    # A cluster is ready when every piece built for it is: a thin or overlay unit's own piece and its base.
+    needs = {p: {f"{p}#local", *thin[p]} if p in thin else {f"{p}#overlay", over[p].base} if p in over else {p}
+             for ps in layout.values() for p in ps}
+    waiting = {name: {n for p in ps for n in needs[p]} for name, ps in layout.items()}
+    waiting = {name: pieces_ | {f"{n}#pristine" for n in pieces_ if n in modified} for name, pieces_ in waiting.items()}
+    tracker = _ClusterProgress(waiting, progress) if progress else None
     outputs, errors, built = _build_all(overlays, mirror, kustomize, wanted, jobs or os.cpu_count() or 1, cache, tracker, over)
     for p, found in over.items():
         if found.base in errors or f"{p}#overlay" in errors:
@@ -395,7 +400,7 @@ def _build_pieces(
 class _ClusterProgress:
     """Turns finished pieces into the line a person watches: how many clusters are ready."""
 
-    def __init__(self, layout: t.Mapping[str, t.Sequence[str]], show: t.Callable[[str], None]):
+    def __init__(self, layout: t.Mapping[str, t.Collection[str]], show: t.Callable[[str], None]):
         self.waiting = {cluster: set(pieces) for cluster, pieces in layout.items()}
         self.show = show
 
@@ -411,10 +416,6 @@ class _ClusterProgress:
         self.show(line + (f": {', '.join(ready)} ready" if ready else ""))
 
     def _finish(self, piece: str) -> list[str]:
-        # A per-cluster unit over a shared one is done when its own part is (`#local`, `#overlay`:
-        # built after the shared base); `#pristine` builds only feed goldens.
-        unit, _, part = piece.partition("#")
-        piece = unit if part in ("local", "overlay") else piece
         ready = []
         for cluster, waiting in self.waiting.items():
             if piece in waiting:

@@ -24,7 +24,7 @@ from pathlib import Path
 import jsonschema
 from jsonschema.exceptions import best_match
 
-from stackgen import credentials, ecma
+from stackgen import credentials, ecma, releases
 from stackgen.diagnostics import Diagnostic, JsonPath, Severity, json_path
 from stackgen.load import Loaded
 from stackgen.model import DEFAULT_NAMESPACE, ROLES
@@ -139,7 +139,11 @@ def validate(loaded: Loaded) -> list[Diagnostic]:
     for error in _validator().iter_errors(loaded.tree):
         _schema_error(report, error)
     _whole_floats(report, loaded.tree, (), {item.path for item in report.items})
+    schema_clean = not report.items
     _cross_references(report, loaded.tree)
+    if schema_clean:  # the wave checks read the tree as the schema shapes it
+        for finding in releases.wave_findings(loaded.tree["spec"]):
+            report.at_value(finding.path, finding.code, finding.message, finding.hint)
     _credentials(report, loaded.tree, ())
     return sorted({_redacted(item.diagnostic) for item in _without_echoes(report.items)})
 

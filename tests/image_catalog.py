@@ -81,7 +81,7 @@ def dump_catalog(pin: str, entries: t.Mapping[str, images.ComponentImages]) -> s
     }
     header = (
         f"# Images each component renders at kubeflow/manifests {pin}, for `spec.registry.mirror`.\n"
-        "# Generated from the real render: python3 -m pytest tests/test_upstream_builds.py -k image_catalog --update-goldens\n"
+        "# Generated from the real render: python3 -m pytest tests/test_upstream_builds.py tests/test_releases.py -k image_catalog --update-goldens\n"
     )
     return header + yaml.safe_dump(body, sort_keys=False, width=4096)
 

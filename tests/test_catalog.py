@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from stackgen import catalog
+from tests.compiling import ROOT
 
 
 def test_catalog_is_a_dag_and_every_need_is_a_component() -> None:
@@ -24,13 +27,32 @@ def test_needs_come_before_their_user(name: str) -> None:
 
 def test_edge_closure_stays_inside_the_edge_profile() -> None:
     assert set(catalog.closure(["kserve"], edge=True)) == {"kserve", "cert-manager", "kubeflow-namespace"}
-    assert catalog.paths_of("kserve", "onprem", edge=True) == ("applications/kserve/kserve",)
+    assert catalog.paths_of("kserve", "onprem", edge=True, release="26.03") == ("applications/kserve/kserve",)
 
 
 def test_cloud_specific_upstream_paths() -> None:
-    assert "common/istio/istio-install/overlays/gke" in catalog.paths_of("istio", "gcp", edge=False)
-    assert "common/oauth2-proxy/overlays/m2m-dex-and-eks" in catalog.paths_of("auth", "aws", edge=False)
-    assert "common/oauth2-proxy/overlays/m2m-dex-only" in catalog.paths_of("auth", "azure", edge=False)
+    assert "common/istio/istio-install/overlays/gke" in catalog.paths_of("istio", "gcp", edge=False, release="26.03")
+    assert "common/oauth2-proxy/overlays/m2m-dex-and-eks" in catalog.paths_of("auth", "aws", edge=False, release="26.03")
+    assert "common/oauth2-proxy/overlays/m2m-dex-only" in catalog.paths_of("auth", "azure", edge=False, release="26.03")
+
+
+def test_paths_that_moved_between_releases() -> None:
+    # v1.11.0's example/kustomization.yaml against 26.03's: only these two moved.
+    assert catalog.paths_of("pipelines", "aws", edge=False, release="v1.11.0") == (
+        "applications/pipeline/upstream/env/cert-manager/platform-agnostic-multi-user",)
+    assert catalog.paths_of("pipelines", "aws", edge=False, release="26.03") == ("applications/pipeline/overlays",)
+    assert catalog.paths_of("cert-manager", "gcp", edge=True, release="v1.11.0") == (
+        "common/cert-manager/base", "common/cert-manager/kubeflow-issuer/base")
+    moved = {c.name for c in catalog.COMPONENTS
+             if catalog.component_at(c.name, "v1.11.0").paths != catalog.component_at(c.name, "26.03").paths}
+    assert moved == {"pipelines", "cert-manager"}
+
+
+def test_schema_lists_exactly_the_catalog_releases() -> None:
+    schema = json.loads((ROOT / "schemas" / "stack.schema.json").read_text("utf-8"))
+    pin = schema["properties"]["spec"]["properties"]["upstream"]["properties"]["kubeflow"]
+    assert tuple(pin["enum"]) == catalog.SUPPORTED_RELEASES
+    assert pin["default"] == catalog.DEFAULT_RELEASE
 
 
 def test_remote_url_is_pinned() -> None:

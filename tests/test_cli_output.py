@@ -151,7 +151,8 @@ def test_version_names_stackgen_kustomize_and_the_pinned_release(tmp_path: Path)
     assert result.exit_code == 0
     assert lines[0].startswith("stackgen 0.")
     assert lines[1].startswith("kustomize v")
-    assert lines[2] == "kubeflow/manifests 26.03 (not vendored: `stackgen vendor --from DIR`)"
+    assert lines[2:4] == ["kubeflow/manifests v1.11.0 (not vendored: `stackgen vendor --from DIR`)",
+                          "kubeflow/manifests 26.03 (not vendored: `stackgen vendor --from DIR`)"]
     missing = _run("--version", env={"STACKGEN_KUSTOMIZE": str(tmp_path / "nothing-here"), "XDG_CACHE_HOME": str(tmp_path)})
     assert missing.exit_code == 0 and "kustomize: not found" in missing.stdout
 

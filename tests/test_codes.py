@@ -63,7 +63,7 @@ def test_each_failure_has_a_registered_code_and_its_exit_code() -> None:
     table = {cls.__name__: (cls.code, cls.exit_code) for cls in _subclasses(errors.StackgenError)}
     assert table == {
         "OwnershipError": ("SG701", 2), "OutputError": ("SG702", 2), "KustomizeNotFound": ("SG703", 2), "MirrorError": ("SG704", 2),
-        "UpstreamMissing": ("SG704", 2), "StaleOverlays": ("SG705", 1), "UnknownCluster": ("SG706", 2), "Exists": ("SG707", 2),
+        "UpstreamMissing": ("SG704", 2), "UpstreamOptionError": ("SG704", 2), "StaleOverlays": ("SG705", 1), "UnknownCluster": ("SG706", 2), "Exists": ("SG707", 2),
         "GoldenError": ("SG708", 1), "UnknownSubject": ("SG202", 1), "UnknownClusterSubject": ("SG706", 1),
     }
     assert all(code in codes.CODES for code, _ in table.values())

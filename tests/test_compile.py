@@ -123,8 +123,10 @@ def stacks(draw: st.DrawFn) -> dict[str, t.Any]:
     home = {"aws": "s3://b/p", "gcp": "gs://b/p", "azure": "az://c/p", "onprem": "pvc://data"}
     datasets = [{"name": f"d{i}", "uri": home[c["cloud"]], "cluster": c["name"], "size": "1Ti"} for i, c in enumerate(training)]
     jobs = [{"name": f"j{i}", "dataset": d["name"], "image": "x:1"} for i, d in enumerate(datasets)]
+    # A model served nowhere is refused (SG205): serveOn names roles some cluster has, or clusters.
+    held = [r for r in ROLES if any(r in c["roles"] for c in clusters)] + names
     models = [{"name": "m", "storageUri": "hf://acme/m", "format": "onnx",
-               "serveOn": draw(st.lists(st.sampled_from(selectors), min_size=1, max_size=2, unique=True))}]
+               "serveOn": draw(st.lists(st.sampled_from(held), min_size=1, max_size=2, unique=True))}]
     return {
         "apiVersion": "stackgen.io/v1alpha1",
         "kind": "Stack",

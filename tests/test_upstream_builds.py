@@ -60,33 +60,42 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, bundled_overlays: Path) 
     source = tmp_path_factory.mktemp("overlays")
     shutil.copytree(bundled_overlays, source / "bundled")
     _write(compiled(CASES / "positive" / "full-catalog" / "stack.yaml"), source / "full-catalog")
-    for path in _catalog_paths():
-        target = source / "catalog" / path.replace("/", "__")
-        target.mkdir(parents=True, exist_ok=True)
-        (target / "kustomization.yaml").write_text(yaml.safe_dump({"resources": [catalog.remote_url(path, "26.03")]}))
+    write_catalog_paths(source / "catalog", "26.03")
     return mirror.materialize(mirror.open_mirror(UPSTREAM), source, tmp_path_factory.mktemp("work"))
 
 
-def _catalog_paths() -> dict[str, set[str]]:
-    """Every upstream path of the catalog, on every cloud and on edge -> the components using it."""
+def catalog_paths(release: str) -> dict[str, set[str]]:
+    """Every upstream path of the catalog at `release`, on every cloud and on edge -> the components using it."""
     users: dict[str, set[str]] = collections.defaultdict(set)
     for component in catalog.COMPONENTS:
         for cloud in ("onprem", "gcp", "aws", "azure"):
             for edge in (False, True):
-                for path in catalog.paths_of(component.name, cloud, edge):
+                for path in catalog.paths_of(component.name, cloud, edge, release):
                     users[path].add(component.name)
     return dict(users)
+
+
+def write_catalog_paths(root: Path, release: str) -> None:
+    """One kustomization per catalog path at `release`, naming just that remote base."""
+    for path in catalog_paths(release):
+        target = root / path.replace("/", "__")
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "kustomization.yaml").write_text(yaml.safe_dump({"resources": [catalog.remote_url(path, release)]}))
+
+
+def build_catalog_paths(root: Path, release: str, kustomize: kz.Kustomize) -> dict[str, list[Resource]]:
+    """Each catalog path built alone (from `write_catalog_paths` under `root`, mapped): path -> its resources."""
+    def build(path: str) -> tuple[str, list[Resource]]:
+        return path, [x for x in yaml.load_all(kz.build(kustomize, root / path.replace("/", "__")), Loader=_FAST_LOADER) if x]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(pool.map(build, sorted(catalog_paths(release))))
 
 
 @pytest.fixture(scope="session")
 def catalog_renders(workspace: mirror.Workspace, kustomize: kz.Kustomize) -> dict[str, list[Resource]]:
     """Each catalog path built alone: upstream path -> its resources."""
-    def build(path: str) -> tuple[str, list[Resource]]:
-        directory = workspace.overlays / "catalog" / path.replace("/", "__")
-        return path, [x for x in yaml.load_all(kz.build(kustomize, directory), Loader=_FAST_LOADER) if x]
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(pool.map(build, sorted(_catalog_paths())))
+    return build_catalog_paths(workspace.overlays / "catalog", "26.03", kustomize)
 
 
 @pytest.fixture(scope="session")
@@ -115,29 +124,35 @@ def test_every_catalog_path_builds_alone(catalog_renders: dict[str, list[Resourc
 def test_image_catalog_is_fresh(catalog_renders: dict[str, list[Resource]], kustomize: kz.Kustomize, tmp_path: Path, update_goldens: bool) -> None:
     """`images-26.03.yaml` says where each component's render names images: container names for
     kustomize's `images:`, and what is left after `images:` ran, for `replacements:`."""
+    check_image_catalog("26.03", UPSTREAM, catalog_renders, kustomize, tmp_path, update_goldens)
+
+
+def check_image_catalog(release: str, mirror_root: Path, catalog_renders: dict[str, list[Resource]], kustomize: kz.Kustomize,
+                        tmp_path: Path, update_goldens: bool) -> None:
+    """`images-<release>.yaml` generated from the real render of every catalog path, compared (or written)."""
     mirror_host = "mirror.stackgen.invalid"
     names = {path: image_catalog.container_names(resources) for path, resources in catalog_renders.items()}
     source = tmp_path / "overlays"
     for path, found in names.items():
         target = source / path.replace("/", "__")
         target.mkdir(parents=True)
-        body = {"resources": [catalog.remote_url(path, "26.03")],
+        body = {"resources": [catalog.remote_url(path, release)],
                 "images": [{"name": n, "newName": images.mirrored_name(n, mirror_host)} for n in found]}
         (target / "kustomization.yaml").write_text(yaml.safe_dump(body))
-    work = mirror.materialize(mirror.open_mirror(UPSTREAM), source, tmp_path / "work")
+    work = mirror.materialize(mirror.open_mirror(mirror_root), source, tmp_path / "work")
     with ThreadPoolExecutor(max_workers=2) as pool:
         after = dict(pool.map(lambda p: (p, [x for x in yaml.load_all(kz.build(kustomize, work.overlays / p.replace("/", "__")), Loader=_FAST_LOADER) if x]), sorted(names)))
     per_component: dict[str, tuple[set[str], list[Resource]]] = collections.defaultdict(lambda: (set(), []))
-    for path, components in _catalog_paths().items():
+    for path, components in catalog_paths(release).items():
         for component in components:
             per_component[component][0].update(names[path])
             per_component[component][1].extend(after[path])
     entries = {c: image_catalog.catalog_entry(tuple(sorted(n)), r, mirror_host) for c, (n, r) in per_component.items()}
-    text = image_catalog.dump_catalog("26.03", entries)
-    target = ROOT / "stackgen" / "compile" / images.catalog_file("26.03")
+    text = image_catalog.dump_catalog(release, entries)
+    target = ROOT / "stackgen" / "compile" / images.catalog_file(release)
     if update_goldens:
         target.write_text(text, encoding="utf-8")
-    assert target.read_text("utf-8") == text, "image catalog is stale: python3 -m pytest tests/test_upstream_builds.py -k image_catalog --update-goldens"
+    assert target.read_text("utf-8") == text, "image catalog is stale: python3 -m pytest tests/test_upstream_builds.py tests/test_releases.py -k image_catalog --update-goldens"
 
 
 def test_every_bundled_cluster_builds_with_its_components(renders: dict[str, list[Resource]]) -> None:

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import click
 
-from stackgen import __version__, catalog, driver, scaffold
+from stackgen import __version__, catalog, driver, releases, scaffold
 from stackgen import golden as golden_
 from stackgen import kustomize as kz
+from stackgen import plan as plan_
 from stackgen import vendor as vendor_
 from stackgen import write as writer
 from stackgen.compile import images as images_
@@ -247,11 +248,15 @@ def validate(stack_file: Path, output_format: str) -> int:
 @click.option("-o", "--output", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Where overlays are written [default: spec.gitops.path beside stack.yaml].")
 @click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 if the output is stale.")
+@click.option("--upstream", "upstream", multiple=True,
+              help="With upstream.mode vendored: the mirror to vendor from, DIR or TAG=DIR per release (repeatable) "
+                   "[default: $STACKGEN_UPSTREAM, then the vendored cache].")
 @format_option
 @_edge
-def build(stack_file: Path, output: Path | None, check_only: bool, output_format: str) -> int:
+def build(stack_file: Path, output: Path | None, check_only: bool, upstream: tuple[str, ...], output_format: str) -> int:
     """Validate, place and compile stack.yaml into overlays/."""
-    built = driver.build_stack(driver.BuildOptions(stack_file, output, check_only), _Reporter(output_format))
+    options = driver.BuildOptions(stack_file, output, check_only, releases.parse_upstream(upstream))
+    built = driver.build_stack(options, _Reporter(output_format))
     _foreign(built.output, built.changes)
     _summarise(built.output, built.changes, check_only, _output())
     return built.exit_code
@@ -312,8 +317,9 @@ def _render_options(command: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
         stack_option,
         click.option("--overlays", type=click.Path(path_type=Path, file_okay=False), default=None,
                      help="The compiled overlays [default: spec.gitops.path beside stack.yaml]."),
-        click.option("--upstream", type=click.Path(path_type=Path, file_okay=False), default=None,
-                     help="Upstream mirror [default: $STACKGEN_UPSTREAM, then the vendored cache]."),
+        click.option("--upstream", "upstream", multiple=True,
+                     help="Upstream mirror: DIR, or TAG=DIR per kubeflow/manifests release (repeatable) "
+                          "[default: $STACKGEN_UPSTREAM, then the vendored cache]."),
         click.option("--kustomize", "kustomize_path", default=None, help="kustomize (or kubectl) binary to use."),
         click.option("--jobs", type=click.IntRange(min=1), default=None, help="Parallel kustomize builds [default: cores]."),
         click.option("--cluster", "clusters", multiple=True, help="Only this cluster (repeatable)."),
@@ -323,9 +329,9 @@ def _render_options(command: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
     return command
 
 
-def _render_opts(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
+def _render_opts(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], kustomize_path: str | None, jobs: int | None,
                  clusters: tuple[str, ...], golden: Path | None = None) -> driver.RenderOptions:
-    return driver.RenderOptions(stack_file, overlays, upstream, kustomize_path, jobs or 0, clusters, golden)
+    return driver.RenderOptions(stack_file, overlays, releases.parse_upstream(upstream), kustomize_path, jobs or 0, clusters, golden)
 
 
 @cli.command()
@@ -338,7 +344,7 @@ def _render_opts(stack_file: Path, overlays: Path | None, upstream: Path | None,
               help="compact: an index, stackgen's own objects and patches to upstream; full: every resource in full.")
 @format_option
 @_edge
-def render(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
+def render(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], kustomize_path: str | None, jobs: int | None,
            clusters: tuple[str, ...], golden_dir: Path | None, check_only: bool, golden_format: str, output_format: str) -> int:
     """Render every cluster with kustomize, verify it, and write compact goldens."""
     options = _render_opts(stack_file, overlays, upstream, kustomize_path, jobs, clusters, golden_dir)
@@ -366,7 +372,7 @@ def _golden_summary(changed: t.Sequence[str], check_only: bool) -> str:
 @click.option("--format", "output_format", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
               help="text for a terminal, markdown for a pull-request comment, json for tools; all on stdout.")
 @_edge_own_json
-def diff(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
+def diff(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], kustomize_path: str | None, jobs: int | None,
          clusters: tuple[str, ...], golden_dir: Path | None, output_format: str) -> int:
     """Semantic diff of a fresh render against golden/: which resource, which field."""
     options = _render_opts(stack_file, overlays, upstream, kustomize_path, jobs, clusters, golden_dir)
@@ -381,10 +387,27 @@ def diff(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomi
 @cli.command()
 @output_options
 @_render_options
+@click.option("--golden", "golden_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Goldens of the old release [default: golden/ beside stack.yaml].")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for a person, json for tools; on stdout.")
+@_edge_own_json
+def plan(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], kustomize_path: str | None, jobs: int | None,
+         clusters: tuple[str, ...], golden_dir: Path | None, output_format: str) -> int:
+    """Upgrade plan: what needs a person before the sync onto a new Kubeflow release (exit 1 if anything)."""
+    options = _render_opts(stack_file, overlays, upstream, kustomize_path, jobs, clusters, golden_dir)
+    done = driver.plan_stack(options, _Reporter(_diagnostics_format(output_format)))
+    click.echo((plan_.render_json if output_format == "json" else plan_.render_text)(done.plans), nl=False)
+    return done.exit_code
+
+
+@cli.command()
+@output_options
+@_render_options
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: one image (or SOURCE TARGET pair) per line, by cluster; json: the same as a mapping.")
 @_edge_own_json
-def images(stack_file: Path, overlays: Path | None, upstream: Path | None, kustomize_path: str | None, jobs: int | None,
+def images(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], kustomize_path: str | None, jobs: int | None,
            clusters: tuple[str, ...], output_format: str) -> int:
     """Every container image each cluster's render pulls, for mirroring into a private registry.
 
@@ -400,12 +423,12 @@ def images(stack_file: Path, overlays: Path | None, upstream: Path | None, kusto
 @output_options
 @click.option("--from", "source", type=click.Path(path_type=Path, file_okay=False, exists=True), required=True,
               help="A mirror folder laid out like ../shared/upstream.")
-@click.option("--pin", default="26.03", show_default=True, help="The kubeflow/manifests tag the mirror holds.")
+@click.option("--pin", default=None, help="The kubeflow/manifests tag the mirror holds [default: the one its remotes.yaml maps].")
 @_edge
-def vendor(source: Path, pin: str) -> int:
-    """Copy a pinned upstream mirror into the local cache, for offline renders."""
-    target = vendor_.vendor(source, pin)
-    _output().say(f"vendored {source} as kubeflow/manifests {pin} into {target}")
+def vendor(source: Path, pin: str | None) -> int:
+    """Copy a pinned upstream mirror into the local cache (one folder per release), for offline renders."""
+    held, target = driver.vendor_mirror(source, pin)
+    _output().say(f"vendored {source} as kubeflow/manifests {held} into {target}")
     return EXIT_OK
 
 

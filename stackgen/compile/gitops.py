@@ -162,7 +162,10 @@ def object_name(cluster: Cluster, suffix: str) -> str:
 
 
 def _labels(cluster: Cluster) -> dict[str, str]:
-    return {"app.kubernetes.io/managed-by": "stackgen", "stackgen.io/cluster": cluster.name}
+    labels = {"app.kubernetes.io/managed-by": "stackgen", "stackgen.io/cluster": cluster.name}
+    if cluster.wave:  # spec.rollout.waves: `kubectl get applications -l stackgen.io/wave=canary` finds a wave
+        labels["stackgen.io/wave"] = cluster.wave
+    return labels
 
 
 def _destination(stack: Stack, cluster: Cluster) -> str:
@@ -232,7 +235,7 @@ def _argocd(stack: Stack, cluster: Cluster, units: tuple[SyncUnit, ...], charts:
         },
     }
     for unit in units:
-        source: Object = {"repoURL": git.repo_url, "targetRevision": git.revision, "path": unit.path}
+        source: Object = {"repoURL": git.repo_url, "targetRevision": cluster.revision or git.revision, "path": unit.path}
         files[f"{root}/apps/{unit.name}.yaml"] = _application(stack, cluster, unit.name, unit.wave, source)
     for chart in charts:
         source = {"repoURL": chart.repository, "chart": chart.chart, "targetRevision": chart.version,
@@ -247,7 +250,7 @@ def _argocd(stack: Stack, cluster: Cluster, units: tuple[SyncUnit, ...], charts:
         "metadata": {"name": object_name(cluster, "root"), "namespace": ARGOCD_NAMESPACE, "labels": _labels(cluster)},
         "spec": {
             "project": "default",
-            "source": {"repoURL": git.repo_url, "targetRevision": git.revision, "path": f"{git.path}/gitops/{root}/apps"},
+            "source": {"repoURL": git.repo_url, "targetRevision": cluster.revision or git.revision, "path": f"{git.path}/gitops/{root}/apps"},
             # The app-of-apps creates Applications in the engine's own cluster, whatever the topology.
             "destination": {"server": IN_CLUSTER, "namespace": ARGOCD_NAMESPACE},
             "syncPolicy": {"automated": {"prune": True, "selfHeal": True}, "retry": _RETRY},
@@ -267,7 +270,7 @@ def _flux(stack: Stack, cluster: Cluster, units: tuple[SyncUnit, ...], charts: t
         "apiVersion": "source.toolkit.fluxcd.io/v1",
         "kind": "GitRepository",
         "metadata": {"name": source_name, "namespace": FLUX_NAMESPACE, "labels": _labels(cluster)},
-        "spec": {"interval": "5m", "url": flux_url(git.repo_url), "ref": flux_ref(git.revision)},
+        "spec": {"interval": "5m", "url": flux_url(git.repo_url), "ref": flux_ref(cluster.revision or git.revision)},
     }
     if not git.repo_url.startswith("https://"):
         repository["spec"]["secretRef"] = {"name": "stackgen-git-credentials"}  # SSH key the operator creates

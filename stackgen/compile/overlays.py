@@ -16,7 +16,7 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
-from stackgen import catalog, yamlio
+from stackgen import catalog, releases, yamlio
 from stackgen.compile import gitops, images, workloads
 from stackgen.model import Cluster, Secret, Stack
 
@@ -47,6 +47,8 @@ class Unit:
     # A unit that only adds `local` objects to another, shared unit names that unit here: its
     # kustomization lists `../<base>` and its own files, so the shared unit is rendered once.
     base: str | None = None
+    # The kubeflow/manifests release the unit pins; a unit never mixes releases.
+    release: str = catalog.DEFAULT_RELEASE
 
 
 class UnitClash(Exception):
@@ -96,15 +98,16 @@ def delivered_unit(stack: Stack, cluster: Cluster, component: str, credentials: 
     if not local and not patches:
         return unit, None
     wrapper = Unit(name=f"{component}-{cluster.name}", component=component, variant=cluster.name, paths=(), layers=(),
-                   patches=patches, namespace=None, local=local, base=unit.name)
+                   patches=patches, namespace=None, local=local, base=unit.name, release=unit.release)
     return wrapper, unit
 
 
 def unit_for(stack: Stack, cluster: Cluster, component: str) -> Unit:
-    """The shared unit of `component` for clusters like `cluster`: by cloud and role, never by name."""
-    entry = catalog.BY_NAME[component]
+    """The shared unit of `component` for clusters like `cluster`: by cloud, role and release, never by name."""
+    release = releases.release_of(stack.upstream.kubeflow, cluster)
+    entry = catalog.component_at(component, release)
     edge = cluster.is_edge and entry.edge_paths is not None
-    paths = catalog.paths_of(component, cluster.cloud, cluster.is_edge)
+    paths = catalog.paths_of(component, cluster.cloud, cluster.is_edge, release)
     layer_names = {cluster.cloud, *cluster.roles} & entry.layers
     if cluster.is_edge:
         layer_names &= {"edge"} if edge else set()
@@ -115,14 +118,16 @@ def unit_for(stack: Stack, cluster: Cluster, component: str) -> Unit:
         variant = cluster.cloud
     else:
         variant = ""
+    name = f"{component}-{variant}" if variant else component
     return Unit(
-        name=f"{component}-{variant}" if variant else component,
+        name=releases.unit_name(name, release, stack.upstream.kubeflow),
         component=component,
         variant=variant,
         paths=paths,
         layers=tuple(sorted(layer_names)),
         patches=patches,
         namespace=entry.namespace,
+        release=release,
     )
 
 
@@ -169,7 +174,7 @@ def _json_patch(group: str, version: str, kind: str, name: str, namespace: str, 
 
 
 def _unit_files(unit: Unit, stack: Stack) -> FileTree:
-    release = stack.upstream.kubeflow
+    release = unit.release
     root = f"units/{unit.name}"
     if unit.base:
         wrapper: dict[str, t.Any] = {"apiVersion": KUSTOMIZE_API, "kind": "Kustomization",
@@ -183,7 +188,7 @@ def _unit_files(unit: Unit, stack: Stack) -> FileTree:
     body: dict[str, t.Any] = {"apiVersion": KUSTOMIZE_API, "kind": "Kustomization"}
     if unit.namespace:
         body["namespace"] = unit.namespace
-    body["resources"] = [catalog.remote_url(path, release) for path in unit.paths] + [name for name, _ in unit.local]
+    body["resources"] = [catalog.upstream_reference(path, release, stack.upstream.mode) for path in unit.paths] + [name for name, _ in unit.local]
     if unit.layers:
         body["components"] = [f"../../components/{layer}" for layer in unit.layers]
     if unit.patches:
