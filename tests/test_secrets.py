@@ -64,6 +64,8 @@ LEAKS = [
     Leak("secret-token-key-number", "key: ml/s3}", "key: ml/s3, token: 918273645546372819}", "918273645546372819"),
     Leak("runs-on-token", "katib: {runsOn: [training]}", f"katib: {{runsOn: [training, {GITHUB_TOKEN}]}}", GITHUB_TOKEN),
     Leak("serve-on-jwt", "serveOn: [serving, edge]", f"serveOn: [serving, {JWT}]", JWT),
+    Leak("wave-clusters-token", "  gitops:\n", f"  rollout: {{waves: [{{name: canary, clusters: [gcp-euw4, {GITHUB_TOKEN}]}}]}}\n  gitops:\n",
+         GITHUB_TOKEN),
     Leak("secret-ref-key-aws-key-id", "auth: {secretRef: {name: vault-token}}",
          f"auth: {{secretRef: {{name: vault-token, key: {AWS_KEY_ID}}}}}", AWS_KEY_ID),
     Leak("annotation-slack-token", "    kserve: {runsOn: [serving, edge]}",
@@ -121,7 +123,7 @@ def test_every_free_text_field_of_the_schema_has_a_leak_case() -> None:
     """Patterned fields refuse most literals by shape; a free-text field takes anything, so each has
     its own case above. A new free-text field fails here until it gets one."""
     schema = json.loads((ROOT / "schemas" / "stack.schema.json").read_text())
-    cases = {"runsOn": "runs-on-token", "serveOn": "serve-on-jwt", "key": "secret-ref-key-aws-key-id"}
+    cases = {"runsOn": "runs-on-token", "serveOn": "serve-on-jwt", "key": "secret-ref-key-aws-key-id", "clusters": "wave-clusters-token"}
     assert _free_text_fields(schema) == set(cases)
     assert set(cases.values()) <= {leak.where for leak in LEAKS}
 

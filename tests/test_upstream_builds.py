@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import collections
-import dataclasses
 import hashlib
 import json
 import os
@@ -23,10 +22,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stackgen import catalog, driver, golden, mirror, render, verify
+from stackgen import catalog, mirror, render, verify
 from stackgen import kustomize as kz
 from stackgen.compile import images
-from stackgen.compile.overlays import compile_stack
 from tests import image_catalog
 from tests.compiling import BUNDLED, CASES, ROOT, compiled
 from tests.upstream import UPSTREAM, requires_upstream
@@ -506,50 +504,3 @@ def test_default_credential_digests_cover_the_pins_defaults(workspace: mirror.Wo
                           **{k: str(v).encode() for k, v in (r.get("stringData") or {}).items()}}
                 found |= {hashlib.sha256(v).hexdigest() for k, v in values.items() if v and k not in _NOT_SECRET_KEYS}
     assert found == catalog.DEFAULT_CREDENTIAL_DIGESTS
-
-
-# --- diff after an upstream upgrade: the old pin re-rendered from the mirror ---------------------
-
-
-def _old_pin_mirror(target: Path) -> None:
-    """A mirror of a fictitious earlier pin 26.02: the real one, where KServe's webhook port differed."""
-    def link(source: str, dest: str) -> None:
-        os.link(source, dest)
-
-    for tree in mirror.MIRRORED_TREES:
-        shutil.copytree(UPSTREAM / tree, target / tree, copy_function=link)
-    (target / "remotes.yaml").write_text((UPSTREAM / "remotes.yaml").read_text().replace('ref: "26.03"', 'ref: "26.02"'))
-    policy = target / "kubeflow-manifests/common/kubeflow-namespace/base/kubeflow/kserve.yaml"
-    text = policy.read_text()
-    policy.unlink()  # a new inode: never write through the hard link into ../shared
-    policy.write_text(text.replace("port: 9443", "port: 8443"))
-
-
-def test_diff_after_an_upgrade_rerenders_the_old_pin_from_the_mirror(kustomize: kz.Kustomize, xdg_cache: Path, tmp_path: Path) -> None:
-    cache = tmp_path / "xdg"
-    old_mirror = cache / "stackgen" / "upstream" / "26.02"
-    _old_pin_mirror(old_mirror)
-    shutil.copy(BUNDLED, tmp_path / "stack.yaml")
-    stack = tmp_path / "stack.yaml"
-    assert _cli(["build", "-f", str(stack)], cache).returncode == 0
-    # The goldens as the 26.02 render left them.
-    checked = driver.check_stack(stack)
-    assert isinstance(checked, driver.Checked)
-    old_stack = dataclasses.replace(checked.stack, upstream=dataclasses.replace(checked.stack.upstream, kubeflow="26.02"))
-    old_overlays = _write(compile_stack(old_stack, checked.placement), tmp_path / "old-overlays")
-    old = render.render(old_overlays, old_mirror, kustomize, ["edge-store17"], jobs=2, cache=render.cache_root({"XDG_CACHE_HOME": str(cache)}), pristine=True)
-    _write(golden.golden_files(old.clusters[0], old.pristine, "26.02", old.kustomize_version, False), tmp_path / "golden" / "edge-store17")
-
-    done = _cli(["diff", "--upstream", str(UPSTREAM), "-f", str(stack), "--cluster", "edge-store17", "--format", "json"], cache)
-    assert done.returncode == 1, done.stderr
-    [cluster] = json.loads(done.stdout)
-    assert "compared field by field with a render of 26.02" in cluster["notes"][0]
-    [change] = cluster["changes"]
-    assert change["resource"] == "networking.k8s.io/v1/NetworkPolicy/kubeflow/kserve"
-    assert change["fields"] == [{"path": "spec.ingress[0].ports[0].port", "old": 8443, "new": 9443}]
-
-    shutil.rmtree(old_mirror)
-    unvendored = _cli(["diff", "--upstream", str(UPSTREAM), "-f", str(stack), "--cluster", "edge-store17"], cache)
-    assert unvendored.returncode == 1
-    assert "26.02 is not in the mirror" in unvendored.stdout and "stackgen vendor --from DIR --pin 26.02" in unvendored.stdout
-    assert (UPSTREAM / "kubeflow-manifests/common/kubeflow-namespace/base/kubeflow/kserve.yaml").read_text().count("port: 9443") == 1
