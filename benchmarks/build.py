@@ -91,7 +91,7 @@ def main() -> None:
         t_validate, diagnostics = best(args.repeat, lambda: validate(loaded))
         assert not diagnostics, diagnostics[:3]
         t_place, (stack, placement) = best(args.repeat, lambda: (lambda s: (s, place(s)))(build_model(loaded.tree)))
-        t_compile, files = best(args.repeat, lambda: compile_stack(stack, placement))
+        t_compile, files = best(args.repeat, lambda: compile_stack(stack, placement).files)
         total = t_load + t_validate + t_place + t_compile
         print(
             f"{size:>8} {t_load * 1e3:>6.0f}ms {t_validate * 1e3:>7.0f}ms {t_place * 1e3:>6.0f}ms "

@@ -25,6 +25,7 @@ from benchmarks.build import fleet  # noqa: E402
 from stackgen import golden, mirror, render, verify  # noqa: E402
 from stackgen import kustomize as kz  # noqa: E402
 from stackgen.driver import Checked, check_stack, compile_checked  # noqa: E402
+from stackgen.layout import Layout  # noqa: E402
 from stackgen.load import load_bytes  # noqa: E402
 
 
@@ -34,13 +35,14 @@ def timed(work: t.Callable[[], t.Any]) -> tuple[float, t.Any]:
     return time.perf_counter() - start, result
 
 
-def write_overlays(stack_file: Path, out: Path) -> Path:
+def write_overlays(stack_file: Path, out: Path) -> tuple[Path, Layout]:
     checked = check_stack(stack_file)
     assert isinstance(checked, Checked), [d.render() for d in checked.diagnostics]
-    for path, content in compile_checked(checked).items():
+    compiled = compile_checked(checked)
+    for path, content in compiled.files.items():
         (out / path).parent.mkdir(parents=True, exist_ok=True)
         (out / path).write_bytes(content)
-    return out
+    return out, compiled.layout
 
 
 def main() -> None:
@@ -50,14 +52,14 @@ def main() -> None:
     args = parser.parse_args()
     tool = kz.find_kustomize()
     work = Path(tempfile.mkdtemp(prefix="stackgen-bench-"))
-    bundled = write_overlays(ROOT / "stack.yaml", work / "bundled")
+    bundled, bundled_layout = write_overlays(ROOT / "stack.yaml", work / "bundled")
     fleet_file = work / "fleet.yaml"
     tree = yaml.safe_load(fleet(args.fleet))
     for cluster in tree["spec"]["clusters"]:
         cluster["region"] = "us-east-1" if cluster["cloud"] == "aws" else cluster["region"]
     fleet_file.write_text(yaml.safe_dump(tree, sort_keys=False))
     assert load_bytes(fleet_file.read_bytes()).ok
-    fleet_overlays = write_overlays(fleet_file, work / "fleet")
+    fleet_overlays, fleet_layout = write_overlays(fleet_file, work / "fleet")
 
     workspace = mirror.materialize(mirror.open_mirror(args.upstream), bundled, work / "bare")
     bare, _ = timed(lambda: kz.build(tool, workspace.overlays / "clusters" / "aws-use1"))
@@ -66,16 +68,17 @@ def main() -> None:
     def ratio(label: str, seconds: float, base: float = bare, goal: str = "") -> None:
         print(f"  {label:<44} {seconds:7.2f} s  {seconds / base:6.2f}x {goal}")
 
-    for label, overlays in (("bundled stack (4 clusters)", bundled), (f"generated fleet ({args.fleet} clusters)", fleet_overlays)):
+    for label, overlays, layout in (("bundled stack (4 clusters)", bundled, bundled_layout),
+                                    (f"generated fleet ({args.fleet} clusters)", fleet_overlays, fleet_layout)):
         cache = work / f"cache-{overlays.name}"
-        cold, result = timed(lambda: render.render(overlays, args.upstream, tool, cache=cache))
-        warm, _ = timed(lambda: render.render(overlays, args.upstream, tool, cache=cache))
+        cold, result = timed(lambda: render.render(overlays, args.upstream, tool, layout, cache=cache))
+        warm, _ = timed(lambda: render.render(overlays, args.upstream, tool, layout, cache=cache))
         naive = len(result.clusters)
         ratio(f"{label}: render cold ({result.built} unit builds)", cold, goal=f"(naive ~{naive}x; goal <= 3x for 20)")
         ratio(f"{label}: render warm", warm, goal="(goal <= 0.2x)")
 
     cache = work / "cache-bundled"
-    one_render, result = timed(lambda: render.render(bundled, args.upstream, tool, clusters=["aws-use1"], cache=None))
+    one_render, result = timed(lambda: render.render(bundled, args.upstream, tool, bundled_layout, clusters=["aws-use1"], cache=None))
     [cluster] = result.clusters
     declared = verify.declared_vars(args.upstream)
     verify_time, problems = timed(lambda: verify.verify(cluster, "1.31", args.upstream / "crds", declared))

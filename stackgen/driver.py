@@ -28,7 +28,7 @@ from stackgen import vendor as vendor_
 from stackgen import verify as verify_
 from stackgen import write as writer
 from stackgen.compile import images as images_
-from stackgen.compile.overlays import FileTree, compile_stack
+from stackgen.compile.overlays import Compiled, FileTree, compile_stack
 from stackgen.diagnostics import Diagnostic, has_errors, locate
 from stackgen.errors import (
     EXIT_INVALID,
@@ -90,16 +90,17 @@ def check_loaded(loaded: Loaded) -> Checked | Rejected:
     return Checked(loaded, tuple(diagnostics), stack, placement)
 
 
-def compile_checked(checked: Checked) -> FileTree:
+def compile_checked(checked: Checked) -> Compiled:
     return compile_stack(checked.stack, checked.placement)
 
 
-def output_tree(checked: Checked, choice: releases.MirrorChoice | None = None, env: t.Mapping[str, str] | None = None) -> FileTree:
+def output_tree(checked: Checked, choice: releases.MirrorChoice | None = None, env: t.Mapping[str, str] | None = None) -> Compiled:
     """What `build` writes: the compiled tree, and with `upstream.mode: vendored` the upstream its
     units use, read from each release's mirror (SG704, at `upstream.mode`, where there is none)."""
-    files = compile_checked(checked)
+    compiled = compile_checked(checked)
     if checked.stack.upstream.mode != "vendored":
-        return files
+        return compiled
+    files = compiled.files
     try:
         for release, paths in sorted(vendor_.used_paths(files).items()):
             root = upstream_dir(releases.explicit_for(choice or releases.MirrorChoice(), release), release, env)
@@ -109,7 +110,7 @@ def output_tree(checked: Checked, choice: releases.MirrorChoice | None = None, e
         where = checked.loaded.source.value_at(("spec", "upstream", "mode"))
         raise UpstreamMissing(f"upstream.mode vendored needs the upstream mirror at build time: {error.message}",
                               f"{checked.loaded.file}:{where.line}:{where.column}") from None
-    return files
+    return compiled
 
 
 def default_output(stack_file: Path, stack: Stack) -> Path:
@@ -165,19 +166,21 @@ def _holds(candidate: Path) -> str:
 
 
 def render_checked(
-    checked: Checked, overlays: Path, mirror_root: Path, kustomize: kz.Kustomize, clusters: t.Sequence[str],
+    checked: Checked, compiled: Compiled, overlays: Path, mirror_root: Path, kustomize: kz.Kustomize, clusters: t.Sequence[str],
     jobs: int, full: bool, progress: t.Callable[[str], None] | None = None, run_verify: bool = True,
 ) -> Rendered:
+    """Render the overlays as written, which are `compiled` (checked fresh by the caller), piece
+    by piece as its layout says; then verify each cluster and make its goldens."""
     versions = {c.name: c.kubernetes_version for c in checked.stack.clusters}
     unknown = [c for c in clusters if c not in versions]
     if unknown:
         raise UnknownCluster(f"no cluster named {', '.join(unknown)} in the stack")
     # The stack's clusters, never whatever folders overlays/clusters/ holds (a foreign one is input).
     wanted = list(clusters) or sorted(c.name for c in checked.stack.clusters)
-    result = render_.render(overlays, mirror_root, kustomize, wanted, jobs, render_.cache_root(), progress, pristine=True)
+    result = render_.render(overlays, mirror_root, kustomize, compiled.layout, wanted, jobs, render_.cache_root(), progress, pristine=True)
     declared = verify_.declared_vars(mirror_root) if run_verify else frozenset()
     problems: list[verify_.Problem] = []
-    engine = compile_checked(checked) if run_verify else {}
+    engine = compiled.files
     clouds = {c.name: c.cloud for c in checked.stack.clusters}
     for cluster in result.clusters:
         if run_verify and not cluster.error:
@@ -303,12 +306,13 @@ def old_pins(checked: Checked, golden_root: Path, rendered: Rendered, kustomize:
         with tempfile.TemporaryDirectory(prefix="stackgen-old-pin-") as scratch:
             overlays = Path(scratch)
             compiled = compile_stack(stack, place(stack))
+            files = compiled.files
             if stack.upstream.mode == "vendored":
-                compiled.update(vendor_.vendored_files(mirror_root, pin, vendor_.used_paths(compiled).get(pin, ())))
-            for path, content in compiled.items():
+                files.update(vendor_.vendored_files(mirror_root, pin, vendor_.used_paths(files).get(pin, ())))
+            for path, content in files.items():
                 (overlays / path).parent.mkdir(parents=True, exist_ok=True)
                 (overlays / path).write_bytes(content)
-            result = render_.render(overlays, mirror_root, kustomize, clusters, jobs, render_.cache_root(env))
+            result = render_.render(overlays, mirror_root, kustomize, compiled.layout, clusters, jobs, render_.cache_root(env))
         for old in result.clusters:
             resources = None if old.error else {golden_.resource_key(r): r for r in old.resources}
             found[old.cluster] = golden_.OldPin(pin, resources)
@@ -364,7 +368,7 @@ class BuildOptions:
 
 def build_stack(options: BuildOptions, report: Reporter) -> Built:
     checked = checked_stack(options.stack_file, report)
-    files = output_tree(checked, options.upstream)
+    files = output_tree(checked, options.upstream).files
     out = options.output or default_output(options.stack_file, checked.stack)
     return Built(out, _at(out, lambda: build(files, out, options.check_only)), options.check_only)
 
@@ -427,8 +431,8 @@ def _render_fresh(options: RenderOptions, report: Reporter, full: bool, run_veri
     checked = checked_stack(options.stack_file, report)
     out = options.overlays or default_output(options.stack_file, checked.stack)
     # Render works on the overlays as written (what the engine builds): they must be fresh.
-    tree = output_tree(checked, options.upstream)
-    if _at(out, lambda: writer.check(out, tree)).stale:
+    compiled = output_tree(checked, options.upstream)
+    if _at(out, lambda: writer.check(out, compiled.files)).stale:
         raise StaleOverlays("overlays are stale or missing; run `stackgen build` first", out)
     tool = kz.find_kustomize(options.kustomize)
     stack = checked.stack
@@ -441,7 +445,7 @@ def _render_fresh(options: RenderOptions, report: Reporter, full: bool, run_veri
         mirror_root = roots[primary] if len(roots) == 1 else mirror_.combine(
             roots[primary], {p: r for p, r in roots.items() if p != primary}, Path(scratch))
         progress = report.rendering(tool, mirror_root)
-        rendered = render_checked(checked, out, mirror_root, tool, options.clusters, options.jobs, full, progress, run_verify)
+        rendered = render_checked(checked, compiled, out, mirror_root, tool, options.clusters, options.jobs, full, progress, run_verify)
     report.rendered(rendered, out)
     return _Fresh(checked, out, tool, rendered)
 

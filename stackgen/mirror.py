@@ -190,6 +190,15 @@ def materialize(mirror: Mirror, overlays: Path, dest: Path, owned: t.Collection[
     return Workspace(dest, copied, upstream)
 
 
+def add_kustomization(workspace: Workspace, mirror: Mirror, folder: Path, body: t.Mapping[str, t.Any]) -> None:
+    """A kustomization stackgen writes into the workspace after `materialize` (a unit's pristine
+    upstream beside it), its remote bases mapped onto the workspace's mirror as the overlays' are."""
+    folder.mkdir(parents=True, exist_ok=True)
+    kustomization = folder / "kustomization.yaml"
+    kustomization.write_text(yaml.safe_dump(dict(body), sort_keys=False), "utf-8")
+    _rewrite(Mirror(workspace.upstream, mirror.entries), kustomization, kustomization.relative_to(workspace.root), workspace.root, aliases=True)
+
+
 def _kustomizations(root: Path) -> t.Iterator[Path]:
     for directory, _, names in os.walk(root):
         for name in names:

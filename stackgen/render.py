@@ -25,6 +25,7 @@ from stackgen import cachefile, yamlio
 from stackgen import kustomize as kz
 from stackgen import mirror as mirrors
 from stackgen import write as writer
+from stackgen.layout import Layout, Piece
 
 Resource = dict[str, t.Any]
 OWN = "own"
@@ -39,10 +40,10 @@ _ORDER_LAST = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
 
 
 @dataclass(frozen=True)
-class Piece:
-    """A directory built on its own: a unit, or a cluster's own/ folder."""
+class Build:
+    """One kustomize build: a piece, or a part of one (`#local`, `#overlay`, `#pristine`)."""
 
-    name: str  # "units/<unit>" or "clusters/<cluster>/own"
+    name: str  # "units/<unit>", "clusters/<cluster>/own", or either with a `#part`
     key: str  # content hash of all it reads
 
 
@@ -74,27 +75,6 @@ def cache_root(env: t.Mapping[str, str] | None = None) -> Path:
     return Path(base) / "stackgen" / "render"
 
 
-def clusters_in(overlays: Path) -> list[str]:
-    root = overlays / "clusters"
-    # A foreign folder or link in overlays/clusters/ is no cluster: never rendered, never entered.
-    found = root.iterdir() if root.is_dir() and not root.is_symlink() else iter(())
-    return sorted(p.name for p in found if not p.is_symlink() and p.is_dir() and _regular(p / "kustomization.yaml"))
-
-
-def _regular(path: Path) -> bool:
-    return not path.is_symlink() and path.is_file()
-
-
-def pieces_of(overlays: Path, cluster: str) -> list[str]:
-    """The pieces a cluster's kustomization aggregates, in its order."""
-    body = yamlio.load((overlays / "clusters" / cluster / "kustomization.yaml").read_text("utf-8")) or {}
-    pieces = []
-    for reference in body.get("resources", []):
-        target = (overlays / "clusters" / cluster / reference).resolve()
-        pieces.append(target.relative_to(overlays.resolve()).as_posix())
-    return pieces
-
-
 def _regular_files(directory: Path) -> t.Iterator[tuple[Path, os.stat_result]]:
     """Every regular file under `directory`, sorted, found without following a link (a link to
     `/` or a loop in overlays/ or the mirror is never entered); links and special files are
@@ -118,7 +98,9 @@ def _digest_dir(directory: Path, into: t.Any) -> None:
 
 
 def mirror_fingerprint(root: Path) -> str:
-    """Cheap identity of the mirror: paths, sizes and mtimes (content edits change mtimes)."""
+    """Cheap identity of the mirror, without reading its 40 MB on every render: each file's path,
+    size, mtime and ctime. An edit that keeps the size and sets the mtime back (`touch -r`)
+    still moves the ctime, which no tool can set; hashing the content instead costs about 1 s."""
     digest = hashlib.sha256()
     for tree in (*mirrors.MIRRORED_TREES, "remotes.yaml"):
         target = root / tree
@@ -126,16 +108,16 @@ def mirror_fingerprint(root: Path) -> str:
         if target.is_file() and not target.is_symlink():
             found = iter([(target, os.lstat(target))])
         for path, status in found:
-            digest.update(f"{path.relative_to(root)}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
+            digest.update(f"{path.relative_to(root)}\0{status.st_size}\0{status.st_mtime_ns}\0{status.st_ctime_ns}\n".encode())
     return digest.hexdigest()
 
 
-def piece_key(overlays: Path, piece: str, salt: str) -> str:
+def piece_key(overlays: Path, piece: Piece, salt: str) -> str:
+    """What a piece's build reads: its folder and its layers' folders, as they are on disk."""
     digest = hashlib.sha256(salt.encode())
-    directory = overlays / piece
+    directory = overlays / piece.path
     _digest_dir(directory, digest)
-    body = yamlio.load((directory / "kustomization.yaml").read_text("utf-8")) or {}
-    for component in body.get("components", []) or []:
+    for component in piece.components:
         digest.update(component.encode())
         _digest_dir(Path(os.path.normpath(directory / component)), digest)
     return digest.hexdigest()
@@ -145,129 +127,101 @@ def render(
     overlays: Path,
     mirror_root: Path,
     kustomize: kz.Kustomize,
+    layout: Layout,
     clusters: t.Sequence[str] | None = None,
     jobs: int = 0,
     cache: Path | None = None,
     progress: t.Callable[[str], None] | None = None,
     pristine: bool = False,
 ) -> RenderResult:
+    """Render `clusters` (default: every cluster of `layout`) from the overlays as written, built
+    piece by piece as compile laid them out.
+
+    `layout` must describe `overlays` (the driver checks that they are what compile produces
+    before it renders): the structure comes from the layout, the content from the files.
+    """
     mirror = mirrors.open_mirror(mirror_root)
-    names = list(clusters) if clusters else clusters_in(overlays)
+    names = list(clusters) if clusters else sorted(layout.clusters)
     salt = f"{kustomize.version}\0{mirror_fingerprint(mirror_root)}"
-    layout = {name: pieces_of(overlays, name) for name in names}
-    pieces = {p: Piece(p, piece_key(overlays, p, salt)) for ps in layout.values() for p in ps}
-    # A thin unit over a shared one (its own files plus `../<unit>`) is the union of the two:
-    # the shared unit is built once for every cluster, the thin one's files on their own.
-    thin = {p: bases for p in pieces if (bases := thin_bases(overlays, p)) is not None}
-    # A unit of one cluster's values over a shared one (`../<unit>`, patches to named objects
-    # of it, files of its own): the shared unit is built once for every cluster, and only the
-    # objects the patches name go through kustomize again, with the patches (issue 19).
-    over = {p: found for p in pieces if p not in thin and (found := overlay_of(overlays, p)) is not None}
-    bases_needed = [b for bases in thin.values() for b in bases] + [o.base for o in over.values()]
-    pieces.update({b: Piece(b, piece_key(overlays, b, salt)) for b in bases_needed if b not in pieces})
-    wanted = {p: piece for p, piece in pieces.items() if p not in thin and p not in over}
-    wanted.update({f"{p}#local": Piece(f"{p}#local", pieces[p].key + ":local") for p in thin})
-    wanted.update({f"{p}#overlay": Piece(f"{p}#overlay", f"{pieces[p].key}:{pieces[o.base].key}:overlay") for p, o in over.items()})
-    modified = [p for p in pieces if pristine and p.startswith("units/") and p not in thin and p not in over
-                and _modifies_upstream(overlays / p)]
-    wanted.update({f"{p}#pristine": Piece(f"{p}#pristine", pieces[p].key + ":pristine") for p in modified})
-    # A cluster is ready when every piece built for it is: a thin or overlay unit's own piece and its base.
-    needs = {p: {f"{p}#local", *thin[p]} if p in thin else {f"{p}#overlay", over[p].base} if p in over else {p}
-             for ps in layout.values() for p in ps}
-    waiting = {name: {n for p in ps for n in needs[p]} for name, ps in layout.items()}
-    waiting = {name: pieces_ | {f"{n}#pristine" for n in pieces_ if n in modified} for name, pieces_ in waiting.items()}
+    used = {path: layout.pieces[path] for name in names for path in layout.clusters[name]}
+    used.update({piece.base: layout.pieces[piece.base] for piece in list(used.values()) if piece.base})
+    keys = {path: piece_key(overlays, piece, salt) for path, piece in used.items()}
+    builds = _builds(used, keys, pristine)
+    # A cluster is ready when every build it needs is: a per-cluster unit's own part and its base.
+    waiting = {name: {b for path in layout.clusters[name] for b in _needs(used[path], builds)} for name in names}
     tracker = _ClusterProgress(waiting, progress) if progress else None
-    outputs, errors, built = _build_all(overlays, mirror, kustomize, wanted, jobs or os.cpu_count() or 1, cache, tracker, over)
-    for p, found in over.items():
-        if found.base in errors or f"{p}#overlay" in errors:
-            errors[p] = "\n".join(f"{b}: {errors[b]}" for b in (found.base, f"{p}#overlay") if b in errors)
-        else:
-            outputs[p] = _spliced(outputs[found.base], outputs[f"{p}#overlay"])
-    for p, bases in thin.items():
-        failed = [f"{b}: {errors[b]}" for b in bases if b in errors] + ([errors[f"{p}#local"]] if f"{p}#local" in errors else [])
-        if failed:
-            errors[p] = "\n".join(failed)
-        else:
-            outputs[p] = [r for b in bases for r in outputs[b]] + outputs[f"{p}#local"]
+    outputs, errors, built = _build_all(overlays, mirror, kustomize, builds, jobs or os.cpu_count() or 1, cache, tracker, used)
+    for path, piece in used.items():
+        if piece.base is not None:
+            _assemble(path, piece, outputs, errors)
     renders = []
     for name in names:
-        failed = [f"{p}: {errors[p]}" for p in layout[name] if p in errors]
+        failed = [f"{p}: {errors[p]}" for p in layout.clusters[name] if p in errors]
         overlay = f"clusters/{name}"
         if failed:
             renders.append(ClusterRender(name, overlay, error="\n".join(failed)))
             continue
-        pairs = [(resource, piece) for piece in layout[name] for resource in outputs[piece]]
+        pairs = [(resource, path) for path in layout.clusters[name] for resource in outputs[path]]
         pairs.sort(key=lambda pair: legacy_sort_key(pair[0]))
         renders.append(ClusterRender(name, overlay, tuple(r for r, _ in pairs), tuple(p for _, p in pairs),
-                                     key=_cluster_key(name, layout[name], pieces, {**thin, **{p: [o.base] for p, o in over.items()}})))
+                                     key=_cluster_key(name, layout.clusters[name], keys, used)))
+    original = _pristine_renders(used, outputs) if pristine else {}
+    return RenderResult(tuple(renders), kustomize.version, built, len(builds) - built - len([e for e in errors if e in builds]), original)
+
+
+def _builds(used: t.Mapping[str, Piece], keys: t.Mapping[str, str], pristine: bool) -> dict[str, Build]:
+    """What kustomize builds: a piece whole, or for a per-cluster unit over a shared one only its
+    own part (`#local`: its files; `#overlay`: the objects it patches, with its files); and, for
+    the upgrade plan and goldens, upstream's own render of a unit that changes it (`#pristine`)."""
+    builds = {}
+    for path, piece in used.items():
+        if piece.base is None:
+            builds[path] = Build(path, keys[path])
+        elif piece.patches:
+            builds[f"{path}#overlay"] = Build(f"{path}#overlay", f"{keys[path]}:{keys[piece.base]}:overlay")
+        else:
+            builds[f"{path}#local"] = Build(f"{path}#local", keys[path] + ":local")
+        if pristine and piece.base is None and piece.modifies_upstream:
+            builds[f"{path}#pristine"] = Build(f"{path}#pristine", keys[path] + ":pristine")
+    return builds
+
+
+def _needs(piece: Piece, builds: t.Mapping[str, Build]) -> set[str]:
+    own = piece.path if piece.base is None else f"{piece.path}#overlay" if piece.patches else f"{piece.path}#local"
+    parts = {own} if piece.base is None else {own, piece.base}
+    return parts | {f"{part}#pristine" for part in parts if f"{part}#pristine" in builds}
+
+
+def _assemble(path: str, piece: Piece, outputs: dict[str, list[Resource]], errors: dict[str, str]) -> None:
+    """A per-cluster unit's render from its shared unit's and its own part's."""
+    assert piece.base is not None
+    own = f"{path}#overlay" if piece.patches else f"{path}#local"
+    failed = [f"{part}: {errors[part]}" for part in (piece.base, own) if part in errors]
+    if failed:
+        errors[path] = "\n".join(failed)
+    elif piece.patches:
+        outputs[path] = _spliced(outputs[piece.base], outputs[own])
+    else:
+        outputs[path] = outputs[piece.base] + outputs[own]
+
+
+def _pristine_renders(used: t.Mapping[str, Piece], outputs: t.Mapping[str, list[Resource]]) -> dict[str, tuple[Resource, ...]]:
     # A unit that only lists upstream paths is upstream, unchanged: its pristine render is itself.
-    original = {p: tuple(outputs.get(f"{p}#pristine", outputs.get(p, ()))) for p in pieces if pristine and p.startswith("units/") and p not in thin}
-    original.update({p: tuple(r for b in bases for r in original.get(b, ())) for p, bases in thin.items() if pristine})
-    original.update({p: original.get(found.base, ()) for p, found in over.items() if pristine})
-    return RenderResult(tuple(renders), kustomize.version, built, len(wanted) - built - len([e for e in errors if e in wanted]), original)
+    # A per-cluster unit's upstream is its shared unit's.
+    original = {path: tuple(outputs.get(f"{path}#pristine", outputs.get(path, ())))
+                for path, piece in used.items() if path.startswith("units/") and piece.base is None}
+    original.update({path: original.get(piece.base, ()) for path, piece in used.items() if piece.base is not None})
+    return original
 
 
-def _cluster_key(name: str, layout: t.Sequence[str], pieces: t.Mapping[str, Piece], thin: t.Mapping[str, t.Sequence[str]]) -> str:
-    """The pieces' keys in order; `thin` maps a piece to the units it is built over."""
-    # A thin unit's own key covers its folder only: the units it wraps are part of its render.
+def _cluster_key(name: str, paths: t.Sequence[str], keys: t.Mapping[str, str], used: t.Mapping[str, Piece]) -> str:
+    """The pieces' keys in order, each followed by its base's: what the cluster's render is made of."""
     digest = hashlib.sha256(f"cluster\0{name}\0".encode())
-    for piece in layout:
-        for part in (piece, *thin.get(piece, ())):
-            digest.update(f"{part}={pieces[part].key}\n".encode())
+    for path in paths:
+        base = used[path].base
+        for part in (path, base) if base else (path,):
+            digest.update(f"{part}={keys[part]}\n".encode())
     return digest.hexdigest()
-
-
-def thin_bases(overlays: Path, piece: str) -> list[str] | None:
-    """The units a thin unit adds its own files to, or None where `piece` is not one.
-
-    Thin: a kustomization with only `resources`, each a sibling unit (`../<unit>`) or a file of
-    its own, so its build is exactly the union of theirs (no transformer reaches across).
-    """
-    if not piece.startswith("units/"):
-        return None
-    body = yamlio.load((overlays / piece / "kustomization.yaml").read_text("utf-8")) or {}
-    resources = body.get("resources") or []
-    if set(body) - {"apiVersion", "kind", "resources"} or not all(isinstance(r, str) for r in resources):
-        return None
-    bases = [f"units/{r[3:]}" for r in resources if r.startswith("../") and "/" not in r[3:]]
-    files = [r for r in resources if "/" not in r and r.endswith((".yaml", ".yml"))]
-    if not bases or len(bases) + len(files) != len(resources):
-        return None
-    return bases
-
-
-@dataclass(frozen=True)
-class Overlay:
-    """A unit that patches named objects of one shared unit and adds files of its own."""
-
-    base: str  # "units/<unit>"
-    files: tuple[str, ...]
-    patches: tuple[t.Mapping[str, t.Any], ...]
-
-
-def overlay_of(overlays: Path, piece: str) -> Overlay | None:
-    """The shape compile gives a cluster's values over a shared unit, or None for any other.
-
-    Its build equals the shared unit's with the patched objects replaced and its files added,
-    as long as every patch is inline and names one object (kind and name); anything else is
-    built whole by kustomize.
-    """
-    if not piece.startswith("units/"):
-        return None
-    body = yamlio.load((overlays / piece / "kustomization.yaml").read_text("utf-8")) or {}
-    resources, patches = body.get("resources") or [], body.get("patches") or []
-    if set(body) - {"apiVersion", "kind", "resources", "patches"} or not patches or not isinstance(resources, list):
-        return None
-    bases = [r for r in resources if isinstance(r, str) and r.startswith("../") and "/" not in r[3:]]
-    files = [r for r in resources if isinstance(r, str) and "/" not in r and r.endswith((".yaml", ".yml"))]
-    if len(bases) != 1 or len(bases) + len(files) != len(resources) or not isinstance(patches, list):
-        return None
-    for patch in patches:
-        target = patch.get("target") if isinstance(patch, dict) else None
-        if (set(patch) != {"target", "patch"} or not isinstance(patch["patch"], str) or not isinstance(target, dict)
-                or not {"kind", "name"} <= set(target) or set(target) - {"group", "version", "kind", "name", "namespace"}):
-            return None
-    return Overlay(f"units/{bases[0][3:]}", tuple(files), tuple(patches))
 
 
 def _targeted(resource: Resource, patches: t.Sequence[t.Mapping[str, t.Any]]) -> bool:
@@ -294,11 +248,6 @@ def _spliced(base: t.Sequence[Resource], built: t.Sequence[Resource]) -> list[Re
     return [patched.get(_resource_id(r), r) for r in base] + [r for r in built if _resource_id(r) not in ids]
 
 
-def _modifies_upstream(unit: Path) -> bool:
-    body = yamlio.load((unit / "kustomization.yaml").read_text("utf-8")) or {}
-    return bool(set(body) - {"apiVersion", "kind", "resources"})
-
-
 def legacy_sort_key(resource: Resource) -> tuple[int, str, str, str]:
     kind = resource.get("kind", "")
     if kind in _ORDER_FIRST:
@@ -315,22 +264,22 @@ def _build_all(
     overlays: Path,
     mirror: mirrors.Mirror,
     kustomize: kz.Kustomize,
-    pieces: t.Mapping[str, Piece],
+    builds: t.Mapping[str, Build],
     jobs: int,
     cache: Path | None,
     progress: _ClusterProgress | None,
-    over: t.Mapping[str, Overlay] | None = None,
+    used: t.Mapping[str, Piece],
 ) -> tuple[dict[str, list[Resource]], dict[str, str], int]:
-    """Build what the cache lacks; an overlay's piece (`<unit>#overlay`) after its base, whose
+    """Build what the cache lacks; an overlay part (`<unit>#overlay`) after its base, whose
     render supplies the objects it patches."""
-    first = {name: piece for name, piece in pieces.items() if not name.endswith("#overlay")}
-    outputs, errors, built = _build_pieces(overlays, mirror, kustomize, first, jobs, cache, progress)
-    later = {name: piece for name, piece in pieces.items() if name.endswith("#overlay")}
-    if later and over:
-        for name in [n for n in later if over[n.removesuffix("#overlay")].base in errors]:
-            errors[name] = "its shared unit failed to build"
-            del later[name]
-        more, more_errors, more_built = _build_pieces(overlays, mirror, kustomize, later, jobs, cache, progress, over, outputs)
+    first = {name: build for name, build in builds.items() if not name.endswith("#overlay")}
+    outputs, errors, built = _build_pieces(overlays, mirror, kustomize, first, jobs, cache, progress, used, {})
+    later = {name: build for name, build in builds.items() if name.endswith("#overlay")}
+    for name in [n for n in later if used[n.removesuffix("#overlay")].base in errors]:
+        errors[name] = "its shared unit failed to build"
+        del later[name]
+    if later:
+        more, more_errors, more_built = _build_pieces(overlays, mirror, kustomize, later, jobs, cache, progress, used, outputs)
         outputs.update(more)
         errors.update(more_errors)
         built += more_built
@@ -341,19 +290,19 @@ def _build_pieces(
     overlays: Path,
     mirror: mirrors.Mirror,
     kustomize: kz.Kustomize,
-    pieces: t.Mapping[str, Piece],
+    builds: t.Mapping[str, Build],
     jobs: int,
     cache: Path | None,
     progress: _ClusterProgress | None,
-    over: t.Mapping[str, Overlay] | None = None,
-    base_outputs: t.Mapping[str, list[Resource]] | None = None,
+    used: t.Mapping[str, Piece],
+    base_outputs: t.Mapping[str, list[Resource]],
 ) -> tuple[dict[str, list[Resource]], dict[str, str], int]:
     outputs: dict[str, list[Resource]] = {}
     missing = []
-    for name, piece in pieces.items():
-        cached = _cache_read(cache, piece.key)
+    for name, build in builds.items():
+        cached = _cache_read(cache, build.key)
         if cached is None:
-            missing.append(piece)
+            missing.append(build)
         else:
             outputs[name] = cached
             if progress:
@@ -365,35 +314,37 @@ def _build_pieces(
         # Only the files the lock lists: foreign files in overlays/ are never read or copied.
         locked = writer.owned(overlays)
         workspace = mirrors.materialize(mirror, overlays, Path(temporary), set(locked) if locked is not None else None)
-        for piece in missing:
-            if piece.name.endswith("#pristine"):
-                _write_pristine(workspace.overlays, piece.name.removesuffix("#pristine"))
-            if piece.name.endswith("#local"):
-                _write_local(workspace.overlays, piece.name.removesuffix("#local"))
-            if piece.name.endswith("#overlay") and over is not None and base_outputs is not None:
-                unit = piece.name.removesuffix("#overlay")
-                _write_overlay(workspace.overlays, unit, over[unit], base_outputs[over[unit].base])
+        for build in missing:
+            path, _, part = build.name.partition("#")
+            piece = used[path]
+            if part == "pristine":
+                _write_pristine(workspace, mirror, piece)
+            elif part == "local":
+                _write_local(workspace.overlays, piece)
+            elif part == "overlay":
+                assert piece.base is not None
+                _write_overlay(workspace.overlays, piece, base_outputs[piece.base])
 
-        def build(piece: Piece) -> tuple[Piece, str | None, str | None]:
-            directory = workspace.overlays / piece.name.replace("#pristine", ".pristine").replace("#local", ".local").replace("#overlay", ".overlay")
+        def run(build: Build) -> tuple[Build, str | None, str | None]:
+            path, _, part = build.name.partition("#")
             try:
-                return piece, kz.build(kustomize, directory), None
+                return build, kz.build(kustomize, workspace.overlays / (f"{path}.{part}" if part else path)), None
             except kz.KustomizeError as error:
-                return piece, None, error.stderr.strip()
+                return build, None, error.stderr.strip()
 
         # Longest first: the biggest unit (KServe's CRDs) must not start last on a busy pool.
         sizes: dict[Path, int] = {}  # this run's: the mirror may change between runs of one process
-        missing.sort(key=lambda piece: -_weight(mirror.root, overlays / piece.name.split("#")[0], sizes))
+        missing.sort(key=lambda build: -_weight(mirror.root, used[build.name.partition("#")[0]], sizes))
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            for done, (piece, text, error) in enumerate(pool.map(build, missing), start=1):
+            for done, (build, text, error) in enumerate(pool.map(run, missing), start=1):
                 if progress:
-                    progress.built(piece.name, done, len(missing))
+                    progress.built(build.name, done, len(missing))
                 if error is not None:
-                    errors[piece.name] = error
+                    errors[build.name] = error
                     continue
                 assert text is not None
-                outputs[piece.name] = [doc for doc in yamlio.load_all(text) if doc]
-                _cache_write(cache, piece.key, outputs[piece.name])
+                outputs[build.name] = [doc for doc in yamlio.load_all(text) if doc]
+                _cache_write(cache, build.key, outputs[build.name])
     return outputs, errors, len(missing) - len(errors)
 
 
@@ -425,17 +376,14 @@ class _ClusterProgress:
         return ready
 
 
-def _weight(mirror_root: Path, piece: Path, sizes: dict[Path, int]) -> int:
+def _weight(mirror_root: Path, piece: Piece, sizes: dict[Path, int]) -> int:
     """Rough build cost of a piece: bytes of the upstream application folders it pulls in."""
-    body = yamlio.load((piece / "kustomization.yaml").read_text("utf-8")) or {}
     total = 0
-    for reference in body.get("resources", []) or []:
-        if "//" in reference:
-            application = reference.split("//", 2)[-1].split("?")[0].split("/")[:2]
-            folder = mirror_root / "kubeflow-manifests" / "/".join(application)
-            if folder not in sizes:
-                sizes[folder] = _tree_size(folder)
-            total += sizes[folder]
+    for path in piece.upstream_paths:
+        folder = mirror_root / "kubeflow-manifests" / "/".join(path.split("/")[:2])
+        if folder not in sizes:
+            sizes[folder] = _tree_size(folder)
+        total += sizes[folder]
     return total
 
 
@@ -443,41 +391,33 @@ def _tree_size(root: Path) -> int:
     return sum(status.st_size for _, status in _regular_files(root))
 
 
-def _write_pristine(overlays: Path, unit: str) -> None:
+def _write_pristine(workspace: mirrors.Workspace, mirror: mirrors.Mirror, piece: Piece) -> None:
     """The unit's upstream paths alone, without stackgen's layers, patches or namespace.
 
-    It sits beside the unit at the same depth, so the unit's (rewritten) relative paths hold.
+    It sits beside the unit at the same depth, so the unit's relative references hold.
     """
-    body = yamlio.load((overlays / unit / "kustomization.yaml").read_text("utf-8"))
-    target = overlays / (unit + ".pristine")
+    mirrors.add_kustomization(workspace, mirror, workspace.overlays / (piece.path + ".pristine"), {"resources": list(piece.upstream)})
+
+
+def _write_local(overlays: Path, piece: Piece) -> None:
+    """A per-cluster unit's own files alone, copied beside it (kustomize loads no file above its root)."""
+    target = overlays / (piece.path + ".local")
     target.mkdir(parents=True, exist_ok=True)
-    # Upstream only: files of the unit's own (a bare name, no path) are stackgen's, not upstream's.
-    upstream = [r for r in body.get("resources", []) if "/" in r]
-    (target / "kustomization.yaml").write_text(yaml.safe_dump({"resources": upstream}))
+    for name in piece.files:
+        (target / name).write_bytes((overlays / piece.path / name).read_bytes())
+    (target / "kustomization.yaml").write_text(yaml.safe_dump({"resources": list(piece.files)}))
 
 
-def _write_local(overlays: Path, unit: str) -> None:
-    """A thin unit's own files alone, copied beside it (kustomize loads no file above its root)."""
-    body = yaml.safe_load((overlays / unit / "kustomization.yaml").read_text("utf-8"))
-    files = [r for r in body.get("resources", []) if not r.startswith("../")]
-    target = overlays / (unit + ".local")
+def _write_overlay(overlays: Path, piece: Piece, base: t.Sequence[Resource]) -> None:
+    """The objects of the shared unit that the piece's patches name, with those patches and the
+    piece's own files: a build of a few objects, not of the whole component again."""
+    target = overlays / (piece.path + ".overlay")
     target.mkdir(parents=True, exist_ok=True)
-    for name in files:
-        (target / name).write_bytes((overlays / unit / name).read_bytes())
-    (target / "kustomization.yaml").write_text(yaml.safe_dump({"resources": files}))
-
-
-
-def _write_overlay(overlays: Path, unit: str, overlay: Overlay, base: t.Sequence[Resource]) -> None:
-    """The objects of the shared unit that the overlay's patches name, with those patches and
-    the overlay's own files: a build of a few objects, not of the whole component again."""
-    target = overlays / (unit + ".overlay")
-    target.mkdir(parents=True, exist_ok=True)
-    for name in overlay.files:
-        (target / name).write_bytes((overlays / unit / name).read_bytes())
-    named = [r for r in base if _targeted(r, overlay.patches)]
+    for name in piece.files:
+        (target / name).write_bytes((overlays / piece.path / name).read_bytes())
+    named = [r for r in base if _targeted(r, piece.patches)]
     (target / "targets.yaml").write_text(yaml.safe_dump_all(named, sort_keys=True) if named else "")
-    body = {"resources": (["targets.yaml"] if named else []) + list(overlay.files), "patches": [dict(p) for p in overlay.patches]}
+    body = {"resources": (["targets.yaml"] if named else []) + list(piece.files), "patches": [dict(p) for p in piece.patches]}
     (target / "kustomization.yaml").write_text(yaml.safe_dump(body, sort_keys=False))
 
 

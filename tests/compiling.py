@@ -30,7 +30,7 @@ def checked(path: Path) -> Checked:
 
 
 def compiled(path: Path) -> FileTree:
-    return compile_checked(checked(path))
+    return compile_checked(checked(path)).files
 
 
 def model_of(text: str) -> Stack:

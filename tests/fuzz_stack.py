@@ -76,7 +76,7 @@ def check(data: bytes) -> str:
     placement = place(stack)
     if has_errors(locate(placement.findings, loaded.file, loaded.source)):
         return VALIDATED
-    files = compile_stack(stack, placement)
+    files = compile_stack(stack, placement).files
     check_tree(files)
     return COMPILED
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from stackgen import catalog
-from stackgen.compile.overlays import compile_stack
+from stackgen.compile.overlays import Compiled, compile_stack
 from stackgen.model import ROLES, build_model
 from stackgen.place import place
 from tests import reach
@@ -26,7 +26,7 @@ def _kustomization(files: dict[str, bytes], path: str) -> dict[str, t.Any]:
 
 def test_units_are_shared_and_variants_named_by_what_varies() -> None:
     stack, placement = placed(BUNDLED.read_text())
-    files = compile_stack(stack, placement)
+    files = compile_stack(stack, placement).files
     units = sorted({p.split("/")[1] for p in files if p.startswith("units/")})
     assert "istio-aws" in units and "istio-azure" in units
     assert "auth-aws-use1" in units and "auth" in units
@@ -48,7 +48,7 @@ def test_units_are_shared_and_variants_named_by_what_varies() -> None:
 
 def test_cluster_kustomization_adds_no_transformer() -> None:
     stack, placement = placed(BUNDLED.read_text())
-    files = compile_stack(stack, placement)
+    files = compile_stack(stack, placement).files
     for plan in placement.plans:
         body = _kustomization(files, f"clusters/{plan.cluster.name}/kustomization.yaml")
         assert set(body) == {"apiVersion", "kind", "resources"}
@@ -60,7 +60,7 @@ def test_cluster_kustomization_adds_no_transformer() -> None:
 
 def test_no_cluster_name_is_stamped_into_a_shared_unit() -> None:
     stack, placement = placed(BUNDLED.read_text())
-    files = compile_stack(stack, placement)
+    files = compile_stack(stack, placement).files
     names = [c.name for c in stack.clusters]
     for path, content in files.items():
         # Per-cluster units (`<component>-<cluster>`) carry that cluster's values by design.
@@ -70,7 +70,7 @@ def test_no_cluster_name_is_stamped_into_a_shared_unit() -> None:
 
 def test_upstream_is_referenced_only_as_pinned_remote_bases() -> None:
     stack, placement = placed(BUNDLED.read_text())
-    for path, content in compile_stack(stack, placement).items():
+    for path, content in compile_stack(stack, placement).files.items():
         body = yaml.safe_load(content)
         for resource in body.get("resources", []) if path.endswith("kustomization.yaml") else []:
             local_file = "/" not in resource and resource.endswith(".yaml")
@@ -81,7 +81,7 @@ def test_upstream_is_referenced_only_as_pinned_remote_bases() -> None:
 
 def test_trainer_unit_drops_the_misdirected_ca_injection() -> None:
     stack, placement = placed(BUNDLED.read_text())
-    body = _kustomization(compile_stack(stack, placement), "units/trainer/kustomization.yaml")
+    body = _kustomization(compile_stack(stack, placement).files, "units/trainer/kustomization.yaml")
     [fix] = body["patches"]
     assert fix["target"]["name"] == "jobsets.jobset.x-k8s.io"
     assert "inject-ca-from" in fix["patch"]
@@ -146,7 +146,7 @@ def stacks(draw: st.DrawFn) -> dict[str, t.Any]:
 def _compile(tree: dict[str, t.Any]) -> tuple[dict[str, bytes], t.Any]:
     stack = build_model(tree)
     placement = place(stack)
-    return compile_stack(stack, placement), placement
+    return compile_stack(stack, placement).files, placement
 
 
 def _refused(placement: t.Any) -> bool:
@@ -220,7 +220,7 @@ def _dangling_references(files: dict[str, bytes]) -> list[str]:
 
 
 def test_the_bundled_tree_has_no_dangling_reference() -> None:
-    files = compile_stack(*placed(BUNDLED.read_text()))
+    files = compile_stack(*placed(BUNDLED.read_text())).files
     assert _dangling_references(files) == []
     assert _dangling_references({**files, "clusters/x/kustomization.yaml": b"resources: [../../units/nowhere]\n"}) == [
         "clusters/x/kustomization.yaml: ../../units/nowhere"]
@@ -277,6 +277,46 @@ def test_every_stack_that_validates_compiles_to_a_self_contained_tree(data: st.D
         compiled = not _refused(placement)
     reach.example(compiled)
     if compiled:
-        files = compile_stack(stack, placement)
+        result = compile_stack(stack, placement)
+        files = result.files
         assert _dangling_references(files) == []
-        assert compile_stack(build_model(loaded.tree), place(build_model(loaded.tree))) == files
+        assert _layout_mismatches(result) == []
+        assert compile_stack(build_model(loaded.tree), place(build_model(loaded.tree))).files == files
+
+
+def _layout_mismatches(compiled: Compiled) -> list[str]:
+    """Where the layout compile hands render says something else than the YAML it wrote.
+
+    Render builds from the layout alone (issue 16): this is what lets it stop parsing the YAML.
+    """
+    files, layout = compiled.files, compiled.layout
+    found = []
+    for cluster, paths in layout.clusters.items():
+        body = yaml.safe_load(files[f"clusters/{cluster}/kustomization.yaml"])
+        listed = tuple(posixpath.normpath(posixpath.join(f"clusters/{cluster}", r)) for r in body["resources"])
+        if listed != paths:
+            found.append(f"clusters/{cluster}: lists {listed}, layout says {paths}")
+    for path, piece in layout.pieces.items():
+        body = yaml.safe_load(files[f"{path}/kustomization.yaml"])
+        resources = tuple(body.get("resources", ()))
+        expected = ((f"../{piece.base.removeprefix('units/')}",) if piece.base else piece.upstream) + piece.files
+        facts = {
+            "resources": (resources, expected),
+            "patches": (tuple(body.get("patches", ())), piece.patches if piece.base else tuple(body.get("patches", ()))),
+            "components": (tuple(body.get("components", ())), piece.components),
+            "modifies upstream": (bool(set(body) - {"apiVersion", "kind", "resources"}), piece.modifies_upstream),
+            "files exist": (all(f"{path}/{name}" in files for name in piece.files), True),
+        }
+        found += [f"{path}: {what}: written {written}, layout {laid}" for what, (written, laid) in facts.items() if written != laid]
+        if piece.base and piece.base not in layout.pieces:
+            found.append(f"{path}: base {piece.base} is not laid out")
+    return found
+
+
+def test_the_layout_render_builds_from_is_the_tree_compile_wrote() -> None:
+    cases = sorted((BUNDLED.parent / "tests" / "cases" / "positive").glob("*/stack.yaml"))
+    for stack_file in [BUNDLED, *cases]:
+        compiled = compile_stack(*placed(stack_file.read_text()))
+        assert compiled.layout.clusters and _layout_mismatches(compiled) == [], stack_file
+        assert {p for paths in compiled.layout.clusters.values() for p in paths} | {
+            piece.base for piece in compiled.layout.pieces.values() if piece.base} == set(compiled.layout.pieces), stack_file

@@ -56,13 +56,14 @@ def _compile_and_render(text: str, root: Path, kustomize: kz.Kustomize) -> Fleet
     stack_file = root / "stack.yaml"
     stack_file.write_text(text)
     result = checked(stack_file)
-    files = compile_checked(result)
+    compiled = compile_checked(result)
+    files = compiled.files
     overlays = root / "overlays"
     for path, content in files.items():
         (overlays / path).parent.mkdir(parents=True, exist_ok=True)
         (overlays / path).write_bytes(content)
     # The shared cache is keyed by content: every run and every test file reuses what it holds.
-    rendered = render_.render(overlays, UPSTREAM, kustomize, cache=render_.cache_root())
+    rendered = render_.render(overlays, UPSTREAM, kustomize, compiled.layout, cache=render_.cache_root())
     assert not [c.error for c in rendered.clusters if c.error]
     assert result.stack is not None
     return Fleet(files, {c.cluster: c for c in rendered.clusters}, {c.name: c.cloud for c in result.stack.clusters}, result.stack.gitops.path)

@@ -177,7 +177,7 @@ def _small(engine: str = "argocd", topology: str = "standalone", revision: str =
     """Engine objects of a small stack, built straight from the model (not through validate)."""
     stack, placement = placed(_small_text(engine, topology, revision))
     assert not placement.findings, placement.findings
-    return _objects(compile_stack(stack, placement))
+    return _objects(compile_stack(stack, placement).files)
 
 
 def _engine_variants() -> list[tuple[str, str]]:
@@ -246,10 +246,10 @@ def test_add_ons_follow_what_they_need_and_precede_own() -> None:
 
 def test_amd_operator_installs_after_cert_manager() -> None:
     text = _small_text().replace("spark: {runsOn: [rocm-a]}", "trainer: {runsOn: [rocm-a]}")
-    argocd = _objects(compile_stack(*placed(text)))
+    argocd = _objects(compile_stack(*placed(text)).files)
     wave = _waves(argocd, "rocm-a")
     assert wave["cert-manager"] < wave["addon-amd-gpu-operator"] < wave["trainer"] < wave["own"]
-    flux = _objects(compile_stack(*placed(text.replace("engine: argocd", "engine: flux"))))
+    flux = _objects(compile_stack(*placed(text.replace("engine: argocd", "engine: flux"))).files)
     assert flux["gitops/flux/rocm-a/kustomization-addons.yaml"]["spec"]["dependsOn"] == [{"name": "rocm-a-cert-manager"}]
 
 
@@ -269,7 +269,7 @@ def test_gpu_operator_values_follow_the_cloud() -> None:
 @pytest.mark.parametrize(("engine", "topology"), _engine_variants())
 def test_engine_objects_point_at_folders_the_build_writes(engine: str, topology: str) -> None:
     """Every repo path an engine object names is `spec.gitops.path` + a folder the build writes."""
-    files = compile_stack(*placed(_small_text(engine, topology)))
+    files = compile_stack(*placed(_small_text(engine, topology))).files
     objects = _objects(files)
     # Argo CD reads a folder through its kustomization.yaml or, lacking one, its plain YAML files.
     folders = {path.rsplit("/", 1)[0] for path in files if path.endswith(".yaml")}
@@ -332,9 +332,9 @@ def test_engine_object_names_are_unique_in_a_hub() -> None:
 def test_changing_one_cluster_changes_no_file_of_another(engine: str) -> None:
     """Reshaping one cluster (server, GPU, components) touches only its own folders."""
     base = _small_text(engine, "hub")
-    before = compile_stack(*placed(base))
+    before = compile_stack(*placed(base)).files
     changed = base.replace('"https://34.1.2.3", gpu: {vendor: nvidia, type: l4}', '"https://34.9.9.9"')
-    after = compile_stack(*placed(changed.replace("pipelines: {runsOn: [gke-b]}", "katib: {runsOn: [gke-b]}")))
+    after = compile_stack(*placed(changed.replace("pipelines: {runsOn: [gke-b]}", "katib: {runsOn: [gke-b]}"))).files
     for cluster in ("rocm-a", "dgx-c"):
         mine = (f"clusters/{cluster}/", f"gitops/{engine}/{cluster}/")
         assert {p: c for p, c in before.items() if p.startswith(mine)} == {p: c for p, c in after.items() if p.startswith(mine)}, cluster

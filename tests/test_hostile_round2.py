@@ -18,11 +18,13 @@ import pytest
 from stackgen import credentials
 from stackgen import driver as driver_
 from stackgen import golden as golden_
+from stackgen import kustomize as kz
 from stackgen import mirror as mirror_
 from stackgen import render as render_
 from stackgen import validate as validate_
 from stackgen.diagnostics import Diagnostic
 from stackgen.driver import check_loaded
+from stackgen.layout import Layout, Piece
 from stackgen.load import load_bytes
 from tests.compiling import BUNDLED
 from tests.upstream import UPSTREAM, requires_upstream
@@ -688,10 +690,21 @@ def test_foreign_links_in_overlays_are_never_followed_by_render(tmp_path: Path) 
     copied = work.overlays / "units" / "u"
     assert sorted(p.name for p in copied.iterdir()) == ["kustomization.yaml"]
     # The cache key reads only the regular files: the 20 GB link, `/` and the loop are not entered.
-    key = render_.piece_key(overlays, "units/u", "salt")
+    piece = Piece("units/u", upstream=(_MAPPED,))
+    key = render_.piece_key(overlays, piece, "salt")
     (overlays / "units" / "u" / "root").unlink()
     (overlays / "units" / "u" / "big.yaml").unlink()
-    assert render_.piece_key(overlays, "units/u", "salt") == key
+    assert render_.piece_key(overlays, piece, "salt") == key
+
+
+def test_a_mirror_edit_that_keeps_size_and_mtime_still_misses_the_render_cache(tmp_path: Path) -> None:
+    mirror_root = _tiny_mirror(tmp_path / "mirror")
+    config = mirror_root / "kubeflow-manifests" / "apps" / "a" / "cm.yaml"
+    before, status = render_.mirror_fingerprint(mirror_root), config.stat()
+    config.write_text(config.read_text().replace("name: a", "name: b"))
+    os.utime(config, ns=(status.st_atime_ns, status.st_mtime_ns))  # `touch -r`: same size, same mtime
+    assert config.stat().st_size == status.st_size and config.stat().st_mtime_ns == status.st_mtime_ns
+    assert render_.mirror_fingerprint(mirror_root) != before
 
 
 def test_only_the_files_the_lock_lists_reach_the_workspace(tmp_path: Path) -> None:
@@ -773,15 +786,18 @@ def test_render_into_the_repository_root_keeps_the_overlays(tmp_path: Path) -> N
 
 
 def test_a_foreign_folder_or_link_in_overlays_clusters_is_no_cluster(tmp_path: Path) -> None:
-    overlays = _overlay(tmp_path / "overlays", "resources: []\n")
+    """Render builds the clusters compile laid out; what else overlays/clusters/ holds is never entered."""
+    overlays = _overlay(tmp_path / "overlays", f"resources: ['{_MAPPED}']\n")
     (overlays / "clusters" / "real").mkdir(parents=True)
-    (overlays / "clusters" / "real" / "kustomization.yaml").write_text("resources: []\n")
+    (overlays / "clusters" / "real" / "kustomization.yaml").write_text("resources: [../../units/u]\n")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "kustomization.yaml").write_text("resources: []\n")
     os.symlink(elsewhere, overlays / "clusters" / "linked")
     os.symlink("loop", overlays / "clusters" / "loop")
-    assert render_.clusters_in(overlays) == ["real"]
+    layout = Layout({"real": ("units/u",)}, {"units/u": Piece("units/u", upstream=(_MAPPED,), upstream_paths=("apps/a",))})
+    result = render_.render(overlays, _tiny_mirror(tmp_path / "mirror"), kz.find_kustomize(), layout)
+    assert [(c.cluster, c.error, [r["metadata"]["name"] for r in c.resources]) for c in result.clusters] == [("real", None, ["a"])]
 
 
 def test_an_alias_bomb_in_a_kustomization_is_refused_before_expansion(tmp_path: Path) -> None:

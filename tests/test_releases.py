@@ -218,6 +218,20 @@ def test_a_fleet_in_waves_renders_per_release_and_plans_the_promotion(tmp_path: 
     images = {(f["old"], f["new"]) for c in train["changes"] if c["resource"] == "apps/v1/Deployment/kubeflow/ml-pipeline-ui"
               for f in c["fields"] if f["path"] == "spec.template.spec.containers[0].image"}
     assert images == {("ghcr.io/kubeflow/kfp-frontend:2.15.0", "ghcr.io/kubeflow/kfp-frontend:2.16.0")}
+    # Without the old release's mirror, diff and plan say what they cannot compare and how to get it.
+    only_new = ["--upstream", f"26.03={MIRRORS['26.03']}"]
+    alone = environment(XDG_CACHE_HOME=str(tmp_path / "cache"), STACKGEN_UPSTREAM="")
+    done = run("diff", "-f", str(tmp_path / "stack.yaml"), "--format", "json", *only_new, env=alone, timeout=900)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    train = next(d for d in json.loads(done.stdout) if d["cluster"] == "gcp-train")
+    assert f"upstream pin changed {OLD} -> 26.03: {OLD} is not in the mirror, so upstream resources differ by hash only; " \
+           f"run `stackgen vendor --from DIR --pin {OLD}` for field-level changes" in train["notes"]
+    done = run("plan", "-f", str(tmp_path / "stack.yaml"), "--format", "json", *only_new, env=alone, timeout=900)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    notes = {p["cluster"]: p["note"] for p in json.loads(done.stdout)}
+    assert notes["gcp-train"] == notes["gcp-serve"] == (f"kubeflow/manifests {OLD} is not vendored: `stackgen vendor --from DIR --pin {OLD}` "
+                                                        f"(or --upstream {OLD}=DIR), then plan again")
+    assert notes["gcp-canary"] == "no release change"
 
 
 def test_a_vendored_fleet_in_waves_writes_each_release_it_runs(tmp_path: Path, kustomize: kz.Kustomize) -> None:

@@ -213,8 +213,11 @@ def _pristine_secret_values(project: Path) -> set[str]:
     """Every value of every Secret upstream ships in this cluster's units, before stackgen's patches."""
     from stackgen import kustomize as kz
     from stackgen import render as render_
+    from stackgen.driver import compile_checked
+    from tests.compiling import checked
 
-    result = render_.render(project / "overlays", UPSTREAM, kz.find_kustomize(), [CLUSTER], 0, render_.cache_root(), None, pristine=True)
+    layout = compile_checked(checked(project / "stack.yaml")).layout
+    result = render_.render(project / "overlays", UPSTREAM, kz.find_kustomize(), layout, [CLUSTER], 0, render_.cache_root(), None, pristine=True)
     assert not any(c.error for c in result.clusters)
     values: set[str] = set()
     for resources in [*result.pristine.values(), *(c.resources for c in result.clusters)]:

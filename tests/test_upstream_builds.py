@@ -25,8 +25,10 @@ import yaml
 from stackgen import catalog, mirror, render, verify
 from stackgen import kustomize as kz
 from stackgen.compile import images
+from stackgen.compile.overlays import Compiled
+from stackgen.driver import compile_checked
 from tests import image_catalog
-from tests.compiling import BUNDLED, CASES, ROOT, compiled
+from tests.compiling import BUNDLED, CASES, ROOT, checked, compiled
 from tests.upstream import UPSTREAM, requires_upstream
 
 # libyaml's loader: a full cluster render is megabytes, which pure-Python YAML parses for tens of seconds.
@@ -48,8 +50,13 @@ def _write(files: dict[str, bytes], root: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def bundled_overlays(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _write(compiled(BUNDLED), tmp_path_factory.mktemp("bundled") / "overlays")
+def bundled() -> Compiled:
+    return compile_checked(checked(BUNDLED))
+
+
+@pytest.fixture(scope="session")
+def bundled_overlays(tmp_path_factory: pytest.TempPathFactory, bundled: Compiled) -> Path:
+    return _write(bundled.files, tmp_path_factory.mktemp("bundled") / "overlays")
 
 
 @pytest.fixture(scope="session")
@@ -232,9 +239,9 @@ def xdg_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def staged(bundled_overlays: Path, kustomize: kz.Kustomize, xdg_cache: Path) -> render.RenderResult:
+def staged(bundled_overlays: Path, bundled: Compiled, kustomize: kz.Kustomize, xdg_cache: Path) -> render.RenderResult:
     cache = render.cache_root({"XDG_CACHE_HOME": str(xdg_cache)})
-    return render.render(bundled_overlays, UPSTREAM, kustomize, jobs=2, cache=cache, pristine=True)
+    return render.render(bundled_overlays, UPSTREAM, kustomize, bundled.layout, jobs=2, cache=cache, pristine=True)
 
 
 def _canonical(resources: t.Iterable[Resource]) -> list[str]:
@@ -266,37 +273,38 @@ def test_assembled_render_equals_a_plain_build_of_every_cluster(staged: render.R
     assert sorted(r["metadata"]["name"] for r in misdirected) == ["llmisvc-serving-cert", "serving-cert"]
 
 
-def test_each_distinct_unit_is_built_once_and_then_cached(staged: render.RenderResult, bundled_overlays: Path, kustomize: kz.Kustomize,
-                                                         tmp_path_factory: pytest.TempPathFactory) -> None:
-    units = {p for c in render.clusters_in(bundled_overlays) for p in render.pieces_of(bundled_overlays, c)}
-    # A thin per-cluster unit (a cluster's credentials over a shared unit) builds only its own
-    # files; the shared unit under it is built once for every cluster that uses it.
-    thin = {p: bases for p in units if (bases := render.thin_bases(bundled_overlays, p))}
-    assert "units/pipelines-aws-use1" in thin and thin["units/auth-azure-weu"] == ["units/auth"]
+def test_each_distinct_unit_is_built_once_and_then_cached(staged: render.RenderResult, bundled_overlays: Path, bundled: Compiled,
+                                                         kustomize: kz.Kustomize, tmp_path_factory: pytest.TempPathFactory) -> None:
+    layout = bundled.layout
+    units = {p for paths in layout.clusters.values() for p in paths}
+    # A per-cluster unit of only files (a cluster's credentials over a shared unit) builds only
+    # its own files; the shared unit under it is built once for every cluster that uses it.
+    thin = {p: piece.base for p in units if (piece := layout.pieces[p]).base and not piece.patches}
+    assert "units/pipelines-aws-use1" in thin and thin["units/auth-azure-weu"] == "units/auth"
     # A cluster's own values (its ingress host, its EKS issuer) patch named objects of a shared
     # unit from a small one over it: Istio and KServe are built once, not once per cluster.
-    over = {p: found for p in units if p not in thin and (found := render.overlay_of(bundled_overlays, p))}
-    assert {p: o.base for p, o in over.items() if not p.startswith("units/auth")} == {
+    over = {p: piece.base for p in units if (piece := layout.pieces[p]).base and piece.patches}
+    assert {p: base for p, base in over.items() if not p.startswith("units/auth")} == {
         "units/istio-gcp-euw4": "units/istio-gcp", "units/kserve-edge-store17": "units/kserve-edge"}
-    everything = units | {b for bases in thin.values() for b in bases} | {o.base for o in over.values()}
-    modified = [p for p in everything if p.startswith("units/") and p not in thin and p not in over
-                and render._modifies_upstream(bundled_overlays / p)]
+    everything = units | set(thin.values()) | set(over.values())
+    modified = [p for p in everything if layout.pieces[p].base is None and layout.pieces[p].modifies_upstream]
     assert staged.built == len(everything) + len(modified)  # shared units (kubeflow-namespace, cert-manager...) once
     cache = tmp_path_factory.mktemp("warm")
-    render.render(bundled_overlays, UPSTREAM, kustomize, clusters=["edge-store17"], cache=cache)
-    again = render.render(bundled_overlays, UPSTREAM, kustomize, clusters=["edge-store17"], cache=cache)
+    render.render(bundled_overlays, UPSTREAM, kustomize, layout, clusters=["edge-store17"], cache=cache)
+    again = render.render(bundled_overlays, UPSTREAM, kustomize, layout, clusters=["edge-store17"], cache=cache)
     # cert-manager, own/, the shared kserve-edge, the cluster's patched objects over it, and the
     # shared unit's pristine build (what goldens diff against).
     assert (again.built, again.cached) == (0, 3 + 1 + 1)
 
 
-def test_a_broken_overlay_fails_its_own_cluster_only(bundled_overlays: Path, kustomize: kz.Kustomize, tmp_path: Path) -> None:
+def test_a_broken_overlay_fails_its_own_cluster_only(bundled_overlays: Path, bundled: Compiled, kustomize: kz.Kustomize, tmp_path: Path) -> None:
     broken = tmp_path / "overlays"
     shutil.copytree(bundled_overlays, broken)
-    (broken / "units" / "kserve-edge-store17" / "kustomization.yaml").write_text("resources:\n- does-not-exist.yaml\n")
-    result = render.render(broken, UPSTREAM, kustomize, clusters=["edge-store17", "gcp-euw4"], jobs=2, cache=tmp_path / "cache")
+    # The shared unit under edge-store17's own values: the cluster fails through the unit it uses.
+    (broken / "units" / "kserve-edge" / "kustomization.yaml").write_text("resources:\n- does-not-exist.yaml\n")
+    result = render.render(broken, UPSTREAM, kustomize, bundled.layout, clusters=["edge-store17", "gcp-euw4"], jobs=2, cache=tmp_path / "cache")
     edge, gcp = result.clusters
-    assert edge.error and "units/kserve-edge-store17" in edge.error and "does-not-exist.yaml" in edge.error
+    assert edge.error and "units/kserve-edge-store17: units/kserve-edge:" in edge.error and "does-not-exist.yaml" in edge.error
     assert gcp.error is None and gcp.resources
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from stackgen import catalog, releases, yamlio
 from stackgen.compile import gitops, images, workloads
+from stackgen.layout import Layout, Piece
 from stackgen.model import Cluster, Secret, Stack
 
 if t.TYPE_CHECKING:  # place imports compile.stores, so a runtime import here would be a cycle
@@ -55,10 +56,19 @@ class UnitClash(Exception):
     """Two different variants would share one unit name (a stackgen bug, never user input)."""
 
 
-def compile_stack(stack: Stack, placement: Placement) -> FileTree:
+@dataclass(frozen=True)
+class Compiled:
+    """The overlay tree, and how its pieces are built (render reads the second, never the YAML)."""
+
+    files: FileTree
+    layout: Layout
+
+
+def compile_stack(stack: Stack, placement: Placement) -> Compiled:
     files: FileTree = {}
     units: dict[str, Unit] = {}
     unit_names: dict[str, tuple[str, ...]] = {}
+    pieces: dict[str, Piece] = {}
     for plan in placement.plans:
         cluster_units: list[Unit] = []
         accounts: set[str] = set()  # namespaces whose workload service account a unit already brings
@@ -69,15 +79,20 @@ def compile_stack(stack: Stack, placement: Placement) -> FileTree:
             for used in (unit, base) if base else (unit,):
                 if units.setdefault(used.name, used) != used:
                     raise UnitClash(f"unit name `{used.name}` is used by two different variants")
-        files.update(_cluster_files(stack, plan, cluster_units))
+        own_files, own = _cluster_files(stack, plan, cluster_units)
+        files.update(own_files)
+        pieces[own.path] = own
         unit_names[plan.cluster.name] = tuple(unit.name for unit in cluster_units)
     for path, body in gitops.engine_files(stack, placement, unit_names).items():
         files[f"gitops/{path}"] = _yaml(body)
     for unit in units.values():
-        files.update(_unit_files(unit, stack))
+        unit_files, piece = _unit_files(unit, stack)
+        files.update(unit_files)
+        pieces[piece.path] = piece
     for layer in sorted({layer for unit in units.values() for layer in unit.layers}):
         files.update(_layer_files(layer))
-    return dict(sorted(files.items()))
+    clusters = {name: tuple(f"units/{unit}" for unit in names) + (f"clusters/{name}/own",) for name, names in unit_names.items()}
+    return Compiled(dict(sorted(files.items())), Layout(clusters, dict(sorted(pieces.items()))))
 
 
 def delivered_unit(stack: Stack, cluster: Cluster, component: str, credentials: t.Sequence[Secret],
@@ -173,9 +188,10 @@ def _json_patch(group: str, version: str, kind: str, name: str, namespace: str, 
     return {"target": target, "patch": operation}
 
 
-def _unit_files(unit: Unit, stack: Stack) -> FileTree:
+def _unit_files(unit: Unit, stack: Stack) -> tuple[FileTree, Piece]:
     release = unit.release
     root = f"units/{unit.name}"
+    own_files = tuple(name for name, _ in unit.local)
     if unit.base:
         wrapper: dict[str, t.Any] = {"apiVersion": KUSTOMIZE_API, "kind": "Kustomization",
                                      "resources": [f"../{unit.base}"] + [name for name, _ in unit.local]}
@@ -184,11 +200,12 @@ def _unit_files(unit: Unit, stack: Stack) -> FileTree:
         what = " and ".join((["values"] if unit.patches else []) + (["replacements of upstream's default credentials"] if unit.local else []))
         files = {f"{root}/kustomization.yaml": _yaml(wrapper, f"# Unit {unit.name}: units/{unit.base} with cluster {unit.variant}'s {what}.\n")}
         files.update({f"{root}/{name}": _yaml(obj) for name, obj in unit.local})
-        return files
+        return files, Piece(root, own_files, base=f"units/{unit.base}", patches=unit.patches, modifies_upstream=bool(unit.patches))
     body: dict[str, t.Any] = {"apiVersion": KUSTOMIZE_API, "kind": "Kustomization"}
     if unit.namespace:
         body["namespace"] = unit.namespace
-    body["resources"] = [catalog.upstream_reference(path, release, stack.upstream.mode) for path in unit.paths] + [name for name, _ in unit.local]
+    upstream = tuple(catalog.upstream_reference(path, release, stack.upstream.mode) for path in unit.paths)
+    body["resources"] = [*upstream, *own_files]
     if unit.layers:
         body["components"] = [f"../../components/{layer}" for layer in unit.layers]
     if unit.patches:
@@ -202,10 +219,12 @@ def _unit_files(unit: Unit, stack: Stack) -> FileTree:
     what = f"{unit.component} ({unit.variant} variant)" if unit.variant else f"{unit.component} (same on every cluster)"
     files = {f"{root}/kustomization.yaml": _yaml(body, f"# Unit {unit.name}: {what}, kubeflow/manifests {release}.\n")}
     files.update({f"{root}/{name}": _yaml(obj) for name, obj in unit.local})
-    return files
+    # Anything beyond its list of resources is a change to what upstream renders.
+    modifies = bool(set(body) - {"apiVersion", "kind", "resources"})
+    return files, Piece(root, own_files, upstream, unit.paths, tuple(body.get("components", ())), modifies_upstream=modifies)
 
 
-def _cluster_files(stack: Stack, plan: ClusterPlan, units: list[Unit]) -> FileTree:
+def _cluster_files(stack: Stack, plan: ClusterPlan, units: list[Unit]) -> tuple[FileTree, Piece]:
     root = f"clusters/{plan.cluster.name}"
     own = {name: _yaml(body) for name, body in workloads.own_objects(stack, plan).items()}
     files: FileTree = {
@@ -224,7 +243,7 @@ def _cluster_files(stack: Stack, plan: ClusterPlan, units: list[Unit]) -> FileTr
         ),
     }
     files.update({f"{root}/own/{name}": content for name, content in own.items()})
-    return files
+    return files, Piece(f"{root}/own", tuple(sorted(own)))
 
 
 def _layer_files(layer: str) -> FileTree:
