@@ -51,6 +51,19 @@ class Identity:
     azure_tenant_id: str | None = None
 
 
+Foundation = t.Literal["istio", "cert-manager", "gpu-operator", "external-secrets"]
+DEFAULT_DATABASE_PORT = 3306
+
+
+@dataclass(frozen=True)
+class Database:
+    """An external MySQL server that Pipelines, Katib and Model Registry use instead of their own."""
+
+    host: str
+    credentials: str  # a spec.secrets name: remote JSON {username, password}
+    port: int = DEFAULT_DATABASE_PORT
+
+
 @dataclass(frozen=True)
 class Cluster:
     name: str
@@ -67,6 +80,8 @@ class Cluster:
     ingress_host: str | None = None
     s3_endpoint: str | None = None
     s3_credentials: str | None = None
+    database: Database | None = None
+    provides: tuple[Foundation, ...] = ()
     # spec.rollout.waves: the cluster's wave, and the release and git revision it runs (None: the fleet's).
     wave: str | None = None
     release: str | None = None
@@ -134,6 +149,9 @@ class Secret:
     runs_on: tuple[str, ...] | None = None
     auth: SecretRef | None = None
     value_as: str | None = None  # a plain-string remote value lands under this key
+    # (Secret key, remote JSON property) pairs: the remote object's fields under other names
+    # (an external database's `username` as Katib's `DB_USER`). Set by place, never by stack.yaml.
+    properties: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -247,7 +265,13 @@ def _cluster(raw: Tree, path: JsonPath) -> Cluster:
         ingress_host=raw.get("ingressHost"),
         s3_endpoint=raw.get("s3Endpoint"),
         s3_credentials=raw.get("s3Credentials"),
+        database=_database(raw["database"]) if "database" in raw else None,
+        provides=tuple(raw.get("provides", ())),
     )
+
+
+def _database(raw: Tree) -> Database:
+    return Database(host=raw["host"], credentials=raw["credentials"], port=raw.get("port", DEFAULT_DATABASE_PORT))
 
 
 def _dataset(raw: Tree, path: JsonPath) -> Dataset:

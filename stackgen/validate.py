@@ -324,6 +324,8 @@ _PATTERN_MEANING: t.Mapping[str, str] = {
     "ingressHost": "a DNS host name (labels of at most 63 characters, 253 in all)",
     "s3Endpoint": "an http:// or https:// URL",
     "s3Credentials": "a secret name (a DNS-1123 label)",
+    "credentials": "a secret name (a DNS-1123 label)",
+    "host": "a host name or IPv4 address",
     "valueAs": "a Secret key (letters, digits, `-`, `_`, `.`)",
     "storageClass": "a StorageClass name (a DNS-1123 subdomain)",
     "type": "a GPU model in lowercase (a100, h100, l4, mi300x)",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from stackgen import catalog, releases, yamlio
 from stackgen.compile import gitops, images, workloads
-from stackgen.model import Cluster, Secret, Stack
+from stackgen.model import Cluster, Database, Secret, Stack
 
 if t.TYPE_CHECKING:  # place imports compile.stores, so a runtime import here would be a cycle
     from stackgen.place import ClusterPlan, Placement
@@ -112,6 +112,12 @@ def unit_for(stack: Stack, cluster: Cluster, component: str) -> Unit:
     if cluster.is_edge:
         layer_names &= {"edge"} if edge else set()
     patches = tuple(catalog.UNIT_FIXES.get(component, ())) + _credential_deletions(component)
+    if component in cluster.provides and entry.provided_paths is not None:
+        # The cluster runs this foundation itself: only Kubeflow's objects on top of it, the
+        # same on every cloud (the cloud layers patch the gateway Service, which is the cluster's).
+        name = releases.unit_name(f"{component}-provided", release, stack.upstream.kubeflow)
+        return Unit(name=name, component=component, variant="provided", paths=entry.provided_paths, layers=(), patches=patches,
+                    namespace=entry.namespace, local=catalog.PROVIDED_OBJECTS.get(component, ()), release=release)
     if edge:
         variant = "edge"
     elif paths != entry.paths or layer_names - {"edge"}:
@@ -149,20 +155,76 @@ def _credential_deletions(component: str) -> tuple[t.Mapping[str, t.Any], ...]:
 def _cluster_patches(component: str, cluster: Cluster) -> tuple[t.Mapping[str, t.Any], ...]:
     """Patches that carry one cluster's values, applied in `<component>-<cluster>` over the
     shared unit: each targets one object by kind, name and namespace."""
+    patches: list[t.Mapping[str, t.Any]] = []
     # EKS's oauth2-proxy overlay carries literal AWS_REGION / CLUSTER_ID placeholders in the
     # issuer that trusts the cluster's service-account tokens: fill in this cluster's issuer.
     if component == "auth" and cluster.cloud == "aws" and cluster.oidc_issuer:
-        return (_json_patch("security.istio.io", "v1beta1", "RequestAuthentication", "m2m-token-issuer", "istio-system",
-                            "/spec/jwtRules/0/issuer", cluster.oidc_issuer),)
+        patches.append(_json_patch("security.istio.io", "v1beta1", "RequestAuthentication", "m2m-token-issuer", "istio-system",
+                                   "/spec/jwtRules/0/issuer", cluster.oidc_issuer))
     # The Kubeflow gateway answers only for the cluster's host instead of any host.
     if component == "istio" and cluster.ingress_host:
-        return (_json_patch("networking.istio.io", "v1alpha3", "Gateway", "kubeflow-gateway", "kubeflow",
-                            "/spec/servers/0/hosts", [cluster.ingress_host]),)
+        patches.append(_json_patch("networking.istio.io", "v1alpha3", "Gateway", "kubeflow-gateway", "kubeflow",
+                                   "/spec/servers/0/hosts", [cluster.ingress_host]))
     # Edge KServe names its model URLs under the cluster's host (the edge layer's config otherwise).
     if component == "kserve" and cluster.is_edge and cluster.ingress_host:
-        return (_json_patch("", "v1", "ConfigMap", "inferenceservice-config", "kubeflow",
-                            "/data/ingress", catalog.edge_ingress(cluster.ingress_host)),)
-    return ()
+        patches.append(_json_patch("", "v1", "ConfigMap", "inferenceservice-config", "kubeflow",
+                                   "/data/ingress", catalog.edge_ingress(cluster.ingress_host)))
+    if cluster.database and component in catalog.DATABASE_USERS:
+        patches += _external_database(catalog.DATABASE_USERS[component], cluster.database)
+    return tuple(patches)
+
+
+def _external_database(user: catalog.InClusterDatabase, database: Database) -> list[t.Mapping[str, t.Any]]:
+    """The component's own MySQL leaves the unit (its Deployment, Service, claim and mesh
+    policies), and its pods are pointed at the external server."""
+    patches = [_delete(group, version, kind, name, "kubeflow") for group, version, kind, name in user.objects]
+    host, port = database.host, str(database.port)
+    if user.component == "pipelines":
+        # Every KFP server reads the database address from pipeline-install-config: the API server
+        # (DBCONFIG_MYSQLCONFIG_HOST <- mysqlHost, and the relic DBCONFIG_HOST <- dbHost), the cache
+        # server (DBCONFIG_HOST_NAME <- dbHost) and metadata-grpc (MYSQL_HOST <- dbHost)
+        # (applications/pipeline/upstream/base/installs/generic/pipeline-install-config.yaml).
+        patches.append(_merge_patch("", "v1", "ConfigMap", "pipeline-install-config", "kubeflow",
+                                    {"data": {"dbHost": host, "dbPort": port, "mysqlHost": host, "mysqlPort": port}}))
+    elif user.component == "katib":
+        # katib-db-manager dials DB_HOST:DB_PORT as DB_USER, defaulting to katib-mysql:3306 as root
+        # (kubeflow/katib pkg/db/v1beta1/common/const.go); upstream sets none of them.
+        env = [{"name": "DB_HOST", "value": host}, {"name": "DB_PORT", "value": port},
+               {"name": "DB_USER", "valueFrom": {"secretKeyRef": {"name": user.secret, "key": "DB_USER"}}}]
+        patches.append(_merge_patch("apps", "v1", "Deployment", "katib-db-manager", "kubeflow",
+                                    {"spec": {"template": {"spec": {"containers": [{"name": "katib-db-manager", "env": env}]}}}}))
+    elif user.component == "model-registry":
+        # Model Registry's DSN names the in-cluster Service `model-registry-db` literally
+        # (applications/model-registry/upstream/overlays/db/patches/model-registry-deployment.yaml):
+        # its args are replaced whole (a strategic merge replaces a list of strings), with the host
+        # from the parameters ConfigMap; the sidecar still leaves the database port alone, as upstream.
+        patches.append(_merge_patch("", "v1", "ConfigMap", "model-registry-db-parameters", "kubeflow",
+                                    {"data": {"MYSQL_HOST": host, "MYSQL_PORT": port,
+                                              "MYSQL_DATABASE": catalog.EXTERNAL_DATABASES["model-registry"][0]}}))
+        args = ["--hostname=0.0.0.0", "--port=$(MODEL_REGISTRY_REST_SERVICE_PORT)", "--datastore-type=$(MODEL_REGISTRY_DATA_STORE_TYPE)",
+                "--embedmd-database-dsn=$(MYSQL_USER_NAME):$(MYSQL_ROOT_PASSWORD)@tcp($(MYSQL_HOST):$(MYSQL_PORT))/$(MYSQL_DATABASE)?charset=utf8mb4"]
+        patches.append(_merge_patch("apps", "v1", "Deployment", "model-registry-deployment", "kubeflow", {"spec": {"template": {
+            "metadata": {"annotations": {"traffic.sidecar.istio.io/excludeOutboundPorts": port}},
+            "spec": {"containers": [{"name": "rest-container", "args": args}]}}}}))
+    return patches
+
+
+def _target(group: str, version: str, kind: str, name: str, namespace: str) -> dict[str, str]:
+    target = {"group": group, "version": version, "kind": kind, "name": name, "namespace": namespace}
+    if not group:
+        del target["group"]
+    return target
+
+
+def _delete(group: str, version: str, kind: str, name: str, namespace: str) -> t.Mapping[str, t.Any]:
+    identity = {"name": name, "namespace": namespace}
+    body = {"$patch": "delete", "apiVersion": f"{group}/{version}" if group else version, "kind": kind, "metadata": identity}
+    return {"target": _target(group, version, kind, name, namespace), "patch": yamlio.OVERLAYS.dump(body)}
+
+
+def _merge_patch(group: str, version: str, kind: str, name: str, namespace: str, body: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
+    full = {"apiVersion": f"{group}/{version}" if group else version, "kind": kind, "metadata": {"name": name, "namespace": namespace}, **body}
+    return {"target": _target(group, version, kind, name, namespace), "patch": yamlio.OVERLAYS.dump(full)}
 
 
 def _json_patch(group: str, version: str, kind: str, name: str, namespace: str, path: str, value: t.Any) -> t.Mapping[str, t.Any]:
