@@ -182,7 +182,7 @@ def render(
         if found.base in errors or f"{p}#overlay" in errors:
             errors[p] = "\n".join(f"{b}: {errors[b]}" for b in (found.base, f"{p}#overlay") if b in errors)
         else:
-            outputs[p] = _spliced(outputs[found.base], outputs[f"{p}#overlay"])
+            outputs[p] = _spliced(outputs[found.base], outputs[f"{p}#overlay"], found.patches)
     for p, bases in thin.items():
         failed = [f"{b}: {errors[b]}" for b in bases if b in errors] + ([errors[f"{p}#local"]] if f"{p}#local" in errors else [])
         if failed:
@@ -287,11 +287,16 @@ def _resource_id(resource: Resource) -> tuple[str, str, str, str]:
     return str(resource.get("apiVersion")), str(resource.get("kind")), str(metadata.get("namespace", "")), str(metadata.get("name"))
 
 
-def _spliced(base: t.Sequence[Resource], built: t.Sequence[Resource]) -> list[Resource]:
-    """The shared unit's render with the patched objects in place of theirs, then the overlay's own."""
+def _spliced(base: t.Sequence[Resource], built: t.Sequence[Resource], patches: t.Sequence[t.Mapping[str, t.Any]] = ()) -> list[Resource]:
+    """The shared unit's render with the patched objects in place of theirs, then the overlay's own.
+
+    An object a patch names that the overlay's build no longer holds was deleted (`$patch:
+    delete`, an external database replacing the in-cluster one): it leaves the render too.
+    """
     patched = {_resource_id(r): r for r in built}
     ids = {_resource_id(r) for r in base}
-    return [patched.get(_resource_id(r), r) for r in base] + [r for r in built if _resource_id(r) not in ids]
+    kept = [r for r in base if _resource_id(r) in patched or not _targeted(r, patches)]
+    return [patched.get(_resource_id(r), r) for r in kept] + [r for r in built if _resource_id(r) not in ids]
 
 
 def _modifies_upstream(unit: Path) -> bool:
