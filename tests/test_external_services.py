@@ -1,0 +1,187 @@
+"""External databases and foundations a cluster already has (issue 18, points 3 and 5).
+
+The three positive cases are compiled, rendered with the real kustomize against the pinned
+upstream, verified and played through the first-sync model: no finding, no in-cluster MySQL,
+every component pointed at the external server, no Istio or cert-manager installed where the
+cluster provides them. Each rule's failing case is that real render with one defect put back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from stackgen import catalog, firstsync, place, verify
+from stackgen import kustomize as kz
+from stackgen import render as render_
+from stackgen.driver import compile_checked
+from stackgen.render import ClusterRender
+from tests.compiling import CASES, checked, model_of
+from tests.upstream import UPSTREAM, requires_upstream
+
+Resource = dict[str, t.Any]
+CASE_NAMES = ("external-aws-rds", "external-gcp-cloudsql", "onprem-provided-foundations")
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    files: t.Mapping[str, bytes]
+    render: ClusterRender
+    cloud: str
+    provides: tuple[str, ...]
+    repo_path: str
+
+    def problems(self, render: ClusterRender | None = None) -> list[verify.Problem]:
+        render = render or self.render
+        found = verify.verify(render, "1.33", UPSTREAM / "crds", verify.declared_vars(UPSTREAM), None, self.provides)
+        found += firstsync.verify_cluster(render, self.files, self.repo_path, self.cloud, self.provides)
+        return [p for p in found if p.severity == "error" or p.code == "SG601"]
+
+    def named(self, kind: str, name: str) -> list[Resource]:
+        return [r for r in self.render.resources if r.get("kind") == kind and r["metadata"].get("name") == name]
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory: pytest.TempPathFactory, kustomize: kz.Kustomize) -> dict[str, Case]:
+    found = {}
+    for name in CASE_NAMES:
+        result = checked(CASES / "positive" / name / "stack.yaml")
+        assert result.stack is not None
+        files = compile_checked(result)
+        overlays = tmp_path_factory.mktemp(name) / "overlays"
+        for path, content in files.items():
+            (overlays / path).parent.mkdir(parents=True, exist_ok=True)
+            (overlays / path).write_bytes(content)
+        rendered = render_.render(overlays, UPSTREAM, kustomize, cache=render_.cache_root())
+        assert not [c.error for c in rendered.clusters if c.error]
+        cluster = result.stack.clusters[0]
+        found[name] = Case(files, rendered.clusters[0], cluster.cloud, cluster.provides, result.stack.gitops.path)
+    return found
+
+
+@requires_upstream
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_each_case_renders_verifies_and_syncs_without_a_finding(cases: dict[str, Case], name: str) -> None:
+    assert cases[name].problems() == []
+
+
+@requires_upstream
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_no_in_cluster_mysql_is_deployed(cases: dict[str, Case], name: str) -> None:
+    case = cases[name]
+    ran = {d.component for d in catalog.IN_CLUSTER_DATABASES if any(o.startswith(f"units/{d.component}") for o in case.render.origins)}
+    assert ran
+    for database in catalog.IN_CLUSTER_DATABASES:
+        if database.component in ran:
+            for _, _, kind, object_name in database.objects:
+                assert case.named(kind, object_name) == [], (kind, object_name)
+
+
+@requires_upstream
+def test_components_point_at_the_external_server(cases: dict[str, Case]) -> None:
+    case = cases["external-aws-rds"]
+    host = "kubeflow.c1a2b3c4d5e6.us-east-1.rds.amazonaws.com"
+    config = case.named("ConfigMap", "pipeline-install-config")[0]["data"]
+    assert (config["dbHost"], config["mysqlHost"], config["mysqlPort"]) == (host, host, "3306")
+    manager = case.named("Deployment", "katib-db-manager")[0]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in manager["env"]}
+    assert env["DB_HOST"]["value"] == host and env["DB_USER"]["valueFrom"]["secretKeyRef"] == {"name": "katib-mysql-secrets", "key": "DB_USER"}
+    assert env["DB_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "katib-mysql-secrets"
+    registry = case.named("ConfigMap", "model-registry-db-parameters")[0]["data"]
+    assert (registry["MYSQL_HOST"], registry["MYSQL_DATABASE"]) == (host, "model_registry")
+    secret = case.named("ExternalSecret", "katib-mysql-secrets")[0]["spec"]
+    assert [(d["secretKey"], d["remoteRef"]["property"]) for d in secret["data"]] == [("DB_USER", "username"), ("MYSQL_ROOT_PASSWORD", "password")]
+
+
+@requires_upstream
+def test_provided_foundations_are_not_installed(cases: dict[str, Case]) -> None:
+    case = cases["onprem-provided-foundations"]
+    kinds = {(r["kind"], r["metadata"]["name"]) for r in case.render.resources}
+    assert ("Deployment", "istiod") not in kinds and ("Deployment", "cert-manager") not in kinds
+    assert not [r for r in case.render.resources if r["kind"] == "CustomResourceDefinition"
+                and r["spec"]["group"] in ("networking.istio.io", "cert-manager.io", "external-secrets.io")]
+    # ... while what depends on them renders, and validates against the mirror's CRDs.
+    assert ("Gateway", "kubeflow-gateway") in kinds and ("ClusterIssuer", "kubeflow-self-signing-issuer") in kinds
+    assert not [path for path in case.files if path.startswith("gitops/") and "external-secrets" in path]
+
+
+@requires_upstream
+def test_sg623_a_provided_foundation_not_declared_leaves_its_objects_without_crds(cases: dict[str, Case]) -> None:
+    case = dataclasses.replace(cases["onprem-provided-foundations"], provides=())
+    codes = {p.code for p in case.problems()}
+    assert {"SG623", "SG622", "SG601"} <= codes
+
+
+@requires_upstream
+def test_sg650_a_host_still_naming_the_deleted_mysql(cases: dict[str, Case]) -> None:
+    case = cases["external-aws-rds"]
+    render = case.render
+
+    def restored(resource: Resource) -> Resource:
+        if resource["kind"] == "ConfigMap" and resource["metadata"]["name"] == "pipeline-install-config":
+            return {**resource, "data": {**resource["data"], "mysqlHost": "mysql"}}
+        if resource["kind"] == "Deployment" and resource["metadata"]["name"] == "katib-db-manager":
+            spec = resource["spec"]["template"]["spec"]
+            container = {**spec["containers"][0], "env": [e for e in spec["containers"][0]["env"] if e["name"] != "DB_HOST"]}
+            return {**resource, "spec": {**resource["spec"], "template": {**resource["spec"]["template"],
+                                                                           "spec": {**spec, "containers": [container]}}}}
+        return resource
+
+    broken = dataclasses.replace(render, resources=tuple(restored(r) for r in render.resources), key="")
+    found = sorted((p.resource, p.path) for p in case.problems(broken) if p.code == "SG650")
+    assert found == [("apps/v1/Deployment/kubeflow/katib-db-manager", "$.spec.template.spec.containers[0].env"),
+                     ("v1/ConfigMap/kubeflow/pipeline-install-config", "$.data.mysqlHost")]
+
+
+# --- placement, on the typed model -----------------------------------------------------------
+
+_STACK = """\
+apiVersion: stackgen.io/v1alpha1
+kind: Stack
+metadata: {name: t}
+spec:
+  gitops: {engine: flux, repoURL: "https://git.example.com/ml.git"}
+  clusters:
+    - {name: a, cloud: aws, region: us-east-1, kubernetesVersion: "1.33", roles: [serving], CLUSTER}
+  components: COMPONENTS
+  secrets:
+    - {name: kubeflow-db, namespace: kubeflow, store: aws-secrets-manager, key: kubeflow/db}
+"""
+
+
+def _findings(cluster: str, components: str = "{}") -> list[tuple[str, str]]:
+    stack = model_of(_STACK.replace("CLUSTER", cluster).replace("COMPONENTS", components))
+    return [(f.code, f.severity) for f in place.place(stack).findings]
+
+
+def test_sg281_a_database_nothing_uses_warns() -> None:
+    assert _findings("database: {host: db.internal, credentials: kubeflow-db}") == [("SG281", "warning")]
+
+
+def test_sg282_a_foundation_nothing_uses_warns() -> None:
+    assert _findings("provides: [gpu-operator]") == [("SG282", "warning"), ("SG208", "warning")]  # SG208: kubeflow-db unused
+    assert _findings("provides: [cert-manager]", "{katib: {runsOn: [a]}}").count(("SG282", "warning")) == 0
+
+
+def test_a_database_login_is_not_reported_as_landing_nowhere() -> None:
+    codes = _findings("database: {host: db.internal, credentials: kubeflow-db}, oidcIssuer: "
+                      "https://oidc.eks.us-east-1.amazonaws.com/id/ABC", "{katib: {runsOn: [a]}}")
+    assert codes == []
+
+
+def test_the_external_login_fills_each_components_secret_under_its_keys() -> None:
+    stack = model_of(_STACK.replace("CLUSTER", "database: {host: db.internal, credentials: kubeflow-db}, oidcIssuer: "
+                                    "https://oidc.eks.us-east-1.amazonaws.com/id/ABC").replace("COMPONENTS", "{katib: {runsOn: [a]}}"))
+    credentials = {(s.namespace, s.name): s for s in place.place(stack).plans[0].credentials}
+    katib = credentials[("kubeflow", "katib-mysql-secrets")]
+    assert (katib.key, katib.properties) == ("kubeflow/db", (("DB_USER", "username"), ("MYSQL_ROOT_PASSWORD", "password")))
+
+
+def test_database_and_provides_reach_the_model(tmp_path: Path) -> None:
+    stack = model_of(_STACK.replace("CLUSTER", "database: {host: db.internal, port: 3307, credentials: kubeflow-db}, provides: [istio]")
+                     .replace("COMPONENTS", "{}"))
+    cluster = stack.clusters[0]
+    assert cluster.database is not None and cluster.database.port == 3307 and cluster.provides == ("istio",)
