@@ -238,11 +238,11 @@ class Ledger:
         self.provided_groups: dict[str, Step] = {}
         for name in sorted(provides):
             foundation = FOUNDATIONS[name]
-            step = Step(f"provides: {name}", f"foundation:{name}", FOUNDATION_RANK)
-            self.provided_groups.update({group: step for group in foundation.groups})
-            self.controllers.update({controller: step for controller in foundation.controllers})
-            self.by_id.update({("Namespace", "", namespace): step for namespace in foundation.namespaces})
-            mesh_step = step if foundation.mesh else mesh_step
+            provided = Step(f"provides: {name}", f"foundation:{name}", FOUNDATION_RANK)
+            self.provided_groups.update({group: provided for group in foundation.groups})
+            self.controllers.update({controller: provided for controller in foundation.controllers})
+            self.by_id.update({("Namespace", "", namespace): provided for namespace in foundation.namespaces})
+            mesh_step = provided if foundation.mesh else mesh_step
         for addon_step in steps:
             addon = ADD_ONS.get(addon_step.delivers.removeprefix("addon:")) if addon_step.delivers.startswith("addon:") else None
             if addon:
