@@ -9,12 +9,15 @@ cluster provides them. Each rule's failing case is that real render with one def
 from __future__ import annotations
 
 import dataclasses
+import json
 import typing as t
 from pathlib import Path
 
 import pytest
 
-from stackgen import catalog, firstsync, place, verify
+import yaml
+
+from stackgen import catalog, firstsync, mirror, place, verify
 from stackgen import kustomize as kz
 from stackgen import render as render_
 from stackgen.driver import compile_checked
@@ -28,6 +31,7 @@ CASE_NAMES = ("external-aws-rds", "external-gcp-cloudsql", "onprem-provided-foun
 
 @dataclasses.dataclass(frozen=True)
 class Case:
+    overlays: Path
     files: t.Mapping[str, bytes]
     render: ClusterRender
     cloud: str
@@ -58,7 +62,7 @@ def cases(tmp_path_factory: pytest.TempPathFactory, kustomize: kz.Kustomize) -> 
         rendered = render_.render(overlays, UPSTREAM, kustomize, cache=render_.cache_root())
         assert not [c.error for c in rendered.clusters if c.error]
         cluster = result.stack.clusters[0]
-        found[name] = Case(files, rendered.clusters[0], cluster.cloud, cluster.provides, result.stack.gitops.path)
+        found[name] = Case(overlays, files, rendered.clusters[0], cluster.cloud, cluster.provides, result.stack.gitops.path)
     return found
 
 
@@ -134,6 +138,18 @@ def test_sg650_a_host_still_naming_the_deleted_mysql(cases: dict[str, Case]) -> 
     found = sorted((p.resource, p.path) for p in case.problems(broken) if p.code == "SG650")
     assert found == [("apps/v1/Deployment/kubeflow/katib-db-manager", "$.spec.template.spec.containers[0].env"),
                      ("v1/ConfigMap/kubeflow/pipeline-install-config", "$.data.mysqlHost")]
+
+
+@requires_upstream
+@pytest.mark.parametrize("name", ["external-aws-rds", "onprem-provided-foundations"])
+def test_the_assembled_render_equals_a_plain_build(cases: dict[str, Case], name: str, kustomize: kz.Kustomize,
+                                                   tmp_path: Path) -> None:
+    """Deleting in a per-cluster unit deletes from the assembled render too, exactly as a plain
+    `kustomize build` of the cluster overlay does (no object of the shared unit survives it)."""
+    case = cases[name]
+    workspace = mirror.materialize(mirror.open_mirror(UPSTREAM), case.overlays, tmp_path / "work")
+    plain = [d for d in yaml.safe_load_all(kz.build(kustomize, workspace.overlays / case.render.overlay)) if d]
+    assert sorted(json.dumps(r, sort_keys=True) for r in case.render.resources) == sorted(json.dumps(r, sort_keys=True) for r in plain)
 
 
 # --- placement, on the typed model -----------------------------------------------------------
