@@ -466,6 +466,23 @@ EXTERNAL_DATABASES: t.Mapping[str, tuple[str, ...]] = {
 }
 
 
+# --- an external object store (`objectStore`), for Pipelines -----------------------------------
+
+# Pipelines' object-store keys: the API server, the UI and Argo read `accesskey` / `secretkey`
+# of mlpipeline-minio-artifact (base/pipeline/ml-pipeline-apiserver-deployment.yaml,
+# ml-pipeline-ui-deployment.yaml, third-party/argo/base/workflow-controller-configmap-patch.yaml);
+# the remote login uses the AWS SDKs' variable names, as `s3Credentials` does.
+OBJECT_STORE_SECRET = "mlpipeline-minio-artifact"
+OBJECT_STORE_KEYS: tuple[tuple[str, str], ...] = (("accesskey", "AWS_ACCESS_KEY_ID"), ("secretkey", "AWS_SECRET_ACCESS_KEY"))
+# SeaweedFS as applications/pipeline/upstream/third-party/seaweedfs renders it at 26.03, all in `kubeflow`.
+SEAWEEDFS_OBJECTS: tuple[tuple[str, str, str, str], ...] = (
+    ("apps", "v1", "Deployment", "seaweedfs"), ("", "v1", "Service", "seaweedfs"), ("", "v1", "ServiceAccount", "seaweedfs"),
+    ("", "v1", "PersistentVolumeClaim", "seaweedfs-pvc"), ("networking.k8s.io", "v1", "NetworkPolicy", "seaweedfs"),
+    ("security.istio.io", "v1beta1", "AuthorizationPolicy", "seaweedfs-service"),
+    ("networking.istio.io", "v1alpha3", "DestinationRule", "ml-pipeline-seaweedfs"),
+)
+
+
 def default_credentials(component: str) -> tuple[DefaultCredential, ...]:
     return tuple(c for c in DEFAULT_CREDENTIALS if c.component == component)
 

@@ -65,6 +65,16 @@ class Database:
 
 
 @dataclass(frozen=True)
+class ObjectStore:
+    """An external S3-compatible bucket that Pipelines uses instead of its SeaweedFS."""
+
+    bucket: str
+    credentials: str  # a spec.secrets name: remote JSON {AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY}
+    endpoint: str | None = None  # None: the cloud's own S3 API (storage.s3_api)
+    region: str | None = None
+
+
+@dataclass(frozen=True)
 class Cluster:
     name: str
     cloud: Cloud
@@ -81,6 +91,7 @@ class Cluster:
     s3_endpoint: str | None = None
     s3_credentials: str | None = None
     database: Database | None = None
+    object_store: ObjectStore | None = None
     provides: tuple[Foundation, ...] = ()
     # spec.rollout.waves: the cluster's wave, and the release and git revision it runs (None: the fleet's).
     wave: str | None = None
@@ -266,8 +277,13 @@ def _cluster(raw: Tree, path: JsonPath) -> Cluster:
         s3_endpoint=raw.get("s3Endpoint"),
         s3_credentials=raw.get("s3Credentials"),
         database=_database(raw["database"]) if "database" in raw else None,
+        object_store=_object_store(raw["objectStore"]) if "objectStore" in raw else None,
         provides=tuple(raw.get("provides", ())),
     )
+
+
+def _object_store(raw: Tree) -> ObjectStore:
+    return ObjectStore(bucket=raw["bucket"], credentials=raw["credentials"], endpoint=raw.get("endpoint"), region=raw.get("region"))
 
 
 def _database(raw: Tree) -> Database:

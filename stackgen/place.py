@@ -13,11 +13,12 @@ follow from it (validate checks only shape and references, on the raw tree):
     SG207 secret that needs `auth.secretRef` to reach its store from where it lands
     SG208 secret that lands on no cluster (warning)
     SG211 two secrets (or a secret and a default credential) that become one file
-    SG280 an external database whose credentials name no spec.secrets entry (or several)
-    SG281 an external database on a cluster that runs nothing using it (warning)
+    SG280 an external database or object store whose credentials name no spec.secrets entry (or several)
+    SG281 an external database or object store on a cluster that runs nothing using it (warning)
     SG282 a provided foundation nothing on the cluster uses (warning)
     SG283 a component requested on a cluster that provides it as a foundation
-    SG284 a declared default credential that the external database replaces
+    SG284 a declared default credential that the external database or object store replaces
+    SG285 an object store Pipelines cannot read through the S3 API from its cluster
 """
 
 from __future__ import annotations
@@ -129,7 +130,8 @@ def place(stack: Stack) -> Placement:
     findings += [Finding(m.path + ("serveOn",), "SG205", f"model `{m.name}` is served nowhere: serveOn matches no cluster")
                  for m in stack.models if m.path not in served]
     # A database login lands, under other names, where its cluster's database is used.
-    logins = {c.database.credentials for c in stack.clusters if c.database}
+    logins = {c.database.credentials for c in stack.clusters if c.database} | {
+        c.object_store.credentials for c in stack.clusters if c.object_store}
     for secret in stack.secrets:
         findings += _secret_findings(secret, landings.get(secret.path, []), secret.name in logins)
     return Placement(plans, tuple(findings))
@@ -203,29 +205,45 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
 
 def _database_credentials(stack: Stack, cluster: Cluster, needed_by: t.Mapping[str, t.Any], declared: t.Sequence[Secret],
                           findings: list[Finding]) -> dict[tuple[str, str], Secret]:
-    """With `database`, the Secrets Pipelines, Katib and Model Registry read their MySQL login
-    from are filled from the one secret `database.credentials` names (remote JSON `username`,
-    `password`), each under the keys its pods read, instead of upstream's defaults."""
-    database = cluster.database
-    if database is None:
-        return {}
-    path = cluster.path + ("database",)
-    users = [catalog.DATABASE_USERS[name] for name in sorted(needed_by) if name in catalog.DATABASE_USERS]
+    """With `database` (or `objectStore`), the Secrets Pipelines, Katib and Model Registry read
+    their MySQL login (or Pipelines its object-store keys) from are filled from the one secret
+    the declaration names, each under the keys its pods read, instead of upstream's defaults."""
+    filled: dict[tuple[str, str], Secret] = {}
+    if cluster.database is not None:
+        users = [(u.secret, u.keys) for name in sorted(needed_by) if (u := catalog.DATABASE_USERS.get(name))]
+        filled |= _filled(stack, cluster, "database", cluster.database.credentials, users, declared, findings,
+                          "pipelines, katib and model-registry", "JSON with `username` and `password`")
+    if cluster.object_store is not None:
+        users = [(catalog.OBJECT_STORE_SECRET, catalog.OBJECT_STORE_KEYS)] if "pipelines" in needed_by else []
+        filled |= _filled(stack, cluster, "objectStore", cluster.object_store.credentials, users, declared, findings,
+                          "pipelines", "JSON with `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`")
+        if users:
+            try:
+                storage.s3_api(cluster.object_store, cluster)
+            except storage.NoS3Api as problem:
+                findings.append(Finding(cluster.path + ("objectStore",), "SG285", str(problem), hint=problem.hint))
+    return filled
+
+
+def _filled(stack: Stack, cluster: Cluster, field: str, login: str, users: t.Sequence[tuple[str, tuple[tuple[str, str], ...]]],
+            declared: t.Sequence[Secret], findings: list[Finding], components: str, shape: str) -> dict[tuple[str, str], Secret]:
+    """The references that replace the default credentials `users` names, from secret `login`."""
+    path = cluster.path + (field,)
+    what = "external database" if field == "database" else "external object store"
     if not users:
-        findings.append(Finding(path, "SG281", f"cluster `{cluster.name}` declares an external database, but runs none of "
-                                "pipelines, katib and model-registry: nothing uses it", severity="warning",
-                                hint="remove `database`, or run a component that uses it here"))
+        findings.append(Finding(path, "SG281", f"cluster `{cluster.name}` declares an {what}, but runs none of {components}: "
+                                "nothing uses it", severity="warning", hint=f"remove `{field}`, or run a component that uses it here"))
         return {}
-    named = [s for s in stack.secrets if s.name == database.credentials]
+    named = [s for s in stack.secrets if s.name == login]
     if len(named) != 1:
-        what = "no spec.secrets entry" if not named else f"{len(named)} spec.secrets entries ({', '.join(f'{s.namespace}/{s.name}' for s in named)})"
-        findings.append(Finding(path + ("credentials",), "SG280", f"the external database of cluster `{cluster.name}` takes its login "
-                                f"from secret `{database.credentials}`, which names {what}",
-                                hint="declare exactly one secret of that name under spec.secrets; its remote value is JSON with `username` and `password`"))
+        found = "no spec.secrets entry" if not named else f"{len(named)} spec.secrets entries ({', '.join(f'{s.namespace}/{s.name}' for s in named)})"
+        findings.append(Finding(path + ("credentials",), "SG280", f"the {what} of cluster `{cluster.name}` takes its login "
+                                f"from secret `{login}`, which names {found}",
+                                hint=f"declare exactly one secret of that name under spec.secrets; its remote value is {shape}"))
         return {}
     reference = named[0]
     if not _reaches_store(reference, cluster):
-        findings.append(Finding(reference.path, "SG207", f"secret `{reference.name}` (the database login of cluster `{cluster.name}`) "
+        findings.append(Finding(reference.path, "SG207", f"secret `{reference.name}` (the {what} login of cluster `{cluster.name}`) "
                                 f"cannot reach {reference.store} from there by workload identity: it needs a credentials reference "
                                 "(`auth.secretRef`)", hint=_AUTH_HINT))
         return {}
@@ -234,13 +252,14 @@ def _database_credentials(stack: Stack, cluster: Cluster, needed_by: t.Mapping[s
     except stores.StoreProblem as problem:
         findings.append(Finding(reference.path + ("key",), "SG406", str(problem), hint=problem.hint))
         return {}
+    replaced = {name for name, _ in users}
     for secret in declared:
-        if any(secret.name == user.secret and secret.namespace == "kubeflow" for user in users):
+        if secret.name in replaced and secret.namespace == "kubeflow":
             findings.append(Finding(secret.path + ("name",), "SG284", f"secret `{secret.namespace}/{secret.name}` replaces a default "
-                                    f"credential that cluster `{cluster.name}` fills from its external database's `{database.credentials}`",
+                                    f"credential that cluster `{cluster.name}` fills from its {what}'s `{login}`",
                                     hint=f"remove it, or set its runsOn so it does not land on `{cluster.name}`"))
-    return {("kubeflow", user.secret): dataclasses.replace(reference, name=user.secret, namespace="kubeflow", runs_on=None,
-                                                          value_as=None, properties=user.keys) for user in users}
+    return {("kubeflow", name): dataclasses.replace(reference, name=name, namespace="kubeflow", runs_on=None, value_as=None, properties=keys)
+            for name, keys in users}
 
 
 def _foundation_findings(stack: Stack, cluster: Cluster, needed_by: t.Mapping[str, t.Any], stores_used: bool) -> list[Finding]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 import tempfile
 import typing as t
@@ -270,16 +271,31 @@ def overlay_of(overlays: Path, piece: str) -> Overlay | None:
     return Overlay(f"units/{bases[0][3:]}", tuple(files), tuple(patches))
 
 
-def _targeted(resource: Resource, patches: t.Sequence[t.Mapping[str, t.Any]]) -> bool:
+def _targeted(resource: Resource, patches: t.Sequence[t.Mapping[str, t.Any]], generated: bool = False) -> bool:
+    """Whether a patch names the resource. With `generated`, a ConfigMap or Secret a generator
+    named `<name>-<hash>` counts as `<name>`, as kustomize matches a target by the original name."""
     metadata = resource.get("metadata") or {}
     group, _, version = str(resource.get("apiVersion", "")).rpartition("/")
+    name = str(metadata.get("name"))
     for patch in patches:
         target = patch["target"]
-        if (target["kind"] == resource.get("kind") and target["name"] == metadata.get("name")
+        named = target["name"] == name or (generated and resource.get("kind") in ("ConfigMap", "Secret")
+                                           and _GENERATED.fullmatch(name) is not None and name[:-11] == target["name"])
+        if (target["kind"] == resource.get("kind") and named
                 and target.get("namespace", metadata.get("namespace")) == metadata.get("namespace")
                 and target.get("group", group) == group and target.get("version", version) == version):
             return True
     return False
+
+
+# kustomize's generator suffix: `-` and ten characters of its hash alphabet.
+_GENERATED = re.compile(r".+-[a-z0-9]{10}")
+
+
+def _deletes(patch: t.Mapping[str, t.Any]) -> bool:
+    """A patch that deletes the object it names (`$patch: delete`): applied by the splice, not kustomize."""
+    body = yamlio.load(str(patch.get("patch", ""))) if "$patch" in str(patch.get("patch", "")) else None
+    return isinstance(body, dict) and body.get("$patch") == "delete"
 
 
 def _resource_id(resource: Resource) -> tuple[str, str, str, str]:
@@ -295,7 +311,8 @@ def _spliced(base: t.Sequence[Resource], built: t.Sequence[Resource], patches: t
     """
     patched = {_resource_id(r): r for r in built}
     ids = {_resource_id(r) for r in base}
-    kept = [r for r in base if _resource_id(r) in patched or not _targeted(r, patches)]
+    deletions = [p for p in patches if _deletes(p)]
+    kept = [r for r in base if not _targeted(r, deletions, generated=True)]
     return [patched.get(_resource_id(r), r) for r in kept] + [r for r in built if _resource_id(r) not in ids]
 
 
@@ -480,9 +497,12 @@ def _write_overlay(overlays: Path, unit: str, overlay: Overlay, base: t.Sequence
     target.mkdir(parents=True, exist_ok=True)
     for name in overlay.files:
         (target / name).write_bytes((overlays / unit / name).read_bytes())
-    named = [r for r in base if _targeted(r, overlay.patches)]
+    # Deletions are the splice's (`_spliced`): kustomize, given the rendered objects, would no
+    # longer know a generated object by the name upstream declares it under.
+    patches = [p for p in overlay.patches if not _deletes(p)]
+    named = [r for r in base if _targeted(r, patches)]
     (target / "targets.yaml").write_text(yaml.safe_dump_all(named, sort_keys=True) if named else "")
-    body = {"resources": (["targets.yaml"] if named else []) + list(overlay.files), "patches": [dict(p) for p in overlay.patches]}
+    body = {"resources": (["targets.yaml"] if named else []) + list(overlay.files), "patches": [dict(p) for p in patches]}
     (target / "kustomization.yaml").write_text(yaml.safe_dump(body, sort_keys=False))
 
 

@@ -326,6 +326,8 @@ _PATTERN_MEANING: t.Mapping[str, str] = {
     "s3Credentials": "a secret name (a DNS-1123 label)",
     "credentials": "a secret name (a DNS-1123 label)",
     "host": "a host name or IPv4 address",
+    "bucket": "a bucket name (3 to 63 lowercase letters, digits, `.` and `-`)",
+    "endpoint": "an http:// or https:// URL of scheme, host and port only",
     "valueAs": "a Secret key (letters, digits, `-`, `_`, `.`)",
     "storageClass": "a StorageClass name (a DNS-1123 subdomain)",
     "type": "a GPU model in lowercase (a100, h100, l4, mi300x)",

@@ -14,7 +14,6 @@ import typing as t
 from pathlib import Path
 
 import pytest
-
 import yaml
 
 from stackgen import catalog, firstsync, mirror, place, verify
