@@ -19,6 +19,7 @@ import yaml
 from stackgen import catalog, firstsync, mirror, place, verify
 from stackgen import kustomize as kz
 from stackgen import render as render_
+from stackgen.compile import kfp_profile_hook, overlays
 from stackgen.driver import compile_checked
 from stackgen.render import ClusterRender
 from tests.compiling import CASES, checked, model_of
@@ -100,6 +101,47 @@ def test_components_point_at_the_external_server(cases: dict[str, Case]) -> None
 
 
 @requires_upstream
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_no_seaweedfs_is_deployed_and_nothing_names_it(cases: dict[str, Case], name: str) -> None:
+    case = cases[name]
+    for _, _, kind, object_name in catalog.SEAWEEDFS_OBJECTS:
+        assert case.named(kind, object_name) == [], (kind, object_name)
+    assert not [r for r in case.render.resources if "seaweedfs.kubeflow" in json.dumps(r)]
+    controller = case.named("Deployment", "kubeflow-pipelines-profile-controller")[0]["spec"]["template"]["spec"]
+    assert controller["volumes"] == [{"name": "hooks", "configMap": {"name": "stackgen-kfp-profile-hook"}}]
+    assert case.named("ConfigMap", "stackgen-kfp-profile-hook")[0]["data"]["sync.py"] == overlays.HOOK_SOURCE
+
+
+@requires_upstream
+def test_pipelines_point_at_the_bucket(cases: dict[str, Case]) -> None:
+    case = cases["external-gcp-cloudsql"]
+    api = {e["name"]: e.get("value") for e in case.named("Deployment", "ml-pipeline")[0]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert (api["OBJECTSTORECONFIG_HOST"], api["OBJECTSTORECONFIG_PORT"], api["OBJECTSTORECONFIG_SECURE"]) == ("storage.googleapis.com", "443", "true")
+    assert case.named("ConfigMap", "pipeline-install-config")[0]["data"]["bucketName"] == "acme-kfp-euw4"
+    launcher = case.named("ConfigMap", "kfp-launcher")[0]["data"]
+    assert launcher["defaultPipelineRoot"] == "s3://acme-kfp-euw4/v2/artifacts"
+    assert yaml.safe_load(launcher["providers"])["s3"]["default"]["endpoint"] == "storage.googleapis.com"
+    keys = case.named("ExternalSecret", "mlpipeline-minio-artifact")[0]["spec"]["data"]
+    assert [(d["secretKey"], d["remoteRef"]["property"]) for d in keys] == [("accesskey", "AWS_ACCESS_KEY_ID"), ("secretkey", "AWS_SECRET_ACCESS_KEY")]
+
+
+def test_the_sync_hook_gives_each_pipelines_namespace_the_store() -> None:
+    store = kfp_profile_hook.settings({"STACKGEN_OBJECT_STORE_BUCKET": "b", "STACKGEN_OBJECT_STORE_HOST": "minio.lab", "STACKGEN_OBJECT_STORE_PORT": "9000",
+                                       "AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "key"})
+    parent = {"metadata": {"name": "team-a", "labels": {"pipelines.kubeflow.org/enabled": "true"}}}
+    answer = kfp_profile_hook.sync(parent, {"Secret.v1": {}, "ConfigMap.v1": {}}, store)
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in answer["attachments"]}
+    assert answer["status"] == {"kubeflow-pipelines-ready": "False"}
+    launcher = objects[("ConfigMap", "kfp-launcher")]["data"]
+    assert launcher["defaultPipelineRoot"] == "s3://b/private-artifacts/team-a/v2/artifacts"
+    assert json.loads(launcher["providers"])["s3"]["default"]["endpoint"] == "minio.lab:9000"
+    repository = json.loads(objects[("ConfigMap", "artifact-repositories")]["data"]["default-namespaced"])["s3"]
+    assert (repository["endpoint"], repository["bucket"], repository["keyFormat"].split("/")[:2]) == ("minio.lab:9000", "b", ["private-artifacts", "team-a"])
+    assert objects[("Secret", "mlpipeline-minio-artifact")]["data"] == {"accesskey": "aWQ=", "secretkey": "a2V5"}
+    assert kfp_profile_hook.sync({"metadata": {"name": "x"}}, {}, store) == {"status": {}, "attachments": []}
+
+
+@requires_upstream
 def test_provided_foundations_are_not_installed(cases: dict[str, Case]) -> None:
     case = cases["onprem-provided-foundations"]
     kinds = {(r["kind"], r["metadata"]["name"]) for r in case.render.resources}
@@ -178,6 +220,15 @@ def test_sg281_a_database_nothing_uses_warns() -> None:
 
 def test_sg282_a_foundation_nothing_uses_warns() -> None:
     assert _findings("provides: [gpu-operator]") == [("SG282", "warning"), ("SG208", "warning")]  # SG208: kubeflow-db unused
+
+
+def test_sg285_an_object_store_without_an_s3_api() -> None:
+    text = _STACK.replace("cloud: aws, region: us-east-1", "cloud: azure, region: westeurope").replace(
+        "CLUSTER", "objectStore: {bucket: kfp, credentials: kubeflow-db}").replace("COMPONENTS", "{pipelines: {runsOn: [a]}}")
+    stack = model_of(text)
+    assert "SG285" in {f.code for f in place.place(stack).findings}
+    blob = text.replace("credentials: kubeflow-db}", "credentials: kubeflow-db, endpoint: \"https://acme.blob.core.windows.net\"}")
+    assert "SG285" in {f.code for f in place.place(model_of(blob)).findings}
     assert _findings("provides: [cert-manager]", "{katib: {runsOn: [a]}}").count(("SG282", "warning")) == 0
 
 
