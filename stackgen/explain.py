@@ -69,6 +69,9 @@ def _cluster(stack: Stack, placement: Placement, name: str) -> list[str] | None:
     if cluster.database is not None:
         lines.append(f"database: external MySQL {cluster.database.host}:{cluster.database.port}, login from secret "
                      f"`{cluster.database.credentials}`; the in-cluster MySQL of its components is not deployed")
+    if cluster.object_store is not None:
+        lines.append(f"object store: bucket {cluster.object_store.bucket}, keys from secret `{cluster.object_store.credentials}`; "
+                     "Pipelines' SeaweedFS is not deployed")
     lines += [f"trainingJob {j.name}: its dataset `{j.dataset}` lives here" for j in plan.training_jobs]
     lines += [f"model {m.name}: serveOn {list(m.serve_on)} selects this cluster" for m in plan.models]
     lines += [f"secret {s.namespace}/{s.name}: from {s.store}" for s in plan.secrets]

@@ -89,6 +89,9 @@ def prerequisites(stack: Stack, plan: ClusterPlan) -> tuple[str, ...]:
                             for name in names})
         lines.append(f"MySQL at {cluster.database.host}:{cluster.database.port} reachable from the cluster's pods, its login "
                      f"(remote JSON username/password) allowed to create or use the databases {', '.join(databases)}")
+    if cluster.object_store is not None and "pipelines" in plan.component_names:
+        lines.append(f"bucket {cluster.object_store.bucket} at the S3 endpoint its keys (remote JSON AWS_ACCESS_KEY_ID / "
+                     "AWS_SECRET_ACCESS_KEY) may read and write, under v2/artifacts and private-artifacts/<namespace>/")
     if cluster.s3_endpoint and not cluster.s3_credentials:
         lines.append(f"anonymous read access at {cluster.s3_endpoint}: no `s3Credentials` names its keys")
     return tuple(lines)
