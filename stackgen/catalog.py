@@ -474,9 +474,11 @@ EXTERNAL_DATABASES: t.Mapping[str, tuple[str, ...]] = {
 # the remote login uses the AWS SDKs' variable names, as `s3Credentials` does.
 OBJECT_STORE_SECRET = "mlpipeline-minio-artifact"
 OBJECT_STORE_KEYS: tuple[tuple[str, str], ...] = (("accesskey", "AWS_ACCESS_KEY_ID"), ("secretkey", "AWS_SECRET_ACCESS_KEY"))
-# SeaweedFS as applications/pipeline/upstream/third-party/seaweedfs renders it at 26.03, all in `kubeflow`.
+# SeaweedFS as applications/pipeline/upstream/third-party/seaweedfs renders it, all in `kubeflow`
+# (v1.11.0 also aliases it as Service `minio-service`, the API server's host there).
 SEAWEEDFS_OBJECTS: tuple[tuple[str, str, str, str], ...] = (
-    ("apps", "v1", "Deployment", "seaweedfs"), ("", "v1", "Service", "seaweedfs"), ("", "v1", "ServiceAccount", "seaweedfs"),
+    ("apps", "v1", "Deployment", "seaweedfs"), ("", "v1", "Service", "seaweedfs"), ("", "v1", "Service", "minio-service"),
+    ("", "v1", "ServiceAccount", "seaweedfs"),
     ("", "v1", "PersistentVolumeClaim", "seaweedfs-pvc"), ("networking.k8s.io", "v1", "NetworkPolicy", "seaweedfs"),
     ("security.istio.io", "v1beta1", "AuthorizationPolicy", "seaweedfs-service"),
     ("networking.istio.io", "v1alpha3", "DestinationRule", "ml-pipeline-seaweedfs"),
