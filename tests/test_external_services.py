@@ -19,11 +19,11 @@ import yaml
 from stackgen import catalog, firstsync, mirror, place, verify
 from stackgen import kustomize as kz
 from stackgen import render as render_
-from stackgen.compile import kfp_profile_hook, overlays
+from stackgen.compile import gitops, kfp_profile_hook, overlays
 from stackgen.driver import compile_checked
 from stackgen.render import ClusterRender
 from tests.compiling import CASES, checked, model_of
-from tests.upstream import UPSTREAM, requires_upstream
+from tests.upstream import MIRRORS, UPSTREAM, requires_both_releases, requires_upstream
 
 Resource = dict[str, t.Any]
 CASE_NAMES = ("external-aws-rds", "external-gcp-cloudsql", "onprem-provided-foundations")
@@ -191,6 +191,41 @@ def test_the_assembled_render_equals_a_plain_build(cases: dict[str, Case], name:
     workspace = mirror.materialize(mirror.open_mirror(UPSTREAM), case.overlays, tmp_path / "work")
     plain = [d for d in yaml.safe_load_all(kz.build(kustomize, workspace.overlays / case.render.overlay)) if d]
     assert sorted(json.dumps(r, sort_keys=True) for r in case.render.resources) == sorted(json.dumps(r, sort_keys=True) for r in plain)
+
+
+@requires_both_releases
+def test_the_previous_release_renders_the_same_features_cleanly(tmp_path: Path, kustomize: kz.Kustomize) -> None:
+    """At v1.11.0 too: no MySQL, no SeaweedFS (nor its `minio-service` alias), no Istio or
+    cert-manager installed, and no finding against that release's CRDs."""
+    text = (CASES / "positive" / "onprem-provided-foundations" / "stack.yaml").read_text()
+    (tmp_path / "stack.yaml").write_text(text.replace("  gitops:", "  upstream: {kubeflow: v1.11.0}\n  gitops:", 1))
+    result = checked(tmp_path / "stack.yaml")
+    assert result.stack is not None and result.diagnostics == ()
+    files = compile_checked(result)
+    for path, content in files.items():
+        (tmp_path / "overlays" / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "overlays" / path).write_bytes(content)
+    mirror_root = MIRRORS["v1.11.0"]
+    rendered = render_.render(tmp_path / "overlays", mirror_root, kustomize, cache=render_.cache_root()).clusters[0]
+    assert rendered.error is None
+    provides = result.stack.clusters[0].provides
+    found = verify.verify(rendered, "1.33", mirror_root / "crds", verify.declared_vars(mirror_root), None, provides)
+    found += firstsync.verify_cluster(rendered, files, result.stack.gitops.path, "onprem", provides)
+    assert [p for p in found if p.severity == "error" or p.code == "SG601"] == []
+    names = {(r["kind"], r["metadata"]["name"]) for r in rendered.resources}
+    assert not names & {("Deployment", "mysql"), ("Deployment", "seaweedfs"), ("Service", "minio-service"), ("Deployment", "istiod"),
+                        ("Deployment", "cert-manager"), ("Deployment", "model-registry-db")}
+
+
+def test_provided_add_ons_are_not_installed() -> None:
+    text = _STACK.replace("CLUSTER", "gpu: {vendor: nvidia, type: a100}, provides: [gpu-operator, external-secrets], oidcIssuer: "
+                          "https://oidc.eks.us-east-1.amazonaws.com/id/ABC").replace("COMPONENTS", "{katib: {runsOn: [a]}}")
+    stack = model_of(text)
+    placement = place.place(stack)
+    assert placement.plans[0].credentials  # katib's MySQL password still comes through ESO ...
+    assert gitops.add_ons(stack, placement.plans[0]) == ()  # ... which, like the GPU operator, the cluster runs itself
+    without = model_of(text.replace("provides: [gpu-operator, external-secrets], ", ""))
+    assert [c.name for c in gitops.add_ons(without, place.place(without).plans[0])] == ["external-secrets", "gpu-operator"]
 
 
 # --- placement, on the typed model -----------------------------------------------------------
