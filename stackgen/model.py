@@ -200,6 +200,17 @@ class Stack:
     def _clusters_by_name(self) -> dict[str, Cluster]:
         return {c.name: c for c in self.clusters}
 
+    def secrets_named(self, name: str) -> tuple[Secret, ...]:
+        """The secrets of that name, in any namespace (an index: looked up once per cluster)."""
+        return self._secrets_by_name.get(name, ())
+
+    @functools.cached_property
+    def _secrets_by_name(self) -> dict[str, tuple[Secret, ...]]:
+        index: dict[str, list[Secret]] = {}
+        for secret in self.secrets:
+            index.setdefault(secret.name, []).append(secret)
+        return {name: tuple(found) for name, found in index.items()}
+
     def dataset(self, name: str) -> Dataset:
         return self._datasets_by_name[name]
 

@@ -196,14 +196,14 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
     secrets = tuple(s for s in landed if (s.namespace, s.name) not in shipped)
     findings.extend(_s3_findings(cluster, workload_namespaces, secrets))
     declared = [s for s in landed if (s.namespace, s.name) in shipped]
-    external = _database_credentials(stack, cluster, needed_by, declared, findings)
+    external = _external_credentials(stack, cluster, needed_by, declared, findings)
     credentials = _credentials(stack, cluster, declared, {k: c for k, c in shipped.items() if k not in external}, findings)
     credentials = tuple(sorted((*credentials, *external.values()), key=lambda s: (s.namespace, s.name)))
     findings.extend(_foundation_findings(stack, cluster, needed_by, bool(secrets or credentials)))
     return ClusterPlan(cluster, components, jobs, models, secrets, credentials)
 
 
-def _database_credentials(stack: Stack, cluster: Cluster, needed_by: t.Mapping[str, t.Any], declared: t.Sequence[Secret],
+def _external_credentials(stack: Stack, cluster: Cluster, needed_by: t.Mapping[str, t.Any], declared: t.Sequence[Secret],
                           findings: list[Finding]) -> dict[tuple[str, str], Secret]:
     """With `database` (or `objectStore`), the Secrets Pipelines, Katib and Model Registry read
     their MySQL login (or Pipelines its object-store keys) from are filled from the one secret
@@ -234,7 +234,7 @@ def _filled(stack: Stack, cluster: Cluster, field: str, login: str, users: t.Seq
         findings.append(Finding(path, "SG281", f"cluster `{cluster.name}` declares an {what}, but runs none of {components}: "
                                 "nothing uses it", severity="warning", hint=f"remove `{field}`, or run a component that uses it here"))
         return {}
-    named = [s for s in stack.secrets if s.name == login]
+    named = stack.secrets_named(login)
     if len(named) != 1:
         found = "no spec.secrets entry" if not named else f"{len(named)} spec.secrets entries ({', '.join(f'{s.namespace}/{s.name}' for s in named)})"
         findings.append(Finding(path + ("credentials",), "SG280", f"the {what} of cluster `{cluster.name}` takes its login "
