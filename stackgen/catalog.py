@@ -51,6 +51,9 @@ class Component:
     layers: frozenset[str] = frozenset()
     # Upstream renders some paths without a namespace; stackgen sets it in the unit.
     namespace: str | None = None
+    # Where the cluster already runs this foundation (`provides`): the upstream paths still
+    # deployed on top of it (Kubeflow's own objects, not the foundation itself); None: not a foundation.
+    provided_paths: tuple[str, ...] | None = None
 
 
 _ISTIO_PATHS = (
@@ -65,11 +68,16 @@ _AUTH_PATHS = ("common/oauth2-proxy/overlays/m2m-dex-only", "common/dex/overlays
 # Order matters only as the tie-break of `resolve`: foundations first, then applications.
 COMPONENTS: tuple[Component, ...] = (
     Component("kubeflow-namespace", ("common/kubeflow-namespace/base",)),
-    Component("cert-manager", ("common/cert-manager/overlays/kubeflow",)),
+    # Provided: cert-manager itself is the cluster's; Kubeflow's ClusterIssuer, which every
+    # component's Certificate names, is then written by stackgen (PROVIDED_OBJECTS).
+    Component("cert-manager", ("common/cert-manager/overlays/kubeflow",), provided_paths=()),
     Component(
         "istio",
         _ISTIO_PATHS,
         needs=("kubeflow-namespace",),
+        # Provided: Kubeflow's Gateway, ClusterRoles and deny-all (kubeflow-istio-resources) and its
+        # cluster-local gateway stay; Istio's CRDs, namespace and control plane are the cluster's.
+        provided_paths=("common/istio/cluster-local-gateway/base", "common/istio/kubeflow-istio-resources/base"),
         cloud_paths={"gcp": tuple(p.replace("overlays/oauth2-proxy", "overlays/gke") for p in _ISTIO_PATHS)},
         layers=frozenset({"aws", "gcp", "azure"}),
     ),
@@ -384,6 +392,97 @@ DEFAULT_CREDENTIAL_DIGESTS: frozenset[str] = frozenset({
     "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
     "c154376989fcff516b441dcc647bfe75780c80caf4f0d10012f98f93db0aa510",
 })
+
+
+# --- foundations a cluster already has (`provides`) ----------------------------------------
+
+# Foundations that are catalog components (the others, gpu-operator and external-secrets, are
+# add-ons: compile/gitops.py leaves their Helm releases out).
+PROVIDED_COMPONENTS = frozenset({"istio", "cert-manager"})
+
+# What stackgen authors in a provided foundation's unit: upstream ships Kubeflow's self-signing
+# ClusterIssuer inside cert-manager's own overlay (common/cert-manager/overlays/kubeflow/
+# cluster-issuer.yaml at 26.03, kubeflow-issuer/base at v1.11.0), so without that overlay the
+# Certificates of KFP, Katib, KServe and the webhooks would name an issuer nobody creates.
+PROVIDED_OBJECTS: t.Mapping[str, tuple[tuple[str, t.Mapping[str, t.Any]], ...]] = {
+    "cert-manager": (
+        ("clusterissuer-kubeflow-self-signing-issuer.yaml", {
+            "apiVersion": "cert-manager.io/v1",
+            "kind": "ClusterIssuer",
+            "metadata": {"name": "kubeflow-self-signing-issuer", "labels": {"app.kubernetes.io/managed-by": "stackgen"}},
+            "spec": {"selfSigned": {}},
+        }),
+    ),
+}
+
+
+# --- an external MySQL (`database`) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InClusterDatabase:
+    """A component's own MySQL: what stackgen deletes when the cluster declares `database`, and
+    how the credentials Secret upstream's pods read is filled from the external one."""
+
+    component: str
+    secret: str  # the default credential (DEFAULT_CREDENTIALS) its pods read
+    keys: tuple[tuple[str, str], ...]  # (Secret key, property of the remote {username, password})
+    objects: tuple[tuple[str, str, str, str], ...]  # (group, version, kind, name) deleted, all in `kubeflow`
+    service: str  # the host upstream's pods dial: a Service that is gone once the objects are deleted
+
+
+IN_CLUSTER_DATABASES: tuple[InClusterDatabase, ...] = (
+    # KFP's API server, cache server and metadata-grpc read `username` / `password` of mysql-secret
+    # (applications/pipeline/upstream/base/pipeline/ml-pipeline-apiserver-deployment.yaml,
+    # base/cache/cache-deployment.yaml, base/metadata/base/metadata-grpc-deployment.yaml).
+    InClusterDatabase("pipelines", "mysql-secret", (("username", "username"), ("password", "password")), (
+        ("apps", "v1", "Deployment", "mysql"), ("", "v1", "Service", "mysql"), ("", "v1", "PersistentVolumeClaim", "mysql-pv-claim"),
+        ("", "v1", "ServiceAccount", "mysql"), ("security.istio.io", "v1beta1", "AuthorizationPolicy", "mysql"),
+        ("networking.istio.io", "v1alpha3", "DestinationRule", "ml-pipeline-mysql"),
+    ), "mysql"),
+    # katib-db-manager reads its password as MYSQL_ROOT_PASSWORD of katib-mysql-secrets
+    # (applications/katib/upstream/components/db-manager/db-manager.yaml); the user comes from
+    # DB_USER, which upstream leaves at Katib's default `root` (kubeflow/katib
+    # pkg/db/v1beta1/common/const.go): stackgen sets it from the same Secret.
+    InClusterDatabase("katib", "katib-mysql-secrets", (("DB_USER", "username"), ("MYSQL_ROOT_PASSWORD", "password")), (
+        ("apps", "v1", "Deployment", "katib-mysql"), ("", "v1", "Service", "katib-mysql"),
+        ("", "v1", "PersistentVolumeClaim", "katib-mysql"),
+    ), "katib-mysql"),
+    # Model Registry's DSN is built from MYSQL_USER_NAME / MYSQL_ROOT_PASSWORD of
+    # model-registry-db-secrets (applications/model-registry/upstream/overlays/db/secrets.env and
+    # patches/model-registry-deployment.yaml); its MySQL claims `metadata-mysql`.
+    InClusterDatabase("model-registry", "model-registry-db-secrets", (("MYSQL_USER_NAME", "username"), ("MYSQL_ROOT_PASSWORD", "password")), (
+        ("apps", "v1", "Deployment", "model-registry-db"), ("", "v1", "Service", "model-registry-db"),
+        ("", "v1", "PersistentVolumeClaim", "metadata-mysql"),
+    ), "model-registry-db"),
+)
+DATABASE_USERS: t.Mapping[str, InClusterDatabase] = {d.component: d for d in IN_CLUSTER_DATABASES}
+# The databases each component uses on the external server. Upstream's Pipelines (MLMD) and
+# Model Registry both call theirs `metadb`: on one shared server Model Registry gets its own.
+EXTERNAL_DATABASES: t.Mapping[str, tuple[str, ...]] = {
+    "pipelines": ("mlpipeline", "cachedb", "metadb"),  # pipeline-install-config pipelineDb, cacheDb, mlmdDb
+    "katib": ("katib",),  # Katib's DefaultMySQLDatabase (kubeflow/katib pkg/db/v1beta1/common/const.go)
+    "model-registry": ("model_registry",),
+}
+
+
+# --- an external object store (`objectStore`), for Pipelines -----------------------------------
+
+# Pipelines' object-store keys: the API server, the UI and Argo read `accesskey` / `secretkey`
+# of mlpipeline-minio-artifact (base/pipeline/ml-pipeline-apiserver-deployment.yaml,
+# ml-pipeline-ui-deployment.yaml, third-party/argo/base/workflow-controller-configmap-patch.yaml);
+# the remote login uses the AWS SDKs' variable names, as `s3Credentials` does.
+OBJECT_STORE_SECRET = "mlpipeline-minio-artifact"
+OBJECT_STORE_KEYS: tuple[tuple[str, str], ...] = (("accesskey", "AWS_ACCESS_KEY_ID"), ("secretkey", "AWS_SECRET_ACCESS_KEY"))
+# SeaweedFS as applications/pipeline/upstream/third-party/seaweedfs renders it, all in `kubeflow`
+# (v1.11.0 also aliases it as Service `minio-service`, the API server's host there).
+SEAWEEDFS_OBJECTS: tuple[tuple[str, str, str, str], ...] = (
+    ("apps", "v1", "Deployment", "seaweedfs"), ("", "v1", "Service", "seaweedfs"), ("", "v1", "Service", "minio-service"),
+    ("", "v1", "ServiceAccount", "seaweedfs"),
+    ("", "v1", "PersistentVolumeClaim", "seaweedfs-pvc"), ("networking.k8s.io", "v1", "NetworkPolicy", "seaweedfs"),
+    ("security.istio.io", "v1beta1", "AuthorizationPolicy", "seaweedfs-service"),
+    ("networking.istio.io", "v1alpha3", "DestinationRule", "ml-pipeline-seaweedfs"),
+)
 
 
 def default_credentials(component: str) -> tuple[DefaultCredential, ...]:

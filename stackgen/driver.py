@@ -182,11 +182,13 @@ def render_checked(
     problems: list[verify_.Problem] = []
     engine = compiled.files
     clouds = {c.name: c.cloud for c in checked.stack.clusters}
+    provided = {c.name: c.provides for c in checked.stack.clusters}
     for cluster in result.clusters:
         if run_verify and not cluster.error:
-            problems += verify_.verify(cluster, versions[cluster.cluster], mirror_root / "crds", declared, checked.stack.registry_mirror)
+            problems += verify_.verify(cluster, versions[cluster.cluster], mirror_root / "crds", declared, checked.stack.registry_mirror,
+                                       provided[cluster.cluster])
             # Schema-valid is not enough: the engine's apply order must let every step turn healthy.
-            problems += firstsync.verify_cluster(cluster, engine, checked.stack.gitops.path, clouds[cluster.cluster])
+            problems += firstsync.verify_cluster(cluster, engine, checked.stack.gitops.path, clouds[cluster.cluster], provided[cluster.cluster])
     if run_verify:
         problems += verify_.verify_engine_objects(engine, mirror_root / "crds")
     # A cluster that failed to render or verify keeps the goldens it has: golden/ records what

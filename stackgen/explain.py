@@ -63,7 +63,15 @@ def _cluster(stack: Stack, placement: Placement, name: str) -> list[str] | None:
              + (" (edge profile: core KServe only)" if cluster.is_edge else "")]
     release = cluster.release or stack.upstream.kubeflow
     lines.append(f"kubeflow/manifests {release}" + (f", rollout wave {cluster.wave} (git revision {cluster.revision})" if cluster.wave else ""))
-    lines += [f"component {c.name}: {'; '.join(c.reasons)}" for c in plan.components]
+    # A foundation the cluster provides is resolved but not installed: say what stackgen still deploys.
+    provided = {name: "provided by the cluster (stackgen deploys only Kubeflow's objects on top)" for name in cluster.provides}
+    lines += [f"component {c.name}: {'; '.join(c.reasons)}" + (f"; {provided[c.name]}" if c.name in provided else "") for c in plan.components]
+    if cluster.database is not None:
+        lines.append(f"database: external MySQL {cluster.database.host}:{cluster.database.port}, login from secret "
+                     f"`{cluster.database.credentials}`; the in-cluster MySQL of its components is not deployed")
+    if cluster.object_store is not None:
+        lines.append(f"object store: bucket {cluster.object_store.bucket}, keys from secret `{cluster.object_store.credentials}`; "
+                     "Pipelines' SeaweedFS is not deployed")
     lines += [f"trainingJob {j.name}: its dataset `{j.dataset}` lives here" for j in plan.training_jobs]
     lines += [f"model {m.name}: serveOn {list(m.serve_on)} selects this cluster" for m in plan.models]
     lines += [f"secret {s.namespace}/{s.name}: from {s.store}" for s in plan.secrets]

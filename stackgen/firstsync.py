@@ -75,6 +75,29 @@ ADD_ONS: t.Mapping[str, AddOn] = {
     ),
 }
 
+# What a foundation the cluster already runs (`provides`) brings before the first step: the API
+# groups of its CRDs, its controllers, and the namespaces it lives in. Istio: its CRDs'
+# groups (common/istio/istio-crds), istiod (which publishes istio-ca-root-cert) in istio-system;
+# cert-manager: cert-manager.io and acme.cert-manager.io, its controller and webhook; ESO: the
+# groups of its CRDs and its controller; the GPU operator: its ClusterPolicy and device plugin.
+@dataclass(frozen=True)
+class Foundation:
+    groups: frozenset[str]
+    controllers: frozenset[str]
+    namespaces: frozenset[str] = frozenset()
+    mesh: bool = False
+
+
+FOUNDATIONS: t.Mapping[str, Foundation] = {
+    "istio": Foundation(frozenset({"networking.istio.io", "security.istio.io", "telemetry.istio.io", "extensions.istio.io"}),
+                        frozenset({"istio"}), frozenset({"istio-system"}), mesh=True),
+    "cert-manager": Foundation(frozenset({"cert-manager.io", "acme.cert-manager.io"}), frozenset({"cert-manager"}), frozenset({"cert-manager"})),
+    "external-secrets": Foundation(frozenset({"external-secrets.io", "generators.external-secrets.io"}), frozenset({"external-secrets"})),
+    "gpu-operator": Foundation(frozenset({"nvidia.com", "amd.com"}), frozenset({"nvidia-gpu", "amd-gpu"})),
+}
+FOUNDATION_RANK = -1_000_000
+"""A foundation's step: before every step the engine applies (Argo CD waves may be negative)."""
+
 # Namespaces every cluster has before any sync.
 _BUILTIN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 # StorageClasses each cloud's managed clusters ship (EKS ships none usable by name with the EBS
@@ -202,7 +225,7 @@ def _piece(path: str, repo_path: str) -> str:
 class Ledger:
     """Everything delivered to a cluster, by id, with the step that delivers it first."""
 
-    def __init__(self, render: ClusterRender, steps: t.Sequence[Step], cloud: str):
+    def __init__(self, render: ClusterRender, steps: t.Sequence[Step], cloud: str, provides: t.Collection[str] = ()):
         self.cloud = cloud
         self.steps = {s.delivers: s for s in steps}
         self.by_id: dict[tuple[str, str, str], Step] = {}
@@ -210,6 +233,16 @@ class Ledger:
         self.controllers: dict[str, Step] = {}
         self.resources = [(r, self.steps.get(origin)) for r, origin in zip(render.resources, render.origins)]
         mesh_step: Step | None = None
+        # What the cluster already runs is there before the first step: its CRDs (by group, as
+        # the render does not hold them), controllers and namespaces.
+        self.provided_groups: dict[str, Step] = {}
+        for name in sorted(provides):
+            foundation = FOUNDATIONS[name]
+            provided = Step(f"provides: {name}", f"foundation:{name}", FOUNDATION_RANK)
+            self.provided_groups.update({group: provided for group in foundation.groups})
+            self.controllers.update({controller: provided for controller in foundation.controllers})
+            self.by_id.update({("Namespace", "", namespace): provided for namespace in foundation.namespaces})
+            mesh_step = provided if foundation.mesh else mesh_step
         for addon_step in steps:
             addon = ADD_ONS.get(addon_step.delivers.removeprefix("addon:")) if addon_step.delivers.startswith("addon:") else None
             if addon:
@@ -230,7 +263,7 @@ class Ledger:
             if kind == "CustomResourceDefinition":
                 names = (resource.get("spec") or {}).get("names") or {}
                 self._first(self.crds, (str((resource.get("spec") or {}).get("group")), str(names.get("kind"))), step)
-            if kind == "Deployment" and _name(resource) == "istiod":
+            if kind == "Deployment" and _name(resource) == "istiod" and mesh_step is None:
                 mesh_step = step
             if kind == "Deployment" and _name(resource) == "cert-manager":
                 self._first(self.controllers, "cert-manager", step)
@@ -288,14 +321,15 @@ def _describe(provider: Step | None | t.Literal["builtin"], consumer: Step) -> s
             f"{consumer.delivers} ({consumer.engine_object}, step {consumer.rank}) is healthy")
 
 
-def check(render: ClusterRender, steps: t.Sequence[Step], cloud: str, engine_objects: t.Sequence[Object] = ()) -> list[Problem]:
+def check(render: ClusterRender, steps: t.Sequence[Step], cloud: str, engine_objects: t.Sequence[Object] = (),
+          provides: t.Collection[str] = ()) -> list[Problem]:
     """Every first-sync finding of one cluster's render under its engine's apply order."""
     problems: list[Problem] = []
 
     def report(resource: Resource, path: str, code: str, message: str, severity: str = "error") -> None:
         problems.append(Problem(render.cluster, render.overlay, resource_id(resource), path, severity, code, message))
 
-    ledger = Ledger(render, steps, cloud)
+    ledger = Ledger(render, steps, cloud, provides)
     unknown: set[tuple[str, str]] = set()
     undelivered: set[str] = set()
     for (resource, step), origin in zip(ledger.resources, render.origins):
@@ -352,7 +386,7 @@ def _check_crd(resource: Resource, step: Step, ledger: Ledger, report: Report) -
     if "." not in group or group in _BUILTIN_GROUPS:
         return
     key = (group, str(resource.get("kind")))
-    provider = ledger.crds.get(key)
+    provider = ledger.crds.get(key) or ledger.provided_groups.get(group)
     if _late(provider, step):
         report(resource, "$.apiVersion", "SG623", f"waits for the CRD of {key[1]} ({group}), {_describe(provider, step)}")
 
@@ -659,9 +693,11 @@ def engine_objects_of(cluster: str, engine_files: t.Mapping[str, bytes]) -> list
     return objects
 
 
-def verify_cluster(render: ClusterRender, engine_files: t.Mapping[str, bytes], repo_path: str, cloud: str) -> list[Problem]:
-    """The first-sync findings of one cluster: its steps from the engine files, then the checks."""
+def verify_cluster(render: ClusterRender, engine_files: t.Mapping[str, bytes], repo_path: str, cloud: str,
+                   provides: t.Collection[str] = ()) -> list[Problem]:
+    """The first-sync findings of one cluster: its steps from the engine files, then the checks.
+    `provides` names the foundations the cluster already runs (present before the first step)."""
     steps = steps_of(render.cluster, engine_files, repo_path)
-    found = check(render, steps, cloud, engine_objects_of(render.cluster, engine_files))
+    found = check(render, steps, cloud, engine_objects_of(render.cluster, engine_files), provides)
     unique = {(p.resource, p.path, p.code, p.message): p for p in found}
     return sorted(unique.values(), key=lambda p: (p.cluster, p.code, p.resource, p.path, p.message))

@@ -51,6 +51,29 @@ class Identity:
     azure_tenant_id: str | None = None
 
 
+Foundation = t.Literal["istio", "cert-manager", "gpu-operator", "external-secrets"]
+DEFAULT_DATABASE_PORT = 3306
+
+
+@dataclass(frozen=True)
+class Database:
+    """An external MySQL server that Pipelines, Katib and Model Registry use instead of their own."""
+
+    host: str
+    credentials: str  # a spec.secrets name: remote JSON {username, password}
+    port: int = DEFAULT_DATABASE_PORT
+
+
+@dataclass(frozen=True)
+class ObjectStore:
+    """An external S3-compatible bucket that Pipelines uses instead of its SeaweedFS."""
+
+    bucket: str
+    credentials: str  # a spec.secrets name: remote JSON {AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY}
+    endpoint: str | None = None  # None: the cloud's own S3 API (storage.s3_api)
+    region: str | None = None
+
+
 @dataclass(frozen=True)
 class Cluster:
     name: str
@@ -67,6 +90,9 @@ class Cluster:
     ingress_host: str | None = None
     s3_endpoint: str | None = None
     s3_credentials: str | None = None
+    database: Database | None = None
+    object_store: ObjectStore | None = None
+    provides: tuple[Foundation, ...] = ()
     # spec.rollout.waves: the cluster's wave, and the release and git revision it runs (None: the fleet's).
     wave: str | None = None
     release: str | None = None
@@ -134,6 +160,9 @@ class Secret:
     runs_on: tuple[str, ...] | None = None
     auth: SecretRef | None = None
     value_as: str | None = None  # a plain-string remote value lands under this key
+    # (Secret key, remote JSON property) pairs: the remote object's fields under other names
+    # (an external database's `username` as Katib's `DB_USER`). Set by place, never by stack.yaml.
+    properties: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -170,6 +199,17 @@ class Stack:
     @functools.cached_property
     def _clusters_by_name(self) -> dict[str, Cluster]:
         return {c.name: c for c in self.clusters}
+
+    def secrets_named(self, name: str) -> tuple[Secret, ...]:
+        """The secrets of that name, in any namespace (an index: looked up once per cluster)."""
+        return self._secrets_by_name.get(name, ())
+
+    @functools.cached_property
+    def _secrets_by_name(self) -> dict[str, tuple[Secret, ...]]:
+        index: dict[str, list[Secret]] = {}
+        for secret in self.secrets:
+            index.setdefault(secret.name, []).append(secret)
+        return {name: tuple(found) for name, found in index.items()}
 
     def dataset(self, name: str) -> Dataset:
         return self._datasets_by_name[name]
@@ -247,7 +287,18 @@ def _cluster(raw: Tree, path: JsonPath) -> Cluster:
         ingress_host=raw.get("ingressHost"),
         s3_endpoint=raw.get("s3Endpoint"),
         s3_credentials=raw.get("s3Credentials"),
+        database=_database(raw["database"]) if "database" in raw else None,
+        object_store=_object_store(raw["objectStore"]) if "objectStore" in raw else None,
+        provides=tuple(raw.get("provides", ())),
     )
+
+
+def _object_store(raw: Tree) -> ObjectStore:
+    return ObjectStore(bucket=raw["bucket"], credentials=raw["credentials"], endpoint=raw.get("endpoint"), region=raw.get("region"))
+
+
+def _database(raw: Tree) -> Database:
+    return Database(host=raw["host"], credentials=raw["credentials"], port=raw.get("port", DEFAULT_DATABASE_PORT))
 
 
 def _dataset(raw: Tree, path: JsonPath) -> Dataset:

@@ -13,10 +13,17 @@ follow from it (validate checks only shape and references, on the raw tree):
     SG207 secret that needs `auth.secretRef` to reach its store from where it lands
     SG208 secret that lands on no cluster (warning)
     SG211 two secrets (or a secret and a default credential) that become one file
+    SG280 an external database or object store whose credentials name no spec.secrets entry (or several)
+    SG281 an external database or object store on a cluster that runs nothing using it (warning)
+    SG282 a provided foundation nothing on the cluster uses (warning)
+    SG283 a component requested on a cluster that provides it as a foundation
+    SG284 a declared default credential that the external database or object store replaces
+    SG285 an object store Pipelines cannot read through the S3 API from its cluster
 """
 
 from __future__ import annotations
 
+import dataclasses
 import typing as t
 from dataclasses import dataclass
 
@@ -122,8 +129,11 @@ def place(stack: Stack) -> Placement:
     served = {m.path for plan in plans for m in plan.models}
     findings += [Finding(m.path + ("serveOn",), "SG205", f"model `{m.name}` is served nowhere: serveOn matches no cluster")
                  for m in stack.models if m.path not in served]
+    # A database login lands, under other names, where its cluster's database is used.
+    logins = {c.database.credentials for c in stack.clusters if c.database} | {
+        c.object_store.credentials for c in stack.clusters if c.object_store}
     for secret in stack.secrets:
-        findings += _secret_findings(secret, landings.get(secret.path, []))
+        findings += _secret_findings(secret, landings.get(secret.path, []), secret.name in logins)
     return Placement(plans, tuple(findings))
 
 
@@ -185,8 +195,95 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
             findings.append(Finding(secret.path + ("key",), "SG406", str(problem), hint=problem.hint))
     secrets = tuple(s for s in landed if (s.namespace, s.name) not in shipped)
     findings.extend(_s3_findings(cluster, workload_namespaces, secrets))
-    credentials = _credentials(stack, cluster, [s for s in landed if (s.namespace, s.name) in shipped], shipped, findings)
+    declared = [s for s in landed if (s.namespace, s.name) in shipped]
+    external = _external_credentials(stack, cluster, needed_by, declared, findings)
+    credentials = _credentials(stack, cluster, declared, {k: c for k, c in shipped.items() if k not in external}, findings)
+    credentials = tuple(sorted((*credentials, *external.values()), key=lambda s: (s.namespace, s.name)))
+    findings.extend(_foundation_findings(stack, cluster, needed_by, bool(secrets or credentials)))
     return ClusterPlan(cluster, components, jobs, models, secrets, credentials)
+
+
+def _external_credentials(stack: Stack, cluster: Cluster, needed_by: t.Mapping[str, t.Any], declared: t.Sequence[Secret],
+                          findings: list[Finding]) -> dict[tuple[str, str], Secret]:
+    """With `database` (or `objectStore`), the Secrets Pipelines, Katib and Model Registry read
+    their MySQL login (or Pipelines its object-store keys) from are filled from the one secret
+    the declaration names, each under the keys its pods read, instead of upstream's defaults."""
+    filled: dict[tuple[str, str], Secret] = {}
+    if cluster.database is not None:
+        users = [(u.secret, u.keys) for name in sorted(needed_by) if (u := catalog.DATABASE_USERS.get(name))]
+        filled |= _filled(stack, cluster, "database", cluster.database.credentials, users, declared, findings,
+                          "pipelines, katib and model-registry", "JSON with `username` and `password`")
+    if cluster.object_store is not None:
+        users = [(catalog.OBJECT_STORE_SECRET, catalog.OBJECT_STORE_KEYS)] if "pipelines" in needed_by else []
+        filled |= _filled(stack, cluster, "objectStore", cluster.object_store.credentials, users, declared, findings,
+                          "pipelines", "JSON with `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`")
+        if users:
+            try:
+                storage.s3_api(cluster.object_store, cluster)
+            except storage.NoS3Api as problem:
+                findings.append(Finding(cluster.path + ("objectStore",), "SG285", str(problem), hint=problem.hint))
+    return filled
+
+
+def _filled(stack: Stack, cluster: Cluster, field: str, login: str, users: t.Sequence[tuple[str, tuple[tuple[str, str], ...]]],
+            declared: t.Sequence[Secret], findings: list[Finding], components: str, shape: str) -> dict[tuple[str, str], Secret]:
+    """The references that replace the default credentials `users` names, from secret `login`."""
+    path = cluster.path + (field,)
+    what = "external database" if field == "database" else "external object store"
+    if not users:
+        findings.append(Finding(path, "SG281", f"cluster `{cluster.name}` declares an {what}, but runs none of {components}: "
+                                "nothing uses it", severity="warning", hint=f"remove `{field}`, or run a component that uses it here"))
+        return {}
+    named = stack.secrets_named(login)
+    if len(named) != 1:
+        found = "no spec.secrets entry" if not named else f"{len(named)} spec.secrets entries ({', '.join(f'{s.namespace}/{s.name}' for s in named)})"
+        findings.append(Finding(path + ("credentials",), "SG280", f"the {what} of cluster `{cluster.name}` takes its login "
+                                f"from secret `{login}`, which names {found}",
+                                hint=f"declare exactly one secret of that name under spec.secrets; its remote value is {shape}"))
+        return {}
+    reference = named[0]
+    if not _reaches_store(reference, cluster):
+        findings.append(Finding(reference.path, "SG207", f"secret `{reference.name}` (the {what} login of cluster `{cluster.name}`) "
+                                f"cannot reach {reference.store} from there by workload identity: it needs a credentials reference "
+                                "(`auth.secretRef`)", hint=_AUTH_HINT))
+        return {}
+    try:
+        stores.store_for(reference, cluster)
+    except stores.StoreProblem as problem:
+        findings.append(Finding(reference.path + ("key",), "SG406", str(problem), hint=problem.hint))
+        return {}
+    replaced = {name for name, _ in users}
+    for secret in declared:
+        if secret.name in replaced and secret.namespace == "kubeflow":
+            findings.append(Finding(secret.path + ("name",), "SG284", f"secret `{secret.namespace}/{secret.name}` replaces a default "
+                                    f"credential that cluster `{cluster.name}` fills from its {what}'s `{login}`",
+                                    hint=f"remove it, or set its runsOn so it does not land on `{cluster.name}`"))
+    return {("kubeflow", name): dataclasses.replace(reference, name=name, namespace="kubeflow", runs_on=None, value_as=None, properties=keys)
+            for name, keys in users}
+
+
+def _foundation_findings(stack: Stack, cluster: Cluster, needed_by: t.Mapping[str, t.Any], stores_used: bool) -> list[Finding]:
+    """SG283: a component `components:` asks for that the cluster provides itself; SG282: a
+    provided foundation nothing here uses (it changes nothing, so it is likely a mistake)."""
+    found = []
+    for index, foundation in enumerate(cluster.provides):
+        path = cluster.path + ("provides", index)
+        request = next((r for r in stack.components if r.name == foundation and selects(r.runs_on, cluster)), None)
+        if request is not None:
+            found.append(Finding(request.path + ("runsOn",), "SG283", f"component `{foundation}` is asked to run on cluster "
+                                 f"`{cluster.name}`, which provides it itself (`provides`): stackgen would install none",
+                                 hint=f"leave `{cluster.name}` out of components.{foundation}.runsOn, or drop it from `provides`"))
+            continue
+        used = {
+            "istio": "istio" in needed_by,
+            "cert-manager": "cert-manager" in needed_by,
+            "gpu-operator": cluster.gpu is not None,
+            "external-secrets": stores_used,
+        }[foundation]
+        if not used:
+            found.append(Finding(path, "SG282", f"cluster `{cluster.name}` provides {foundation}, which nothing stackgen deploys there uses",
+                                 severity="warning", hint=f"remove `{foundation}` from provides"))
+    return found
 
 
 def _storage_findings(stack: Stack, cluster: Cluster, jobs: t.Sequence[TrainingJob], models: t.Sequence[Model]) -> list[Finding]:
@@ -340,13 +437,13 @@ _SHIPPED_CREDENTIALS = frozenset((c.namespace, c.name) for c in catalog.DEFAULT_
 _AUTH_HINT = "add `auth: {secretRef: {name: <Secret holding the store's credentials>}}`"
 
 
-def _secret_findings(secret: Secret, landed: t.Sequence[Cluster]) -> list[Finding]:
+def _secret_findings(secret: Secret, landed: t.Sequence[Cluster], login: bool = False) -> list[Finding]:
     """SG208: a secret that lands nowhere (one that replaces a default credential lands where
     its component runs, so it is never reported). SG207: workload identity reaches a cloud's
     store only from that cloud, and vault from nowhere; every other way in needs credentials."""
     found = []
     store_cloud = STORE_CLOUD[secret.store]
-    if secret.runs_on is None and not landed and (secret.namespace, secret.name) not in _SHIPPED_CREDENTIALS:
+    if secret.runs_on is None and not landed and not login and (secret.namespace, secret.name) not in _SHIPPED_CREDENTIALS:
         where = f"no {store_cloud} cluster" if store_cloud else "no cluster"
         found.append(Finding(secret.path, "SG208", f"secret `{secret.name}` lands on no cluster: {where} runs workloads in "
                              f"namespace `{secret.namespace}`", hint="add `runsOn` to send it somewhere", severity="warning"))

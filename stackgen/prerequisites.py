@@ -7,6 +7,7 @@ prints it and docs/first-sync.md explains each item. Pure: model and placement i
 
 from __future__ import annotations
 
+from stackgen import catalog
 from stackgen.compile import workloads
 from stackgen.model import STORE_CLOUD, Stack
 from stackgen.place import ClusterPlan
@@ -68,6 +69,29 @@ def prerequisites(stack: Stack, plan: ClusterPlan) -> tuple[str, ...]:
     remote = sorted({f"{s.store} {s.key}" for s in (*plan.secrets, *plan.credentials)})
     if remote:
         lines.append(f"the remote secrets, with fresh values: {'; '.join(remote)}")
+    # What a foundation the cluster provides must offer, since stackgen's objects assume upstream's.
+    if "istio" in cluster.provides:
+        # Kubeflow's Gateway selects `istio: ingressgateway`, its policies `app: istio-ingressgateway`
+        # in istio-system, and oauth2-proxy's CUSTOM policy names the mesh extension provider
+        # `oauth2-proxy` (common/istio/istio-install/overlays/oauth2-proxy). GKE's managed Cloud
+        # Service Mesh installs no gateway at all: one is deployed by the user, labelled as they choose.
+        lines.append("Istio (provided): an ingress gateway in istio-system labelled istio=ingressgateway and app=istio-ingressgateway, "
+                     "and meshConfig.extensionProviders `oauth2-proxy` as upstream's istio-install/overlays/oauth2-proxy sets it")
+    if "cert-manager" in cluster.provides:
+        lines.append("cert-manager (provided): cert-manager.io/v1 with its webhook running; stackgen writes the ClusterIssuer "
+                     "kubeflow-self-signing-issuer")
+    if "external-secrets" in cluster.provides:
+        lines.append("External Secrets Operator (provided), serving external-secrets.io/v1 SecretStores in every namespace")
+    if "gpu-operator" in cluster.provides and cluster.gpu is not None:
+        lines.append(f"the {cluster.gpu.vendor} GPU operator (provided): device plugin and node labels on the GPU nodes")
+    if cluster.database is not None:
+        databases = sorted({name for component, names in catalog.EXTERNAL_DATABASES.items() if component in plan.component_names
+                            for name in names})
+        lines.append(f"MySQL at {cluster.database.host}:{cluster.database.port} reachable from the cluster's pods, its login "
+                     f"(remote JSON username/password) allowed to create or use the databases {', '.join(databases)}")
+    if cluster.object_store is not None and "pipelines" in plan.component_names:
+        lines.append(f"bucket {cluster.object_store.bucket} at the S3 endpoint its keys (remote JSON AWS_ACCESS_KEY_ID / "
+                     "AWS_SECRET_ACCESS_KEY) may read and write, under v2/artifacts and private-artifacts/<namespace>/")
     if cluster.s3_endpoint and not cluster.s3_credentials:
         lines.append(f"anonymous read access at {cluster.s3_endpoint}: no `s3Credentials` names its keys")
     return tuple(lines)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 import tempfile
 import typing as t
@@ -200,7 +201,7 @@ def _assemble(path: str, piece: Piece, outputs: dict[str, list[Resource]], error
     if failed:
         errors[path] = "\n".join(failed)
     elif piece.patches:
-        outputs[path] = _spliced(outputs[piece.base], outputs[own])
+        outputs[path] = _spliced(outputs[piece.base], outputs[own], piece.patches)
     else:
         outputs[path] = outputs[piece.base] + outputs[own]
 
@@ -224,16 +225,31 @@ def _cluster_key(name: str, paths: t.Sequence[str], keys: t.Mapping[str, str], u
     return digest.hexdigest()
 
 
-def _targeted(resource: Resource, patches: t.Sequence[t.Mapping[str, t.Any]]) -> bool:
+def _targeted(resource: Resource, patches: t.Sequence[t.Mapping[str, t.Any]], generated: bool = False) -> bool:
+    """Whether a patch names the resource. With `generated`, a ConfigMap or Secret a generator
+    named `<name>-<hash>` counts as `<name>`, as kustomize matches a target by the original name."""
     metadata = resource.get("metadata") or {}
     group, _, version = str(resource.get("apiVersion", "")).rpartition("/")
+    name = str(metadata.get("name"))
     for patch in patches:
         target = patch["target"]
-        if (target["kind"] == resource.get("kind") and target["name"] == metadata.get("name")
+        named = target["name"] == name or (generated and resource.get("kind") in ("ConfigMap", "Secret")
+                                           and _GENERATED.fullmatch(name) is not None and name[:-11] == target["name"])
+        if (target["kind"] == resource.get("kind") and named
                 and target.get("namespace", metadata.get("namespace")) == metadata.get("namespace")
                 and target.get("group", group) == group and target.get("version", version) == version):
             return True
     return False
+
+
+# kustomize's generator suffix: `-` and ten characters of its hash alphabet.
+_GENERATED = re.compile(r".+-[a-z0-9]{10}")
+
+
+def _deletes(patch: t.Mapping[str, t.Any]) -> bool:
+    """A patch that deletes the object it names (`$patch: delete`): applied by the splice, not kustomize."""
+    body = yamlio.load(str(patch.get("patch", ""))) if "$patch" in str(patch.get("patch", "")) else None
+    return isinstance(body, dict) and body.get("$patch") == "delete"
 
 
 def _resource_id(resource: Resource) -> tuple[str, str, str, str]:
@@ -241,11 +257,17 @@ def _resource_id(resource: Resource) -> tuple[str, str, str, str]:
     return str(resource.get("apiVersion")), str(resource.get("kind")), str(metadata.get("namespace", "")), str(metadata.get("name"))
 
 
-def _spliced(base: t.Sequence[Resource], built: t.Sequence[Resource]) -> list[Resource]:
-    """The shared unit's render with the patched objects in place of theirs, then the overlay's own."""
+def _spliced(base: t.Sequence[Resource], built: t.Sequence[Resource], patches: t.Sequence[t.Mapping[str, t.Any]] = ()) -> list[Resource]:
+    """The shared unit's render with the patched objects in place of theirs, then the overlay's own.
+
+    An object a patch names that the overlay's build no longer holds was deleted (`$patch:
+    delete`, an external database replacing the in-cluster one): it leaves the render too.
+    """
     patched = {_resource_id(r): r for r in built}
     ids = {_resource_id(r) for r in base}
-    return [patched.get(_resource_id(r), r) for r in base] + [r for r in built if _resource_id(r) not in ids]
+    deletions = [p for p in patches if _deletes(p)]
+    kept = [r for r in base if not _targeted(r, deletions, generated=True)]
+    return [patched.get(_resource_id(r), r) for r in kept] + [r for r in built if _resource_id(r) not in ids]
 
 
 def legacy_sort_key(resource: Resource) -> tuple[int, str, str, str]:
@@ -415,9 +437,12 @@ def _write_overlay(overlays: Path, piece: Piece, base: t.Sequence[Resource]) -> 
     target.mkdir(parents=True, exist_ok=True)
     for name in piece.files:
         (target / name).write_bytes((overlays / piece.path / name).read_bytes())
-    named = [r for r in base if _targeted(r, piece.patches)]
+    # Deletions are the splice's (`_spliced`): kustomize, given the rendered objects, would no
+    # longer know a generated object by the name upstream declares it under.
+    patches = [p for p in piece.patches if not _deletes(p)]
+    named = [r for r in base if _targeted(r, patches)]
     (target / "targets.yaml").write_text(yaml.safe_dump_all(named, sort_keys=True) if named else "")
-    body = {"resources": (["targets.yaml"] if named else []) + list(piece.files), "patches": [dict(p) for p in piece.patches]}
+    body = {"resources": (["targets.yaml"] if named else []) + list(piece.files), "patches": [dict(p) for p in patches]}
     (target / "kustomization.yaml").write_text(yaml.safe_dump(body, sort_keys=False))
 
 

@@ -14,7 +14,7 @@ import re
 import typing as t
 from dataclasses import dataclass
 
-from stackgen.model import Cluster
+from stackgen.model import Cluster, ObjectStore
 
 Store = t.Literal["s3", "gcs", "azure-blob"]
 
@@ -96,3 +96,56 @@ def _elsewhere_hint(store: Store) -> str:
     if store == "s3":
         return "set s3Endpoint and s3Credentials on the cluster (keys from its own secret store), or copy it to a store the cluster can reach"
     return f"copy it to a store the cluster can reach, or put it on a {_HOME_CLOUD[store]} cluster"
+
+
+@dataclass(frozen=True)
+class S3Api:
+    """Where an `objectStore` answers the S3 API, as Pipelines' clients take it."""
+
+    host: str
+    port: int
+    secure: bool
+    region: str
+
+
+class NoS3Api(Exception):
+    """The object store cannot be read through the S3 API from this cluster."""
+
+    def __init__(self, message: str, hint: str):
+        super().__init__(message)
+        self.hint = hint
+
+
+def s3_api(store: ObjectStore, cluster: Cluster) -> S3Api:
+    """The S3 endpoint of a cluster's object store: the one declared, else the cloud's own.
+
+    Pipelines reads its object store only through S3 clients (the API server's minio-go, the
+    launcher's `s3` provider, Argo's artifact repository: kubeflow.org "Object Store
+    Configuration"), so a store must speak S3. Amazon S3 answers at
+    `s3.<region>.amazonaws.com` (AWS docs, "Amazon S3 endpoints"); Cloud Storage at
+    `storage.googleapis.com` through its XML API's S3 interoperability with HMAC keys, signing
+    for region `auto` (Cloud Storage docs, "Simple migration from Amazon S3"); Azure Blob
+    Storage has no S3 API, and on-prem only the operator knows the endpoint.
+    """
+    if store.endpoint:
+        if store_of(store.endpoint.rstrip("/") + "/") == ("azure-blob", True):
+            raise NoS3Api(f"objectStore.endpoint {store.endpoint} is Azure Blob Storage, which has no S3 API; "
+                          "Pipelines reads its object store through S3 clients only",
+                          "name an S3-compatible gateway in front of it, or a bucket of an S3-compatible store")
+        scheme, _, rest = store.endpoint.partition("://")
+        host, _, port = rest.split("/", 1)[0].partition(":")
+        secure = scheme == "https"
+        return S3Api(host, int(port) if port else (443 if secure else 80), secure, store.region or _default_region(cluster))
+    if cluster.cloud == "aws":
+        return S3Api(f"s3.{store.region or cluster.region}.amazonaws.com", 443, True, store.region or cluster.region)
+    if cluster.cloud == "gcp":
+        return S3Api("storage.googleapis.com", 443, True, store.region or "auto")
+    what = "Azure Blob Storage has no S3 API" if cluster.cloud == "azure" else "an on-prem cluster has no object store of its own"
+    raise NoS3Api(f"cluster `{cluster.name}` declares an object store without an endpoint, and {what}",
+                  "set objectStore.endpoint to the S3-compatible endpoint (https://host:port)")
+
+
+def _default_region(cluster: Cluster) -> str:
+    # minio-go and the AWS SDKs sign for a region; S3-compatible stores mostly accept us-east-1,
+    # the region upstream's own SeaweedFS set-up uses (AWS_REGION on the profile controller).
+    return cluster.region if cluster.cloud == "aws" else "us-east-1"

@@ -61,17 +61,19 @@ def resource_id(resource: Resource) -> str:
 
 
 def verify(render: ClusterRender, kubernetes_version: str, mirror_crds: Path | None, declared_vars: frozenset[str],
-           registry_mirror: str | None = None) -> list[Problem]:
+           registry_mirror: str | None = None, provides: t.Collection[str] = ()) -> list[Problem]:
     """Every check on one cluster's render; answered from the user's cache where the same
-    content was verified before (a warm render re-verifies only the clusters that changed)."""
-    entry = _cache_entry(render, kubernetes_version, mirror_crds, declared_vars, registry_mirror)
+    content was verified before (a warm render re-verifies only the clusters that changed).
+    `provides`: foundations the cluster already runs, whose CRDs come from the mirror."""
+    foundations = tuple(sorted(provides))
+    entry = _cache_entry(render, kubernetes_version, mirror_crds, declared_vars, f"{registry_mirror}\0{','.join(foundations)}")
     stored = cachefile.read_json(entry) if entry else None
     if isinstance(stored, list):
         try:
             return [Problem(**problem) for problem in stored]
         except TypeError:
             pass  # an entry of another shape: verified afresh and replaced
-    problems = _verify(render, kubernetes_version, mirror_crds, declared_vars, registry_mirror)
+    problems = _verify(render, kubernetes_version, mirror_crds, declared_vars, registry_mirror, foundations)
     if entry:
         cachefile.write_entry(entry, json.dumps([p.as_json() for p in problems], sort_keys=True))
     return problems
@@ -102,14 +104,36 @@ def _checker_digest() -> str:
     return cachefile.code_digest("verify.py", "crds.py", "catalog.py", "compile/images.py") + versions
 
 
+# Where the mirror keeps the CRDs of a foundation a cluster provides (`provides`), relative to
+# the mirror's root: Istio's and cert-manager's as kubeflow/manifests pins them (the versions
+# Kubeflow is tested with); External Secrets' are in the mirror's crds/ folder already, and no
+# GPU operator CRD is pinned (stackgen writes no GPU operator object).
+FOUNDATION_CRDS: t.Mapping[str, str] = {
+    "istio": "kubeflow-manifests/common/istio/istio-crds/base",
+    "cert-manager": "kubeflow-manifests/common/cert-manager/base/upstream",
+}
+
+
+def _custom_schemas(render: ClusterRender, mirror_crds: Path | None, foundations: t.Sequence[str]) -> dict[crds.TypeKey, crds.Schema]:
+    """CRD schemas from the render, then from the mirror for what the cluster's foundations bring
+    (the render does not hold a provided Istio's CRDs, but its Gateways must still match them)."""
+    custom = crds.schemas_from_crds(render.resources)
+    for foundation in foundations:
+        where = FOUNDATION_CRDS.get(foundation)
+        if where and mirror_crds is not None and (mirror_crds.parent / where).is_dir():
+            for key, schema in crds.schemas_from_dir(mirror_crds.parent / where).items():
+                custom.setdefault(key, schema)
+    return custom
+
+
 def _verify(render: ClusterRender, kubernetes_version: str, mirror_crds: Path | None, declared_vars: frozenset[str],
-            registry_mirror: str | None) -> list[Problem]:
+            registry_mirror: str | None, foundations: t.Sequence[str] = ()) -> list[Problem]:
     problems: list[Problem] = []
 
     def report(resource: Resource, path: str, code: str, message: str, severity: str = "error") -> None:
         problems.append(Problem(render.cluster, render.overlay, resource_id(resource), path, severity, code, message))
 
-    validators = _Validators(kubernetes_version, crds.schemas_from_crds(render.resources), mirror_crds)
+    validators = _Validators(kubernetes_version, _custom_schemas(render, mirror_crds, foundations), mirror_crds)
     for resource, origin in zip(render.resources, render.origins):
         _check_schema(resource, validators, report)
         _check_images(resource, registry_mirror, report)
@@ -117,6 +141,7 @@ def _verify(render: ClusterRender, kubernetes_version: str, mirror_crds: Path | 
         if origin.endswith(f"/{OWN}") or origin == OWN:
             _check_gpu(resource, report)
             _check_literal_secret(resource, report)
+    _check_in_cluster_hosts(render.resources, report)
     _check_duplicates(render.resources, report)
     _check_vars(render.resources, declared_vars, report)
     _check_ca_injection(render.resources, render.origins, report)
@@ -196,6 +221,72 @@ def _short(message: str) -> str:
 
 
 # --- policies ----------------------------------------------------------------------------
+
+# The in-cluster databases and object stores upstream ships (Services in `kubeflow`), which an
+# external `database` removes: nothing left in the render may still dial them.
+_IN_CLUSTER_STORES: t.Mapping[str, str] = {
+    "mysql": "Pipelines' MySQL", "katib-mysql": "Katib's MySQL", "model-registry-db": "Model Registry's MySQL",
+    "seaweedfs": "Pipelines' SeaweedFS", "minio-service": "Pipelines' MinIO",
+}
+# Hosts a container dials when upstream sets no variable: katib-db-manager's DB_HOST defaults to
+# `katib-mysql` (kubeflow/katib pkg/db/v1beta1/common/const.go, DefaultMySQLHost).
+_IMPLICIT_HOSTS: t.Mapping[tuple[str, str], tuple[str, str]] = {("katib-db-manager", "katib-db-manager"): ("DB_HOST", "katib-mysql")}
+_HOST_IN_TEXT = re.compile(r"(?:tcp\(|--[\w-]*host=|endpoint:\s*\"?|://)([A-Za-z0-9.-]+)")
+
+
+def _store_host(value: str) -> str | None:
+    """`mysql`, `seaweedfs.kubeflow:9000` or `http://minio-service.kubeflow.svc.cluster.local` ->
+    the in-cluster store's Service name; None for any other host."""
+    host = value.strip().partition("://")[2] or value.strip()
+    host = host.split("/", 1)[0].split(":", 1)[0]
+    name, _, rest = host.partition(".")
+    if name in _IN_CLUSTER_STORES and rest in ("", "kubeflow", "kubeflow.svc", "kubeflow.svc.cluster.local"):
+        return name
+    return None
+
+
+def _check_in_cluster_hosts(resources: t.Sequence[Resource], report: t.Callable[..., None]) -> None:
+    """SG650: once a unit deletes an in-cluster database or object store, every host setting must
+    name the external one. Fails: pipeline-install-config `mysqlHost: mysql` with no Service
+    kubeflow/mysql rendered; katib-db-manager without DB_HOST (it defaults to katib-mysql) with
+    no Service kubeflow/katib-mysql. Passes: the host is the external server, or the Service renders."""
+    services = {(str((r.get("metadata") or {}).get("namespace", "")), str((r.get("metadata") or {}).get("name")))
+                for r in resources if r.get("kind") == "Service"}
+
+    def gone(value: t.Any) -> str | None:
+        name = _store_host(str(value)) if isinstance(value, str) else None
+        return name if name and ("kubeflow", name) not in services else None
+
+    for resource in resources:
+        kind, name = resource.get("kind"), str((resource.get("metadata") or {}).get("name"))
+        findings: list[tuple[str, str]] = []
+        if kind == "ConfigMap":
+            for key, value in sorted((resource.get("data") or {}).items()):
+                if not isinstance(value, str):
+                    continue
+                hosts = [value] if re.search(r"host|endpoint", str(key), re.I) else [m.group(1) for m in _HOST_IN_TEXT.finditer(value)]
+                findings += [(f"$.data.{key}", store) for store in filter(None, map(gone, hosts))]
+        for pod_path, pod in _pod_specs(resource):
+            for index, container in enumerate(pod.get("containers") or []):
+                where = f"{pod_path}.containers[{index}]"
+                env = {str(e.get("name")): e for e in container.get("env") or [] if isinstance(e, dict)}
+                for env_index, item in enumerate(container.get("env") or []):
+                    if re.search(r"HOST|ENDPOINT", str(item.get("name", ""))) and (store := gone(item.get("value"))):
+                        findings.append((f"{where}.env[{env_index}].value", store))
+                for arg_index, arg in enumerate(container.get("args") or []):
+                    findings += [(f"{where}.args[{arg_index}]", s) for m in _HOST_IN_TEXT.finditer(str(arg)) if (s := gone(m.group(1)))]
+                implicit = _IMPLICIT_HOSTS.get((name, str(container.get("name"))))
+                if implicit and implicit[0] not in env and (store := gone(implicit[1])):
+                    findings.append((f"{where}.env", store))
+        for path, store in findings:
+            report(resource, path, "SG650", f"points at {_IN_CLUSTER_STORES[store]} (Service kubeflow/{store}), which is not rendered: "
+                   "set the external server's host here")
+
+
+def _pod_specs(resource: Resource) -> t.Iterator[tuple[str, Resource]]:
+    spec = resource.get("spec") or {}
+    if resource.get("kind") in ("Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"):
+        yield "$.spec.template.spec", (spec.get("template") or {}).get("spec") or {}
 
 
 def _check_duplicates(resources: t.Sequence[Resource], report: t.Callable[..., None]) -> None:

@@ -45,6 +45,9 @@ APPLIED: t.Mapping[str, t.Callable[[Stack], object]] = {
     "spec.models[].gpus": lambda s: s.models[0].gpus,
     "spec.models[].namespace": lambda s: s.models[0].namespace,
     "spec.secrets[].namespace": lambda s: s.secrets[0].namespace,
+    # MINIMAL declares no external database: the model's reading of one without `port`.
+    "spec.clusters[].database.port": lambda s: model_of(MINIMAL.replace(
+        "roles: [training, serving]}", "roles: [training, serving], database: {host: db.example.com, credentials: s}}")).clusters[0].database.port,  # type: ignore[union-attr]
 }
 
 

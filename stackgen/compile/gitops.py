@@ -86,9 +86,12 @@ class SyncUnit:
 
 def add_ons(stack: Stack, plan: ClusterPlan) -> tuple[HelmChart, ...]:
     charts = []
-    if plan.secrets or plan.credentials:
+    # A foundation the cluster provides (`provides`) is never installed a second time: two
+    # External Secrets or GPU operators would fight over the same CRDs and nodes.
+    provided = set(plan.cluster.provides)
+    if (plan.secrets or plan.credentials) and "external-secrets" not in provided:
         charts.append(EXTERNAL_SECRETS)
-    if plan.cluster.gpu is not None:
+    if plan.cluster.gpu is not None and "gpu-operator" not in provided:
         chart = GPU_OPERATORS[plan.cluster.gpu.vendor]
         if plan.cluster.gpu.vendor == "nvidia" and plan.cluster.cloud in NVIDIA_CLOUD_VALUES:
             chart = dataclasses.replace(chart, values=NVIDIA_CLOUD_VALUES[plan.cluster.cloud])

@@ -154,7 +154,11 @@ def objects(secret: Secret, cluster: Cluster, labels: t.Mapping[str, str], targe
 
 def _data(secret: Secret, store: StoreRef) -> Object:
     """`dataFrom.extract` turns a remote JSON object into one key per field and fails on a plain
-    string (ESO: "unable to unmarshal secret"); `valueAs` maps such a value to one key instead."""
+    string (ESO: "unable to unmarshal secret"); `valueAs` maps such a value to one key instead.
+    `properties` picks fields of the remote JSON under the keys the pods read (ESO's
+    `remoteRef.property`): an external database's one login as each component's own Secret."""
+    if secret.properties:
+        return {"data": [{"secretKey": key, "remoteRef": {"key": store.remote_key, "property": field}} for key, field in secret.properties]}
     if secret.value_as:
         return {"data": [{"secretKey": secret.value_as, "remoteRef": {"key": store.remote_key}}]}
     return {"dataFrom": [{"extract": {"key": store.remote_key}}]}
