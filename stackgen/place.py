@@ -256,6 +256,9 @@ def _tenant_workload_findings(stack: Stack, cluster: Cluster, tenants: t.Sequenc
     return found
 
 
+_CLOUD_NAMES = {"aws": "an AWS", "gcp": "a GCP", "azure": "an Azure"}
+
+
 def _tenant_findings(stack: Stack, plans: t.Sequence[ClusterPlan]) -> list[Finding]:
     """SG263 (a tenant that lands nowhere), SG262 (an identity for a cloud none of its clusters
     runs on: it would change nothing) and SG264 (the owner listed as a contributor too)."""
@@ -269,16 +272,16 @@ def _tenant_findings(stack: Stack, plans: t.Sequence[ClusterPlan]) -> list[Findi
     for tenant in stack.tenants:
         landed = clouds.get(tenant.name)
         if not landed:
-            where = "the clusters its `clusters` selects" if tenant.clusters is not None else "any cluster"
+            where = "none of the clusters its `clusters` selects" if tenant.clusters is not None else "no cluster"
             found.append(Finding(tenant.path + (("clusters",) if tenant.clusters is not None else ("name",)), "SG263",
-                                 f"tenant `{tenant.name}` lands on no cluster: `profiles` runs on none of {where}",
+                                 f"tenant `{tenant.name}` lands on no cluster: `profiles` runs on {where}",
                                  hint="run `profiles` there (components.profiles.runsOn) or select other clusters"))
         for key, cloud, attribute in fields:
             if landed and getattr(tenant.identity, attribute) and cloud not in landed:
                 found.append(Finding(tenant.path + ("identity", key), "SG262",
-                                     f"`{key}` is a {cloud} identity, but tenant `{tenant.name}` lands only on "
+                                     f"`{key}` is {_CLOUD_NAMES[cloud]} identity, but tenant `{tenant.name}` lands only on "
                                      f"{', '.join(sorted(landed))} clusters: it would change nothing",
-                                     hint=f"remove it, or let the tenant land on a {cloud} cluster"))
+                                     hint=f"remove it, or let the tenant land on {_CLOUD_NAMES[cloud]} cluster"))
         for index, contributor in enumerate(tenant.contributors):
             if contributor.user == tenant.owner:
                 found.append(Finding(tenant.path + ("contributors", index, "user"), "SG264",
@@ -294,16 +297,15 @@ def _storage_findings(stack: Stack, cluster: Cluster, jobs: t.Sequence[TrainingJ
     A workload in a tenant's namespace reads with that tenant's identity (its `default-editor`)."""
     by_name = {tenant.name: tenant for tenant in tenants}
 
-    def identity(namespace: str) -> Identity:
-        tenant = by_name.get(namespace)
-        return tenant.identity_on(cluster) if tenant else cluster.identity
+    def tenant(namespace: str) -> Tenant | None:
+        return by_name.get(namespace)
 
-    datasets = dict.fromkeys((stack.dataset(j.dataset), identity(j.namespace)) for j in jobs)
+    datasets = dict.fromkeys((stack.dataset(j.dataset), tenant(j.namespace)) for j in jobs)
     reads = [(d.path + ("uri",), f"dataset `{d.name}`", "trained on", d.uri, who) for d, who in datasets]
-    reads += [(m.path + ("storageUri",), f"model `{m.name}`", "served on", m.storage_uri, identity(m.namespace)) for m in models]
+    reads += [(m.path + ("storageUri",), f"model `{m.name}`", "served on", m.storage_uri, tenant(m.namespace)) for m in models]
     findings = []
     for path, subject, verb, uri, who in reads:
-        gap = storage.gap(uri, cluster, who)
+        gap = storage.gap(uri, cluster, who.identity_on(cluster) if who else None, who.name if who else None)
         if gap is not None:
             findings.append(Finding(path, "SG409" if gap.severity == "error" else "SG410",
                                     f"{subject} is {verb} cluster `{cluster.name}` from {uri}, but {gap.reason}",

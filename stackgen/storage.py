@@ -52,11 +52,12 @@ _HOME_CLOUD: t.Mapping[Store, str] = {"s3": "aws", "gcs": "gcp", "azure-blob": "
 _NAMES: t.Mapping[Store, str] = {"s3": "S3", "gcs": "Cloud Storage", "azure-blob": "Azure Blob Storage"}
 
 
-def gap(uri: str, cluster: Cluster, identity: Identity | None = None) -> Gap | None:
+def gap(uri: str, cluster: Cluster, identity: Identity | None = None, tenant: str | None = None) -> Gap | None:
     """What stands between the cluster's workload pods and the store `uri` is in, if anything.
 
-    `identity` is what the pods run with: a tenant's namespace identity (model.Tenant.identity_on)
-    where the workload runs in a tenant's namespace, else the cluster's own."""
+    `identity` is what the pods run with: the namespace identity of `tenant`
+    (model.Tenant.identity_on) where the workload runs in a tenant's namespace, else the
+    cluster's own."""
     found = store_of(uri)
     if found is None:
         return None
@@ -71,7 +72,9 @@ def gap(uri: str, cluster: Cluster, identity: Identity | None = None) -> Gap | N
         if _identity_of(identity or cluster.identity, store):
             return None
         return Gap("warning", store, f"its pods carry no workload identity of their own: the store sees {_node_identity(store)}",
-                   f"give the cluster identity.{_IDENTITY_FIELD[store]} so the workload account reads {_NAMES[store]} as itself")
+                   (f"give tenant `{tenant}` (or the cluster) identity.{_IDENTITY_FIELD[store]} so its default-editor account reads "
+                    f"{_NAMES[store]} as itself" if tenant else
+                    f"give the cluster identity.{_IDENTITY_FIELD[store]} so the workload account reads {_NAMES[store]} as itself"))
     reason = f"the cluster runs on {cluster.cloud}, whose pods hold no {_NAMES[store]} credential"
     if may_be_public:
         return Gap("warning", store, reason + " (only a public container can be read)", _elsewhere_hint(store))
