@@ -191,3 +191,10 @@ def test_first_sync_catches_what_would_deadlock_a_profile(argocd: Rendered) -> N
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-vision"}}
     extra = ClusterRender(render.cluster, render.overlay, render.resources + (namespace,), render.origins + (own.delivers,))
     assert ("SG632", "v1/Namespace//team-vision") in argocd.findings("aws-use1", extra)
+
+
+def test_a_compute_quota_brings_default_requests_where_workloads_run(tree: FileTree) -> None:
+    """Trainer's node pods name no CPU or memory: under a requests.cpu quota they would be refused."""
+    limits = _load(tree, "clusters/aws-use1/own/limitrange-team-vision.yaml")["spec"]["limits"]
+    assert limits == [{"type": "Container", "defaultRequest": {"cpu": "100m", "memory": "256Mi"}}]
+    assert "clusters/azure-weu/own/limitrange-team-vision.yaml" not in tree  # no workload there

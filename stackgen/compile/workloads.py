@@ -408,6 +408,8 @@ def tenant_objects(plan: ClusterPlan, mesh: bool) -> dict[str, Object]:
             # Secret KServe's storage initializer reads from the account's `secrets`.
             objects[f"defaulteditor-{namespace}.yaml"] = _service_account(cluster, namespace, reads_storage=keys, name=PROFILE_EDITOR,
                                                                             identity=identity)
+        if namespace in hosts and _compute_quota(tenant):
+            objects[f"limitrange-{namespace}.yaml"] = _default_requests(namespace, tenant)
         if namespace in hosts and mesh:
             # The profile's own policy admits the gateway only with a user header: Knative's
             # activator and the cluster gateways forwarding to a predictor need this one too.
@@ -416,6 +418,33 @@ def tenant_objects(plan: ClusterPlan, mesh: bool) -> dict[str, Object]:
             # The SecretStore reads with the platform's identity, as in every namespace (stores.py).
             objects[f"serviceaccount-{namespace}.yaml"] = _service_account(cluster, namespace, reads_storage=False)
     return objects
+
+
+_COMPUTE = ("cpu", "memory")
+
+
+def _compute_quota(tenant: Tenant) -> set[str]:
+    """Which of requests / limits the tenant's quota constrains for CPU or memory (`cpu` is `requests.cpu`)."""
+    kinds = set()
+    for resource, _ in tenant.resource_quota:
+        if resource in _COMPUTE or resource in (f"requests.{r}" for r in _COMPUTE):
+            kinds.add("requests")
+        if resource in (f"limits.{r}" for r in _COMPUTE):
+            kinds.add("limits")
+    return kinds
+
+
+def _default_requests(namespace: str, tenant: Tenant) -> Object:
+    """Defaults for containers that name no CPU or memory. A ResourceQuota on requests.cpu (or
+    limits.cpu, ...) makes the API server refuse every pod with a container that does not set it
+    ("must specify requests.cpu": Kubernetes docs, "Resource Quotas", compute resource quota),
+    and Trainer's node pods ask only for GPUs: a LimitRange fills the rest in (Kubernetes docs,
+    "Configure Default CPU Requests and Limits for a Namespace"). Small requests, so the quota
+    counts what really runs; limits only where the quota caps limits, and then generous."""
+    limit: Object = {"type": "Container", "defaultRequest": {"cpu": "100m", "memory": "256Mi"}}
+    if "limits" in _compute_quota(tenant):
+        limit["default"] = {"cpu": "4", "memory": "16Gi"}
+    return {"apiVersion": "v1", "kind": "LimitRange", "metadata": _metadata("stackgen-defaults", namespace), "spec": {"limits": [limit]}}
 
 
 def _contributor_binding(namespace: str, name: str, user: str, role: str) -> Object:
