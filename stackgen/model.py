@@ -152,7 +152,7 @@ class Tenant:
     owner: str
     path: JsonPath
     contributors: tuple[Contributor, ...] = ()
-    resource_quota: tuple[tuple[str, str], ...] = ()  # (resource, quantity), in stack order
+    resource_quota: tuple[tuple[str, str], ...] = ()  # (resource, quantity), sorted: key order in stack.yaml changes nothing
     clusters: tuple[str, ...] | None = None  # None: every cluster that runs `profiles`
     identity: Identity = Identity()
 
@@ -300,7 +300,7 @@ def _tenant(raw: Tree, path: JsonPath) -> Tenant:
         owner=raw["owner"],
         path=path,
         contributors=tuple(Contributor(c["user"], c.get("role", "edit")) for c in raw.get("contributors", [])),
-        resource_quota=tuple((key, str(value)) for key, value in raw.get("resourceQuota", {}).items()),
+        resource_quota=tuple(sorted((key, str(value)) for key, value in raw.get("resourceQuota", {}).items())),
         clusters=tuple(raw["clusters"]) if "clusters" in raw else None,
         identity=Identity(
             aws_role_arn=identity.get("awsRoleArn"),

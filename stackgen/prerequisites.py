@@ -50,7 +50,8 @@ def prerequisites(stack: Stack, plan: ClusterPlan) -> tuple[str, ...]:
             note = " (it is block storage: pick a file-system class)" if cluster.storage_class in BLOCK_STORAGE_CLASSES else ""
             lines.append(f"StorageClass {cluster.storage_class} serving ReadWriteMany for {', '.join(multi)}{note}")
     identity = cluster.identity
-    namespaces = sorted(set(plan.namespaces) | {s.namespace for s in plan.credentials if s.auth is None and STORE_CLOUD[s.store] == cluster.cloud})
+    namespaces = sorted(set(plan.namespaces) | {s.namespace for s in (*plan.credentials, *plan.secrets)
+                                                 if s.auth is None and STORE_CLOUD[s.store] == cluster.cloud})
     if namespaces:
         accounts = ", ".join(f"{n}/{workloads.WORKLOAD_SERVICE_ACCOUNT}" for n in namespaces)
         if cluster.cloud == "aws" and identity.aws_role_arn:
