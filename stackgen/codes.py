@@ -87,6 +87,8 @@ CODES: t.Mapping[str, Code] = _codes(
          "`identity.azureClientId` on a tenant that lands only on EKS"),
     Code("SG263", "error", _PLACE, "tenant that lands on no cluster", "a tenant in a stack where no cluster runs `profiles`"),
     Code("SG264", "error", _PLACE, "tenant that lists its owner as a contributor", "`owner: alice@acme.com` and a contributor `alice@acme.com`"),
+    Code("SG265", "error", _PLACE, "tenant on a cluster that runs `profiles` without `istio`, where the profile controller cannot start",
+         "a tenant on a cluster whose only component is `profiles`"),
     Code("SG301", "error", _VALIDATE, "literal credential in stack.yaml (shown masked)", "`password: hunter2`"),
     Code("SG401", "error", _PLACE, "EKS cluster running auth without its OIDC issuer", "an aws cluster with kubeflow and no `oidcIssuer`"),
     Code("SG402", "error", _PLACE, "component or training job on an edge cluster, which runs only core KServe",

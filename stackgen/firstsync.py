@@ -651,6 +651,14 @@ def _check_profile(resource: Resource, step: Step, ledger: Ledger, report: Repor
     controller = ledger.controllers.get("profiles")
     if _late(controller, step):
         report(resource, "$", "SG630", f"its namespace needs the profile controller, {_describe(controller, step)}")
+        return
+    # The controller owns Istio AuthorizationPolicies (SetupWithManager: Owns(&AuthorizationPolicy{}))
+    # and writes one per Profile before the namespace's service accounts: without Istio's CRD
+    # it never gets that far (controller-runtime cannot watch a kind the API server lacks).
+    policies = ledger.crds.get(("security.istio.io", "AuthorizationPolicy"))
+    if _late(policies, step):
+        report(resource, "$", "SG630", "its namespace's accounts need the profile controller to write an Istio AuthorizationPolicy, "
+               f"whose CRD is {_describe(policies, step).removeprefix('which ')}")
 
 
 def _check_inference_service(resource: Resource, step: Step, ledger: Ledger, report: Report) -> None:

@@ -17,6 +17,7 @@ follow from it (validate checks only shape and references, on the raw tree):
     SG262 tenant identity for a cloud none of the tenant's clusters runs on
     SG263 tenant that lands on no cluster
     SG264 tenant that lists its owner as a contributor
+    SG265 tenant on a cluster that runs `profiles` without `istio`
     SG415 workload in a tenant's namespace on a cluster the tenant does not land on
 
 A tenant lands on every cluster its `clusters` selects (default: every cluster that runs
@@ -144,7 +145,7 @@ def place(stack: Stack) -> Placement:
         _plan_cluster(stack, cluster, tuple(jobs_by_cluster.get(cluster.name, ())), models, secrets, findings, landings)
         for cluster in sorted(stack.clusters, key=lambda c: c.name)
     )
-    findings += _tenant_findings(stack, plans)
+    findings += _tenant_findings(stack, plans, {f.path[:3] for f in findings if f.code in ("SG261", "SG265")})
     served = {m.path for plan in plans for m in plan.models}
     findings += [Finding(m.path + ("serveOn",), "SG205", f"model `{m.name}` is served nowhere: serveOn matches no cluster")
                  for m in stack.models if m.path not in served]
@@ -197,7 +198,7 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
             )
         )
     findings.extend(_job_findings(stack, jobs))
-    tenants = _tenants_here(stack, cluster, "profiles" in needed_by, findings)
+    tenants = _tenants_here(stack, cluster, "profiles" in needed_by, "istio" in needed_by, findings)
     findings.extend(_tenant_workload_findings(stack, cluster, tenants, jobs, models))
     findings.extend(_storage_findings(stack, cluster, jobs, models, tenants))
     workload_namespaces = {j.namespace for j in jobs} | {m.namespace for m in models}
@@ -217,7 +218,7 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
     return ClusterPlan(cluster, components, jobs, models, secrets, credentials, tenants)
 
 
-def _tenants_here(stack: Stack, cluster: Cluster, runs_profiles: bool, findings: list[Finding]) -> tuple[Tenant, ...]:
+def _tenants_here(stack: Stack, cluster: Cluster, runs_profiles: bool, mesh: bool, findings: list[Finding]) -> tuple[Tenant, ...]:
     """The tenants that land on `cluster`: those its `clusters` selects (default: all), where it
     runs `profiles`. A tenant that names a cluster without `profiles` is refused there (SG261):
     without the profile controller a Profile never becomes a namespace."""
@@ -225,7 +226,13 @@ def _tenants_here(stack: Stack, cluster: Cluster, runs_profiles: bool, findings:
     for tenant in stack.tenants:
         if tenant.clusters is not None and not selects(tenant.clusters, cluster):
             continue
-        if runs_profiles:
+        if runs_profiles and not mesh:
+            findings.append(Finding(
+                tenant.path + ("clusters",) if tenant.clusters is not None else tenant.path + ("name",), "SG265",
+                f"tenant `{tenant.name}` lands on cluster `{cluster.name}`, which runs `profiles` without `istio`: the profile "
+                "controller watches and writes Istio AuthorizationPolicies, so without Istio's CRDs it never creates the namespace's accounts",
+                hint=f"run a component that brings istio on `{cluster.name}` (pipelines, notebooks, kserve...), or narrow `clusters`"))
+        elif runs_profiles:
             landed.append(tenant)
         elif tenant.clusters is not None:
             findings.append(Finding(
@@ -259,8 +266,8 @@ def _tenant_workload_findings(stack: Stack, cluster: Cluster, tenants: t.Sequenc
 _CLOUD_NAMES = {"aws": "an AWS", "gcp": "a GCP", "azure": "an Azure"}
 
 
-def _tenant_findings(stack: Stack, plans: t.Sequence[ClusterPlan]) -> list[Finding]:
-    """SG263 (a tenant that lands nowhere), SG262 (an identity for a cloud none of its clusters
+def _tenant_findings(stack: Stack, plans: t.Sequence[ClusterPlan], refused: t.Collection[JsonPath]) -> list[Finding]:
+    """SG263 (a tenant that lands nowhere, unless it was refused somewhere: SG261, SG265), SG262 (an identity for a cloud none of its clusters
     runs on: it would change nothing) and SG264 (the owner listed as a contributor too)."""
     clouds: dict[str, set[str]] = {}
     for plan in plans:
@@ -271,7 +278,7 @@ def _tenant_findings(stack: Stack, plans: t.Sequence[ClusterPlan]) -> list[Findi
               ("azureClientId", "azure", "azure_client_id"))
     for tenant in stack.tenants:
         landed = clouds.get(tenant.name)
-        if not landed:
+        if not landed and tenant.path not in refused:
             where = "none of the clusters its `clusters` selects" if tenant.clusters is not None else "no cluster"
             found.append(Finding(tenant.path + (("clusters",) if tenant.clusters is not None else ("name",)), "SG263",
                                  f"tenant `{tenant.name}` lands on no cluster: `profiles` runs on {where}",

@@ -187,6 +187,11 @@ def test_first_sync_catches_what_would_deadlock_a_profile(argocd: Rendered) -> N
                if not (r.get("kind") == "Deployment" and r["metadata"]["name"] == "profiles-deployment")]
     bare = ClusterRender(render.cluster, render.overlay, tuple(r for r, _ in without), tuple(o for _, o in without))
     assert ("SG630", "kubeflow.org/v1/Profile//team-vision") in argocd.findings("aws-use1", bare)
+    # SG630 too: no Istio AuthorizationPolicy CRD, which the profile controller watches and writes.
+    kept = [(r, o) for r, o in zip(render.resources, render.origins)
+            if not (r.get("kind") == "CustomResourceDefinition" and r["metadata"]["name"] == "authorizationpolicies.security.istio.io")]
+    meshless = ClusterRender(render.cluster, render.overlay, tuple(r for r, _ in kept), tuple(o for _, o in kept))
+    assert ("SG630", "kubeflow.org/v1/Profile//team-vision") in argocd.findings("aws-use1", meshless)
     # SG632: a Namespace of the Profile's name, which the controller would refuse to adopt.
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-vision"}}
     extra = ClusterRender(render.cluster, render.overlay, render.resources + (namespace,), render.origins + (own.delivers,))
