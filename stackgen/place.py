@@ -27,6 +27,7 @@ stackgen creates no Namespace for it, and its workloads run as the profile's `de
 
 from __future__ import annotations
 
+import functools
 import typing as t
 from dataclasses import dataclass
 
@@ -72,7 +73,11 @@ class ClusterPlan:
 
     def tenant_of(self, namespace: str) -> Tenant | None:
         """The tenant whose Profile owns `namespace` on this cluster, if one does."""
-        return next((t for t in self.tenants if t.name == namespace), None)
+        return self._tenants_by_name.get(namespace)
+
+    @functools.cached_property
+    def _tenants_by_name(self) -> dict[str, Tenant]:
+        return {tenant.name: tenant for tenant in self.tenants}
 
     def identity_in(self, namespace: str) -> Identity:
         """The cloud identity workloads in `namespace` run with here: the tenant's, else the cluster's."""
@@ -140,9 +145,10 @@ def place(stack: Stack) -> Placement:
     jobs_by_cluster = _jobs_by_cluster(stack, findings)
     models = _Candidates.of(stack.models, lambda m: m.serve_on)
     secrets = _Candidates.of(stack.secrets, lambda s: s.runs_on)
+    tenants = _Candidates.of(stack.tenants, lambda x: x.clusters)
     landings: dict[JsonPath, list[Cluster]] = {}  # secret -> the clusters it lands on, filled by each plan
     plans = tuple(
-        _plan_cluster(stack, cluster, tuple(jobs_by_cluster.get(cluster.name, ())), models, secrets, findings, landings)
+        _plan_cluster(stack, cluster, tuple(jobs_by_cluster.get(cluster.name, ())), models, secrets, tenants, findings, landings)
         for cluster in sorted(stack.clusters, key=lambda c: c.name)
     )
     findings += _tenant_findings(stack, plans, {f.path[:3] for f in findings if f.code in ("SG261", "SG265")})
@@ -177,7 +183,7 @@ def _jobs_by_cluster(stack: Stack, findings: list[Finding]) -> dict[str, list[Tr
 
 
 def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...], model_index: _Candidates[Model],
-                  secret_index: _Candidates[Secret], findings: list[Finding],
+                  secret_index: _Candidates[Secret], tenant_index: _Candidates[Tenant], findings: list[Finding],
                   landings: dict[JsonPath, list[Cluster]]) -> ClusterPlan:
     models = tuple(m for m in model_index.near(cluster) if selects(m.serve_on, cluster))
     requested = _requested(stack, cluster, jobs, models, findings)
@@ -198,7 +204,7 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
             )
         )
     findings.extend(_job_findings(stack, jobs))
-    tenants = _tenants_here(stack, cluster, "profiles" in needed_by, "istio" in needed_by, findings)
+    tenants = _tenants_here(tenant_index.near(cluster), cluster, "profiles" in needed_by, "istio" in needed_by, findings)
     findings.extend(_tenant_workload_findings(stack, cluster, tenants, jobs, models))
     findings.extend(_storage_findings(stack, cluster, jobs, models, tenants))
     workload_namespaces = {j.namespace for j in jobs} | {m.namespace for m in models}
@@ -218,12 +224,13 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
     return ClusterPlan(cluster, components, jobs, models, secrets, credentials, tenants)
 
 
-def _tenants_here(stack: Stack, cluster: Cluster, runs_profiles: bool, mesh: bool, findings: list[Finding]) -> tuple[Tenant, ...]:
+def _tenants_here(candidates: t.Sequence[Tenant], cluster: Cluster, runs_profiles: bool, mesh: bool,
+                  findings: list[Finding]) -> tuple[Tenant, ...]:
     """The tenants that land on `cluster`: those its `clusters` selects (default: all), where it
     runs `profiles`. A tenant that names a cluster without `profiles` is refused there (SG261):
     without the profile controller a Profile never becomes a namespace."""
     landed = []
-    for tenant in stack.tenants:
+    for tenant in candidates:  # those whose selectors name this cluster or its roles, and those without
         if tenant.clusters is not None and not selects(tenant.clusters, cluster):
             continue
         if runs_profiles and not mesh:

@@ -203,3 +203,17 @@ def test_a_compute_quota_brings_default_requests_where_workloads_run(tree: FileT
     limits = _load(tree, "clusters/aws-use1/own/limitrange-team-vision.yaml")["spec"]["limits"]
     assert limits == [{"type": "Container", "defaultRequest": {"cpu": "100m", "memory": "256Mi"}}]
     assert "clusters/azure-weu/own/limitrange-team-vision.yaml" not in tree  # no workload there
+
+
+def test_a_secret_in_a_tenant_namespace_gets_its_store_account_but_no_namespace() -> None:
+    text = CASE.read_text().replace(
+        "  tenants:\n",
+        "    - {name: hf-token, namespace: team-vision, store: gcp-secret-manager, key: projects/acme-ml/secrets/hf-token}\n  tenants:\n", 1)
+    stack = model_of(text)
+    from stackgen.compile.overlays import compile_stack
+    files = compile_stack(stack, place(stack))
+    own = sorted(p.rsplit("/", 1)[1] for p in files if p.startswith("clusters/gcp-euw4/own/"))
+    assert "serviceaccount-team-vision.yaml" in own and not [p for p in own if p.startswith("namespace-")]
+    assert any(p.startswith("externalsecret-team-vision") for p in own), own
+    account = _load(files, "clusters/gcp-euw4/own/serviceaccount-team-vision.yaml")
+    assert account["metadata"]["name"] == "stackgen-workload"  # the platform's identity reads the store, as elsewhere

@@ -391,6 +391,8 @@ def tenant_objects(plan: ClusterPlan, mesh: bool) -> dict[str, Object]:
     cluster = plan.cluster
     objects: dict[str, Object] = {}
     hosts = {j.namespace for j in plan.training_jobs} | {m.namespace for m in plan.models}
+    # Namespaces with a SecretStore that reads by the cluster's workload identity (stores.py).
+    stores = {s.namespace for s in plan.secrets if s.auth is None and STORE_CLOUD[s.store] == cluster.cloud}
     for tenant in plan.tenants:
         namespace = tenant.name
         for contributor in tenant.contributors:
@@ -414,7 +416,7 @@ def tenant_objects(plan: ClusterPlan, mesh: bool) -> dict[str, Object]:
             # The profile's own policy admits the gateway only with a user header: Knative's
             # activator and the cluster gateways forwarding to a predictor need this one too.
             objects[f"authorizationpolicy-{namespace}.yaml"] = _allow_in_mesh(namespace)
-        if any(s.namespace == namespace and s.auth is None and STORE_CLOUD[s.store] == cluster.cloud for s in plan.secrets):
+        if namespace in stores:
             # The SecretStore reads with the platform's identity, as in every namespace (stores.py).
             objects[f"serviceaccount-{namespace}.yaml"] = _service_account(cluster, namespace, reads_storage=False)
     return objects
