@@ -463,9 +463,11 @@ def _cross_references(report: _Report, tree: t.Any) -> None:
         _selectors(report, ("spec", "models", index, "serveOn"), model.get("serveOn"), fleet)
     for index, secret in _items(spec, "secrets"):
         _selectors(report, ("spec", "secrets", index, "runsOn"), secret.get("runsOn"), fleet)
+    profiles = components.get("profiles") if isinstance(components, dict) else None
+    example = isinstance(profiles, dict) and profiles.get("exampleProfile") is True
     for index, tenant in _items(spec, "tenants"):
         _selectors(report, ("spec", "tenants", index, "clusters"), tenant.get("clusters"), fleet)
-        _tenant_name(report, index, tenant)
+        _tenant_name(report, index, tenant, example)
     _claims(report, spec, fleet)
 
 
@@ -557,10 +559,19 @@ SYSTEM_NAMESPACES = frozenset({
 })
 
 
-def _tenant_name(report: _Report, index: int, tenant: t.Mapping[str, t.Any]) -> None:
-    """SG260: a tenant named like a namespace Kubernetes, Kubeflow or stackgen already uses."""
+EXAMPLE_PROFILE = "kubeflow-user-example-com"  # common/user-namespace/base/profile-instance.yaml
+
+
+def _tenant_name(report: _Report, index: int, tenant: t.Mapping[str, t.Any], example: bool) -> None:
+    """SG260: a tenant named like a namespace Kubernetes, Kubeflow or stackgen already uses, or
+    like upstream's example Profile where `exampleProfile` deploys it."""
     name = _text(tenant, "name")
     if name is None:
+        return
+    if example and name == EXAMPLE_PROFILE:
+        report.at_value(("spec", "tenants", index, "name"), "SG260",
+                        f"tenant `{name}` is upstream's example Profile, which components.profiles.exampleProfile deploys too",
+                        "rename the tenant, or turn exampleProfile off")
         return
     if name in SYSTEM_NAMESPACES or name.startswith("kube-"):
         report.at_value(("spec", "tenants", index, "name"), "SG260",
