@@ -217,3 +217,10 @@ def test_a_secret_in_a_tenant_namespace_gets_its_store_account_but_no_namespace(
     assert any(p.startswith("externalsecret-team-vision") for p in own), own
     account = _load(files, "clusters/gcp-euw4/own/serviceaccount-team-vision.yaml")
     assert account["metadata"]["name"] == "stackgen-workload"  # the platform's identity reads the store, as elsewhere
+
+
+def test_aks_notebooks_can_take_the_workload_identity_label_from_a_pod_default(tree: FileTree) -> None:
+    default = _load(tree, "clusters/azure-weu/own/poddefault-team-vision-azure-workload-identity.yaml")
+    assert default["spec"]["labels"] == {"azure.workload.identity/use": "true"}
+    assert default["spec"]["selector"] == {"matchLabels": {"azure-workload-identity": "true"}}
+    assert not [p for p in tree if "poddefault-" in p and not p.startswith("clusters/azure-weu/")]

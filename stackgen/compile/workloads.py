@@ -410,6 +410,8 @@ def tenant_objects(plan: ClusterPlan, mesh: bool) -> dict[str, Object]:
             # Secret KServe's storage initializer reads from the account's `secrets`.
             objects[f"defaulteditor-{namespace}.yaml"] = _service_account(cluster, namespace, reads_storage=keys, name=PROFILE_EDITOR,
                                                                             identity=identity)
+        if azure and "poddefaults" in plan.component_names:
+            objects[f"poddefault-{namespace}-azure-workload-identity.yaml"] = _azure_pod_default(namespace)
         if namespace in hosts and _compute_quota(tenant):
             objects[f"limitrange-{namespace}.yaml"] = _default_requests(namespace, tenant)
         if namespace in hosts and mesh:
@@ -420,6 +422,29 @@ def tenant_objects(plan: ClusterPlan, mesh: bool) -> dict[str, Object]:
             # The SecretStore reads with the platform's identity, as in every namespace (stores.py).
             objects[f"serviceaccount-{namespace}.yaml"] = _service_account(cluster, namespace, reads_storage=False)
     return objects
+
+
+AZURE_POD_DEFAULT = "azure-workload-identity"
+
+
+def _azure_pod_default(namespace: str) -> Object:
+    """A PodDefault the notebook launcher offers ("Configurations") that labels a notebook's pod
+    `azure.workload.identity/use: "true"`: AKS's webhook injects the federated token only into
+    pods with that label, and the notebook controller sets none (its pods run as default-editor,
+    which carries the client id). Kubeflow's admission webhook
+    (`admission-webhook-mutating-webhook-configuration`) is called before Azure's
+    (`azure-wi-webhook-mutating-webhook-configuration`): the API server calls mutating webhook
+    configurations sorted by name, and Azure's selects pods by that label (its objectSelector)."""
+    return {
+        "apiVersion": "kubeflow.org/v1alpha1",
+        "kind": "PodDefault",
+        "metadata": _metadata(AZURE_POD_DEFAULT, namespace),
+        "spec": {
+            "desc": "Azure workload identity (the namespace's managed identity)",
+            "selector": {"matchLabels": {AZURE_POD_DEFAULT: "true"}},
+            "labels": {"azure.workload.identity/use": "true"},
+        },
+    }
 
 
 _COMPUTE = ("cpu", "memory")
