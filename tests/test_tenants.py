@@ -25,7 +25,7 @@ from stackgen.model import Identity
 from stackgen.place import place
 from stackgen.render import ClusterRender
 from tests.compiling import CASES, checked, compiled, model_of
-from tests.upstream import UPSTREAM, requires_upstream
+from tests.upstream import MIRRORS, UPSTREAM, requires_both_releases, requires_upstream
 
 CASE = CASES / "positive" / "tenants" / "stack.yaml"
 Resource = dict[str, t.Any]
@@ -121,7 +121,7 @@ class Rendered:
         return sorted({(p.code, p.resource) for p in found})
 
 
-def _render(text: str, root: Path, kustomize: kz.Kustomize) -> Rendered:
+def _render(text: str, root: Path, kustomize: kz.Kustomize, mirror: Path = UPSTREAM) -> Rendered:
     stack_file = root / "stack.yaml"
     stack_file.write_text(text)
     result = checked(stack_file)
@@ -130,7 +130,7 @@ def _render(text: str, root: Path, kustomize: kz.Kustomize) -> Rendered:
     for path, content in files.items():
         (overlays / path).parent.mkdir(parents=True, exist_ok=True)
         (overlays / path).write_bytes(content)
-    rendered = render_.render(overlays, UPSTREAM, kustomize, cache=render_.cache_root())
+    rendered = render_.render(overlays, mirror, kustomize, cache=render_.cache_root())
     assert not [c.error for c in rendered.clusters if c.error]
     assert result.stack is not None
     return Rendered(files, {c.cluster: c for c in rendered.clusters}, {c.name: c.cloud for c in result.stack.clusters},
@@ -224,3 +224,15 @@ def test_aks_notebooks_can_take_the_workload_identity_label_from_a_pod_default(t
     assert default["spec"]["labels"] == {"azure.workload.identity/use": "true"}
     assert default["spec"]["selector"] == {"matchLabels": {"azure-workload-identity": "true"}}
     assert not [p for p in tree if "poddefault-" in p and not p.startswith("clusters/azure-weu/")]
+
+
+@requires_both_releases
+def test_tenants_at_the_previous_release_verify_and_converge(tmp_path: Path, kustomize: kz.Kustomize) -> None:
+    """v1.11.0 serves the same Profile CRD (v1 stored) and names the controller the same."""
+    text = CASE.read_text().replace("spec:\n", "spec:\n  upstream: {kubeflow: v1.11.0}\n", 1)
+    rendered = _render(text, tmp_path, kustomize, MIRRORS["v1.11.0"])
+    declared = verify.declared_vars(MIRRORS["v1.11.0"])
+    for cluster, render in rendered.renders.items():
+        assert _profiles(render)
+        assert verify.verify(render, "1.31", MIRRORS["v1.11.0"] / "crds", declared) == []
+        assert rendered.findings(cluster) == []
