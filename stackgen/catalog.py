@@ -88,9 +88,12 @@ COMPONENTS: tuple[Component, ...] = (
         needs=("istio",),
         cloud_paths={"aws": ("common/oauth2-proxy/overlays/m2m-dex-and-eks", _AUTH_PATHS[1])},
     ),
+    # Upstream's example Profile (common/user-namespace/base: `kubeflow-user-example-com` owned by
+    # user@example.com) is left out: tenants are declared (spec.tenants), and the example comes
+    # back only with components.profiles.exampleProfile (EXAMPLE_PROFILE_PATH).
     Component(
         "profiles",
-        ("applications/profiles/pss", "common/kubeflow-roles/base", "common/user-namespace/base"),
+        ("applications/profiles/pss", "common/kubeflow-roles/base"),
         needs=("kubeflow-namespace",),
     ),
     Component(
@@ -158,6 +161,7 @@ COMPONENTS: tuple[Component, ...] = (
 )
 
 BY_NAME: t.Mapping[str, Component] = {c.name: c for c in COMPONENTS}
+EXAMPLE_PROFILE_PATH = "common/user-namespace/base"  # at both releases
 
 # What moved at older releases: the component as that release ships it (needs are the same).
 _MOVED: t.Mapping[str, t.Mapping[str, tuple[str, ...]]] = {

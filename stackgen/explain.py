@@ -15,7 +15,7 @@ from stackgen.load import SourceMap
 from stackgen.model import Stack
 from stackgen.place import Placement
 
-KINDS = ("cluster", "component", "dataset", "trainingJob", "model", "secret")
+KINDS = ("cluster", "component", "dataset", "trainingJob", "model", "secret", "tenant")
 
 
 def explain(stack: Stack, placement: Placement, subject: str, file: str, source: SourceMap) -> str:
@@ -27,6 +27,7 @@ def explain(stack: Stack, placement: Placement, subject: str, file: str, source:
         "trainingJob": _job,
         "model": _model,
         "secret": _secret,
+        "tenant": _tenant,
     }
     # An unknown cluster is SG706 wherever it is named (as with --cluster); anything else SG202.
     unknown = UnknownClusterSubject if subject.startswith("cluster/") else UnknownSubject
@@ -47,6 +48,7 @@ def _where(stack: Stack, kind: str, name: str, file: str, source: SourceMap) -> 
         "trainingJob": [j.path for j in stack.training_jobs if j.name == name],
         "model": [m.path for m in stack.models if m.name == name],
         "secret": [s.path for s in stack.secrets if s.name == name],
+        "tenant": [x.path for x in stack.tenants if x.name == name],
     }[kind]
     if not paths:
         return ""
@@ -74,6 +76,7 @@ def _cluster(stack: Stack, placement: Placement, name: str) -> list[str] | None:
                      "Pipelines' SeaweedFS is not deployed")
     lines += [f"trainingJob {j.name}: its dataset `{j.dataset}` lives here" for j in plan.training_jobs]
     lines += [f"model {m.name}: serveOn {list(m.serve_on)} selects this cluster" for m in plan.models]
+    lines += [f"tenant {x.name}: Profile owned by {x.owner} (units/profiles-{name}/profile-{x.name}.yaml)" for x in plan.tenants]
     lines += [f"secret {s.namespace}/{s.name}: from {s.store}" for s in plan.secrets]
     lines += [f"secret {s.namespace}/{s.name}: from {s.store} {s.key}, replacing upstream's default credential" for s in plan.credentials]
     lines.append(f"overlay: clusters/{name}/")
@@ -202,3 +205,19 @@ def graph_mermaid(stack: Stack, placement: Placement) -> str:
     for source, target, label in edges:
         lines.append(f"  {_id(source)} -->|{label}| {_id(target)}")
     return "\n".join(lines) + "\n"
+
+
+def _tenant(stack: Stack, placement: Placement, name: str) -> list[str] | None:
+    tenant = stack.tenant(name)
+    if tenant is None:
+        return None
+    rule = f"clusters {list(tenant.clusters)}" if tenant.clusters is not None else "every cluster that runs profiles"
+    lines = [f"Profile {tenant.name} owned by {tenant.owner}, {plural(len(tenant.contributors), 'contributor')}; lands on {rule}"]
+    for plan in placement.plans:
+        if tenant in plan.tenants:
+            identity = tenant.identity_on(plan.cluster)
+            held = identity.aws_role_arn or identity.gcp_service_account or identity.azure_client_id
+            lines.append(f"on {plan.cluster.name}: namespace {tenant.name}, workloads run as default-editor"
+                         + (f" with {plan.cluster.cloud} identity {held}" if held else " with no cloud identity of its own")
+                         + f" -> units/profiles-{plan.cluster.name}/profile-{tenant.name}.yaml")
+    return lines

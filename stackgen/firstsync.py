@@ -20,10 +20,14 @@ Checks, each with a stable code (the rule functions' docstrings give pass/fail e
     SG626 a namespace stackgen puts in the mesh under a deny-all with no ALLOW policy
     SG627 an engine object name or a label stackgen writes longer than 63 characters
     SG628 a kind the model does not understand (warning: its prerequisites go unchecked)
+    SG630 a Profile whose profile controller comes later, or never
+    SG631 an object in a Profile's namespace delivered no later than the Profile
+    SG632 a Namespace delivered for a Profile (the profile controller refuses to adopt it)
 
 Objects that controllers create at run time (`kube-root-ca.crt`, `istio-ca-root-cert`, the
-`default` ServiceAccount, Secrets of Certificates and ExternalSecrets) count as delivered by
-the step that delivers what creates them.
+`default` ServiceAccount, Secrets of Certificates and ExternalSecrets, a Profile's namespace and
+its `default-editor` and `default-viewer` accounts) count as delivered by the step that
+delivers what creates them.
 """
 
 from __future__ import annotations
@@ -39,6 +43,10 @@ from stackgen.verify import Problem, resource_id
 
 Resource = dict[str, t.Any]
 Object = dict[str, t.Any]
+
+# The profile controller's Deployment as applications/profiles/pss renders it (namePrefix
+# `profiles-` over the kubebuilder `deployment`), in namespace kubeflow, at both releases.
+PROFILE_CONTROLLER = "profiles-deployment"
 
 LABEL_LIMIT = 63
 """DNS-1123 labels and label values: at most 63 characters (Kubernetes API conventions)."""
@@ -267,7 +275,11 @@ class Ledger:
                 mesh_step = step
             if kind == "Deployment" and _name(resource) == "cert-manager":
                 self._first(self.controllers, "cert-manager", step)
+            if kind == "Deployment" and _name(resource) == PROFILE_CONTROLLER and _ns(resource) == "kubeflow":
+                self._first(self.controllers, "profiles", step)
         self.mesh = mesh_step
+        self.profiles: dict[str, Step] = {}  # Profile name (its namespace) -> the step its namespace appears at
+        self.profile_steps: dict[str, Step] = {}  # Profile name -> the step that applies it
         # Run-time objects: the controllers that create them deliver them.
         for resource, step in self.resources:
             if step is None:
@@ -279,6 +291,21 @@ class Ledger:
             if kind == "ExternalSecret":
                 target = (resource.get("spec") or {}).get("target") or {}
                 self._first(self.by_id, ("Secret", namespace, str(target.get("name") or _name(resource))), step)
+            if kind == "Profile" and _group(resource) == "kubeflow.org":
+                self._profile(_name(resource), step)
+
+    def _profile(self, name: str, step: Step) -> None:
+        """The profile controller makes a Profile's namespace and, in it, `default-editor` and
+        `default-viewer` (kubeflow/dashboard profile_controller.go, Reconcile): once the Profile
+        is applied and the controller runs, whichever comes later."""
+        self._first(self.profile_steps, name, step)
+        controller = self.controllers.get("profiles")
+        if controller is None:
+            return  # SG630: nothing will ever make the namespace
+        made = controller if controller.rank > step.rank else step
+        self._first(self.profiles, name, made)
+        for kind, object_name in (("Namespace", name), ("ServiceAccount", "default-editor"), ("ServiceAccount", "default-viewer")):
+            self._first(self.by_id, (kind, "" if kind == "Namespace" else name, object_name), made)
 
     @staticmethod
     def _first(table: dict[t.Any, Step], key: t.Any, step: Step) -> None:
@@ -359,6 +386,11 @@ def check(render: ClusterRender, steps: t.Sequence[Step], cloud: str, engine_obj
             _check_train_job(resource, step, ledger, report)
         elif kind == "InferenceService":
             _check_inference_service(resource, step, ledger, report)
+        elif kind == "Profile" and _group(resource) == "kubeflow.org":
+            _check_profile(resource, step, ledger, report)
+        elif kind == "Namespace" and _name(resource) in ledger.profile_steps:
+            report(resource, "$", "SG632", f"Profile {_name(resource)} owns this namespace, but the profile controller creates it itself and "
+                   "refuses one that exists without its `owner` annotation (\"namespace already exist, but not owned by profile creator\")")
         understood = kind in _PLAIN_KINDS | _POD_TEMPLATE_KINDS | {"CronJob", "Pod", "Service", "PersistentVolumeClaim"}
         if not understood and _group(resource) not in _DECLARATIVE_GROUPS and (resource.get("apiVersion"), kind) not in unknown:
             unknown.add((str(resource.get("apiVersion")), kind))
@@ -369,8 +401,19 @@ def check(render: ClusterRender, steps: t.Sequence[Step], cloud: str, engine_obj
 
 
 def _check_namespace(resource: Resource, step: Step, ledger: Ledger, report: Report) -> None:
-    """SG621: an object in namespace `ml` needs Namespace `ml` from its own step or an earlier one."""
+    """SG621: an object in namespace `ml` needs Namespace `ml` from its own step or an earlier one.
+
+    SG631: a Profile's namespace appears only after the Profile is applied (the profile
+    controller reconciles it asynchronously), so an object in it must come at a later step: a
+    RoleBinding in `team-vision` in the same step as Profile `team-vision` fails to apply."""
     namespace = _ns(resource)
+    made = ledger.profiles.get(namespace)
+    if namespace and made is not None and resource.get("kind") != "Namespace":
+        if made.rank >= step.rank:
+            report(resource, "$.metadata.namespace", "SG631",
+                   f"lands in namespace {namespace}, which the profile controller creates for Profile {namespace} only once "
+                   f"{made.delivers} ({made.engine_object}, step {made.rank}) is applied: deliver it in a later step")
+        return
     if namespace and resource.get("kind") != "Namespace":
         provider = ledger.namespace(namespace)
         if _late(provider, step):
@@ -633,6 +676,23 @@ def _check_train_job(resource: Resource, step: Step, ledger: Ledger, report: Rep
             if claim is not None and nodes > 1 and "ReadWriteMany" not in modes and "ReadOnlyMany" not in modes:
                 report(resource, f"$.spec.podTemplateOverrides[{index}].spec.volumes", "SG621",
                        f"{nodes} nodes mount PersistentVolumeClaim {_ns(resource)}/{claim_name}, whose access modes {modes} attach to one node")
+
+
+def _check_profile(resource: Resource, step: Step, ledger: Ledger, report: Report) -> None:
+    """SG630: a Profile becomes a namespace only through the profile controller
+    (kubeflow/profiles-deployment): fails when no step delivers it, or one after the Profile's
+    (the Profile applies, but nothing in its namespace can until then). Passes at the same step."""
+    controller = ledger.controllers.get("profiles")
+    if _late(controller, step):
+        report(resource, "$", "SG630", f"its namespace needs the profile controller, {_describe(controller, step)}")
+        return
+    # The controller owns Istio AuthorizationPolicies (SetupWithManager: Owns(&AuthorizationPolicy{}))
+    # and writes one per Profile before the namespace's service accounts: without Istio's CRD
+    # it never gets that far (controller-runtime cannot watch a kind the API server lacks).
+    policies = ledger.crds.get(("security.istio.io", "AuthorizationPolicy"))
+    if _late(policies, step):
+        report(resource, "$", "SG630", "its namespace's accounts need the profile controller to write an Istio AuthorizationPolicy, "
+               f"whose CRD is {_describe(policies, step).removeprefix('which ')}")
 
 
 def _check_inference_service(resource: Resource, step: Step, ledger: Ledger, report: Report) -> None:

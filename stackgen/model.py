@@ -166,6 +166,38 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class Contributor:
+    """Someone besides the owner who may use a tenant's namespace, as KFAM records them."""
+
+    user: str
+    role: t.Literal["edit", "view"] = "edit"
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """`spec.tenants[]`: a Kubeflow Profile, and so a namespace, on each cluster it lands on."""
+
+    name: str
+    owner: str
+    path: JsonPath
+    contributors: tuple[Contributor, ...] = ()
+    resource_quota: tuple[tuple[str, str], ...] = ()  # (resource, quantity), sorted: key order in stack.yaml changes nothing
+    clusters: tuple[str, ...] | None = None  # None: every cluster that runs `profiles`
+    identity: Identity = Identity()
+
+    def identity_on(self, cluster: Cluster) -> Identity:
+        """The namespace's identity on `cluster`: the tenant's own for that cloud, else the cluster's."""
+        own, default = self.identity, cluster.identity
+        if cluster.cloud == "aws":
+            return Identity(aws_role_arn=own.aws_role_arn or default.aws_role_arn)
+        if cluster.cloud == "gcp":
+            return Identity(gcp_service_account=own.gcp_service_account or default.gcp_service_account)
+        if cluster.cloud == "azure":
+            return Identity(azure_client_id=own.azure_client_id or default.azure_client_id)
+        return Identity()
+
+
+@dataclass(frozen=True)
 class GitOps:
     engine: t.Literal["argocd", "flux"]
     topology: t.Literal["standalone", "hub"]
@@ -192,6 +224,15 @@ class Stack:
     models: tuple[Model, ...]
     secrets: tuple[Secret, ...]
     registry_mirror: str | None = None
+    tenants: tuple[Tenant, ...] = ()
+    example_profile: bool = False  # components.profiles.exampleProfile
+
+    def tenant(self, name: str) -> Tenant | None:
+        return self._tenants_by_name.get(name)
+
+    @functools.cached_property
+    def _tenants_by_name(self) -> dict[str, Tenant]:
+        return {tenant.name: tenant for tenant in self.tenants}
 
     def cluster(self, name: str) -> Cluster:
         return self._clusters_by_name[name]
@@ -240,6 +281,8 @@ def build_model(tree: Tree) -> Stack:
         models=tuple(_model(m, ("spec", "models", i)) for i, m in enumerate(spec.get("models", []))),
         secrets=tuple(_secret(s, ("spec", "secrets", i)) for i, s in enumerate(spec.get("secrets", []))),
         registry_mirror=spec.get("registry", {}).get("mirror"),
+        tenants=tuple(_tenant(x, ("spec", "tenants", i)) for i, x in enumerate(spec.get("tenants", []))),
+        example_profile=bool(spec.get("components", {}).get("profiles", {}).get("exampleProfile", False)),
     )
 
 
@@ -299,6 +342,23 @@ def _object_store(raw: Tree) -> ObjectStore:
 
 def _database(raw: Tree) -> Database:
     return Database(host=raw["host"], credentials=raw["credentials"], port=raw.get("port", DEFAULT_DATABASE_PORT))
+
+
+def _tenant(raw: Tree, path: JsonPath) -> Tenant:
+    identity = raw.get("identity", {})
+    return Tenant(
+        name=raw["name"],
+        owner=raw["owner"],
+        path=path,
+        contributors=tuple(Contributor(c["user"], c.get("role", "edit")) for c in raw.get("contributors", [])),
+        resource_quota=tuple(sorted((key, str(value)) for key, value in raw.get("resourceQuota", {}).items())),
+        clusters=tuple(raw["clusters"]) if "clusters" in raw else None,
+        identity=Identity(
+            aws_role_arn=identity.get("awsRoleArn"),
+            gcp_service_account=identity.get("gcpServiceAccount"),
+            azure_client_id=identity.get("azureClientId"),
+        ),
+    )
 
 
 def _dataset(raw: Tree, path: JsonPath) -> Dataset:

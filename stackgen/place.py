@@ -19,18 +19,29 @@ follow from it (validate checks only shape and references, on the raw tree):
     SG283 a component requested on a cluster that provides it as a foundation
     SG284 a declared default credential that the external database or object store replaces
     SG285 an object store Pipelines cannot read through the S3 API from its cluster
+    SG261 tenant whose `clusters` selects a cluster that does not run `profiles`
+    SG262 tenant identity for a cloud none of the tenant's clusters runs on
+    SG263 tenant that lands on no cluster
+    SG264 tenant that lists its owner as a contributor
+    SG265 tenant on a cluster that runs `profiles` without `istio`
+    SG415 workload in a tenant's namespace on a cluster the tenant does not land on
+
+A tenant lands on every cluster its `clusters` selects (default: every cluster that runs
+`profiles`), and there becomes a Profile whose namespace the profile controller creates: so
+stackgen creates no Namespace for it, and its workloads run as the profile's `default-editor`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing as t
 from dataclasses import dataclass
 
 from stackgen import catalog, storage
 from stackgen.compile import stores
 from stackgen.diagnostics import Finding, JsonPath
-from stackgen.model import STORE_CLOUD, Cluster, Model, Secret, Stack, TrainingJob
+from stackgen.model import STORE_CLOUD, Cluster, Identity, Model, Secret, Stack, Tenant, TrainingJob
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,8 @@ class ClusterPlan:
     secrets: tuple[Secret, ...]
     # References that replace upstream's default credentials (declared, or the cloud's default).
     credentials: tuple[Secret, ...] = ()
+    # Tenants that land here: each a Profile, whose namespace the profile controller creates.
+    tenants: tuple[Tenant, ...] = ()
 
     @property
     def component_names(self) -> tuple[str, ...]:
@@ -55,10 +68,28 @@ class ClusterPlan:
 
     @property
     def namespaces(self) -> tuple[str, ...]:
-        """Namespaces stackgen creates here: those its workloads and secrets use."""
+        """Namespaces stackgen creates here: those its workloads and secrets use, but tenants'
+        (the profile controller creates those, and refuses one that exists already)."""
         used = {j.namespace for j in self.training_jobs} | {m.namespace for m in self.models}
         used |= {s.namespace for s in self.secrets}
-        return tuple(sorted(used))
+        return tuple(sorted(used - set(self.tenant_namespaces)))
+
+    @property
+    def tenant_namespaces(self) -> tuple[str, ...]:
+        return tuple(sorted(t.name for t in self.tenants))
+
+    def tenant_of(self, namespace: str) -> Tenant | None:
+        """The tenant whose Profile owns `namespace` on this cluster, if one does."""
+        return self._tenants_by_name.get(namespace)
+
+    @functools.cached_property
+    def _tenants_by_name(self) -> dict[str, Tenant]:
+        return {tenant.name: tenant for tenant in self.tenants}
+
+    def identity_in(self, namespace: str) -> Identity:
+        """The cloud identity workloads in `namespace` run with here: the tenant's, else the cluster's."""
+        tenant = self.tenant_of(namespace)
+        return tenant.identity_on(self.cluster) if tenant else self.cluster.identity
 
 
 @dataclass(frozen=True)
@@ -121,11 +152,13 @@ def place(stack: Stack) -> Placement:
     jobs_by_cluster = _jobs_by_cluster(stack, findings)
     models = _Candidates.of(stack.models, lambda m: m.serve_on)
     secrets = _Candidates.of(stack.secrets, lambda s: s.runs_on)
+    tenants = _Candidates.of(stack.tenants, lambda x: x.clusters)
     landings: dict[JsonPath, list[Cluster]] = {}  # secret -> the clusters it lands on, filled by each plan
     plans = tuple(
-        _plan_cluster(stack, cluster, tuple(jobs_by_cluster.get(cluster.name, ())), models, secrets, findings, landings)
+        _plan_cluster(stack, cluster, tuple(jobs_by_cluster.get(cluster.name, ())), models, secrets, tenants, findings, landings)
         for cluster in sorted(stack.clusters, key=lambda c: c.name)
     )
+    findings += _tenant_findings(stack, plans, {f.path[:3] for f in findings if f.code in ("SG261", "SG265")})
     served = {m.path for plan in plans for m in plan.models}
     findings += [Finding(m.path + ("serveOn",), "SG205", f"model `{m.name}` is served nowhere: serveOn matches no cluster")
                  for m in stack.models if m.path not in served]
@@ -160,7 +193,7 @@ def _jobs_by_cluster(stack: Stack, findings: list[Finding]) -> dict[str, list[Tr
 
 
 def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...], model_index: _Candidates[Model],
-                  secret_index: _Candidates[Secret], findings: list[Finding],
+                  secret_index: _Candidates[Secret], tenant_index: _Candidates[Tenant], findings: list[Finding],
                   landings: dict[JsonPath, list[Cluster]]) -> ClusterPlan:
     models = tuple(m for m in model_index.near(cluster) if selects(m.serve_on, cluster))
     requested = _requested(stack, cluster, jobs, models, findings)
@@ -181,7 +214,9 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
             )
         )
     findings.extend(_job_findings(stack, jobs))
-    findings.extend(_storage_findings(stack, cluster, jobs, models))
+    tenants = _tenants_here(tenant_index.near(cluster), cluster, "profiles" in needed_by, "istio" in needed_by, findings)
+    findings.extend(_tenant_workload_findings(stack, cluster, tenants, jobs, models))
+    findings.extend(_storage_findings(stack, cluster, jobs, models, tenants))
     workload_namespaces = {j.namespace for j in jobs} | {m.namespace for m in models}
     shipped = {(c.namespace, c.name): c for name in needed_by for c in catalog.default_credentials(name)}
     landed = [s for s in secret_index.near(cluster) if _secret_lands(s, cluster, workload_namespaces, shipped)]
@@ -200,7 +235,7 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
     credentials = _credentials(stack, cluster, declared, {k: c for k, c in shipped.items() if k not in external}, findings)
     credentials = tuple(sorted((*credentials, *external.values()), key=lambda s: (s.namespace, s.name)))
     findings.extend(_foundation_findings(stack, cluster, needed_by, bool(secrets or credentials)))
-    return ClusterPlan(cluster, components, jobs, models, secrets, credentials)
+    return ClusterPlan(cluster, components, jobs, models, secrets, credentials, tenants)
 
 
 def _external_credentials(stack: Stack, cluster: Cluster, needed_by: t.Mapping[str, t.Any], declared: t.Sequence[Secret],
@@ -286,15 +321,102 @@ def _foundation_findings(stack: Stack, cluster: Cluster, needed_by: t.Mapping[st
     return found
 
 
-def _storage_findings(stack: Stack, cluster: Cluster, jobs: t.Sequence[TrainingJob], models: t.Sequence[Model]) -> list[Finding]:
+def _tenants_here(candidates: t.Sequence[Tenant], cluster: Cluster, runs_profiles: bool, mesh: bool,
+                  findings: list[Finding]) -> tuple[Tenant, ...]:
+    """The tenants that land on `cluster`: those its `clusters` selects (default: all), where it
+    runs `profiles`. A tenant that names a cluster without `profiles` is refused there (SG261):
+    without the profile controller a Profile never becomes a namespace."""
+    landed = []
+    for tenant in candidates:  # those whose selectors name this cluster or its roles, and those without
+        if tenant.clusters is not None and not selects(tenant.clusters, cluster):
+            continue
+        if runs_profiles and not mesh:
+            findings.append(Finding(
+                tenant.path + ("clusters",) if tenant.clusters is not None else tenant.path + ("name",), "SG265",
+                f"tenant `{tenant.name}` lands on cluster `{cluster.name}`, which runs `profiles` without `istio`: the profile "
+                "controller watches and writes Istio AuthorizationPolicies, so without Istio's CRDs it never creates the namespace's accounts",
+                hint=f"run a component that brings istio on `{cluster.name}` (pipelines, notebooks, kserve...), or narrow `clusters`"))
+        elif runs_profiles:
+            landed.append(tenant)
+        elif tenant.clusters is not None:
+            findings.append(Finding(
+                tenant.path + ("clusters",), "SG261",
+                f"tenant `{tenant.name}` selects cluster `{cluster.name}` ({_why_selected(tenant.clusters, cluster)}), which does not run "
+                "`profiles`: without the profile controller its Profile never becomes a namespace",
+                hint=f"add `{cluster.name}` to components.profiles.runsOn (or a component that brings profiles), or narrow `clusters`"))
+    return tuple(landed)
+
+
+def _tenant_workload_findings(stack: Stack, cluster: Cluster, tenants: t.Sequence[Tenant], jobs: t.Sequence[TrainingJob],
+                              models: t.Sequence[Model]) -> list[Finding]:
+    """SG415: a workload whose namespace is a tenant's runs in that tenant's Profile namespace, so
+    the tenant must land where the workload does (stackgen does not create a Profile's namespace)."""
+    here = {tenant.name for tenant in tenants}
+    found = []
+    workloads = [(j.path, f"training job `{j.name}`", j.namespace) for j in jobs]
+    workloads += [(m.path, f"model `{m.name}`", m.namespace) for m in models]
+    for path, subject, namespace in workloads:
+        tenant = stack.tenant(namespace)
+        if tenant is None or namespace in here:
+            continue
+        found.append(Finding(
+            path + ("namespace",), "SG415",
+            f"{subject} runs in namespace `{namespace}` of tenant `{namespace}` on cluster `{cluster.name}`, where that tenant "
+            "does not land: its namespace would never exist there",
+            hint=f"add `{cluster.name}` to the tenant's `clusters` (it must run `profiles`), or run the workload elsewhere"))
+    return found
+
+
+_CLOUD_NAMES = {"aws": "an AWS", "gcp": "a GCP", "azure": "an Azure"}
+
+
+def _tenant_findings(stack: Stack, plans: t.Sequence[ClusterPlan], refused: t.Collection[JsonPath]) -> list[Finding]:
+    """SG263 (a tenant that lands nowhere, unless it was refused somewhere: SG261, SG265), SG262 (an identity for a cloud none of its clusters
+    runs on: it would change nothing) and SG264 (the owner listed as a contributor too)."""
+    clouds: dict[str, set[str]] = {}
+    for plan in plans:
+        for tenant in plan.tenants:
+            clouds.setdefault(tenant.name, set()).add(plan.cluster.cloud)
+    found = []
+    fields = (("awsRoleArn", "aws", "aws_role_arn"), ("gcpServiceAccount", "gcp", "gcp_service_account"),
+              ("azureClientId", "azure", "azure_client_id"))
+    for tenant in stack.tenants:
+        landed = clouds.get(tenant.name)
+        if not landed and tenant.path not in refused:
+            where = "none of the clusters its `clusters` selects" if tenant.clusters is not None else "no cluster"
+            found.append(Finding(tenant.path + (("clusters",) if tenant.clusters is not None else ("name",)), "SG263",
+                                 f"tenant `{tenant.name}` lands on no cluster: `profiles` runs on {where}",
+                                 hint="run `profiles` there (components.profiles.runsOn) or select other clusters"))
+        for key, cloud, attribute in fields:
+            if landed and getattr(tenant.identity, attribute) and cloud not in landed:
+                found.append(Finding(tenant.path + ("identity", key), "SG262",
+                                     f"`{key}` is {_CLOUD_NAMES[cloud]} identity, but tenant `{tenant.name}` lands only on "
+                                     f"{', '.join(sorted(landed))} clusters: it would change nothing",
+                                     hint=f"remove it, or let the tenant land on {_CLOUD_NAMES[cloud]} cluster"))
+        for index, contributor in enumerate(tenant.contributors):
+            if contributor.user == tenant.owner:
+                found.append(Finding(tenant.path + ("contributors", index, "user"), "SG264",
+                                     f"`{contributor.user}` owns tenant `{tenant.name}` (admin of its namespace) and is listed as a contributor too",
+                                     hint="remove the contributor entry"))
+    return found
+
+
+def _storage_findings(stack: Stack, cluster: Cluster, jobs: t.Sequence[TrainingJob], models: t.Sequence[Model],
+                      tenants: t.Sequence[Tenant] = ()) -> list[Finding]:
     """SG409 (nothing the pods hold reaches the store) and SG410 (only the node's identity, or
-    anonymous access, does) for each dataset trained on and each model served on this cluster."""
-    reads = [(d.path + ("uri",), f"dataset `{d.name}`", "trained on", d.uri)
-             for d in dict.fromkeys(stack.dataset(j.dataset) for j in jobs)]
-    reads += [(m.path + ("storageUri",), f"model `{m.name}`", "served on", m.storage_uri) for m in models]
+    anonymous access, does) for each dataset trained on and each model served on this cluster.
+    A workload in a tenant's namespace reads with that tenant's identity (its `default-editor`)."""
+    by_name = {tenant.name: tenant for tenant in tenants}
+
+    def tenant(namespace: str) -> Tenant | None:
+        return by_name.get(namespace)
+
+    datasets = dict.fromkeys((stack.dataset(j.dataset), tenant(j.namespace)) for j in jobs)
+    reads = [(d.path + ("uri",), f"dataset `{d.name}`", "trained on", d.uri, who) for d, who in datasets]
+    reads += [(m.path + ("storageUri",), f"model `{m.name}`", "served on", m.storage_uri, tenant(m.namespace)) for m in models]
     findings = []
-    for path, subject, verb, uri in reads:
-        gap = storage.gap(uri, cluster)
+    for path, subject, verb, uri, who in reads:
+        gap = storage.gap(uri, cluster, who.identity_on(cluster) if who else None, who.name if who else None)
         if gap is not None:
             findings.append(Finding(path, "SG409" if gap.severity == "error" else "SG410",
                                     f"{subject} is {verb} cluster `{cluster.name}` from {uri}, but {gap.reason}",

@@ -51,7 +51,8 @@ def prerequisites(stack: Stack, plan: ClusterPlan) -> tuple[str, ...]:
             note = " (it is block storage: pick a file-system class)" if cluster.storage_class in BLOCK_STORAGE_CLASSES else ""
             lines.append(f"StorageClass {cluster.storage_class} serving ReadWriteMany for {', '.join(multi)}{note}")
     identity = cluster.identity
-    namespaces = sorted(set(plan.namespaces) | {s.namespace for s in plan.credentials if s.auth is None and STORE_CLOUD[s.store] == cluster.cloud})
+    namespaces = sorted(set(plan.namespaces) | {s.namespace for s in (*plan.credentials, *plan.secrets)
+                                                 if s.auth is None and STORE_CLOUD[s.store] == cluster.cloud})
     if namespaces:
         accounts = ", ".join(f"{n}/{workloads.WORKLOAD_SERVICE_ACCOUNT}" for n in namespaces)
         if cluster.cloud == "aws" and identity.aws_role_arn:
@@ -60,6 +61,17 @@ def prerequisites(stack: Stack, plan: ClusterPlan) -> tuple[str, ...]:
             lines.append(f"roles/iam.workloadIdentityUser on {identity.gcp_service_account} for {accounts}")
         if cluster.cloud == "azure" and identity.azure_client_id:
             lines.append(f"a federated identity credential on managed identity {identity.azure_client_id} for {accounts}")
+    for tenant in plan.tenants:  # the profile controller annotates default-editor; the cloud must trust it
+        own = tenant.identity_on(cluster)
+        account = f"{tenant.name}/{workloads.PROFILE_EDITOR}"
+        if cluster.cloud == "aws" and own.aws_role_arn:
+            lines.append(f"IAM role {own.aws_role_arn} trusting the cluster's OIDC provider for {account} "
+                         "(the Profile's plugin only annotates: annotateOnly)")
+        if cluster.cloud == "gcp" and own.gcp_service_account:
+            lines.append(f"roles/iam.workloadIdentityUser on {own.gcp_service_account} for {account}, or the right to grant it "
+                         "for the profile controller's own Google identity (its WorkloadIdentity plugin grants it)")
+        if cluster.cloud == "azure" and own.azure_client_id:
+            lines.append(f"a federated identity credential on managed identity {own.azure_client_id} for {account}")
     # A SecretStore is namespaced: the credentials it names must be in its namespace, which the
     # unit creates in the same sync, so create the namespace with them.
     stores_auth = sorted({(s.store, s.auth.name, s.namespace) for s in (*plan.secrets, *plan.credentials) if s.auth})

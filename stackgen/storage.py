@@ -14,7 +14,7 @@ import re
 import typing as t
 from dataclasses import dataclass
 
-from stackgen.model import Cluster, ObjectStore
+from stackgen.model import Cluster, Identity, ObjectStore
 
 Store = t.Literal["s3", "gcs", "azure-blob"]
 
@@ -52,8 +52,12 @@ _HOME_CLOUD: t.Mapping[Store, str] = {"s3": "aws", "gcs": "gcp", "azure-blob": "
 _NAMES: t.Mapping[Store, str] = {"s3": "S3", "gcs": "Cloud Storage", "azure-blob": "Azure Blob Storage"}
 
 
-def gap(uri: str, cluster: Cluster) -> Gap | None:
-    """What stands between the cluster's workload pods and the store `uri` is in, if anything."""
+def gap(uri: str, cluster: Cluster, identity: Identity | None = None, tenant: str | None = None) -> Gap | None:
+    """What stands between the cluster's workload pods and the store `uri` is in, if anything.
+
+    `identity` is what the pods run with: the namespace identity of `tenant`
+    (model.Tenant.identity_on) where the workload runs in a tenant's namespace, else the
+    cluster's own."""
     found = store_of(uri)
     if found is None:
         return None
@@ -65,10 +69,12 @@ def gap(uri: str, cluster: Cluster) -> Gap | None:
                    "name the secret with the store's keys in s3Credentials, unless the bucket is public")
     home = _HOME_CLOUD[store]
     if cluster.cloud == home:
-        if _identity_of(cluster, store):
+        if _identity_of(identity or cluster.identity, store):
             return None
         return Gap("warning", store, f"its pods carry no workload identity of their own: the store sees {_node_identity(store)}",
-                   f"give the cluster identity.{_IDENTITY_FIELD[store]} so the workload account reads {_NAMES[store]} as itself")
+                   (f"give tenant `{tenant}` (or the cluster) identity.{_IDENTITY_FIELD[store]} so its default-editor account reads "
+                    f"{_NAMES[store]} as itself" if tenant else
+                    f"give the cluster identity.{_IDENTITY_FIELD[store]} so the workload account reads {_NAMES[store]} as itself"))
     reason = f"the cluster runs on {cluster.cloud}, whose pods hold no {_NAMES[store]} credential"
     if may_be_public:
         return Gap("warning", store, reason + " (only a public container can be read)", _elsewhere_hint(store))
@@ -78,8 +84,7 @@ def gap(uri: str, cluster: Cluster) -> Gap | None:
 _IDENTITY_FIELD: t.Mapping[Store, str] = {"s3": "awsRoleArn", "gcs": "gcpServiceAccount", "azure-blob": "azureClientId"}
 
 
-def _identity_of(cluster: Cluster, store: Store) -> str | None:
-    identity = cluster.identity
+def _identity_of(identity: Identity, store: Store) -> str | None:
     return {"s3": identity.aws_role_arn, "gcs": identity.gcp_service_account, "azure-blob": identity.azure_client_id}[store]
 
 

@@ -334,6 +334,8 @@ _PATTERN_MEANING: t.Mapping[str, str] = {
     "size": "a Kubernetes quantity such as 500Gi or 150Ti",
     "path": "a relative path without `..`",
     "mirror": "a registry host with an optional path, without a scheme (registry.example.com/kubeflow)",
+    "owner": "an e-mail address (what the sign-on provider sends as the user id)",
+    "user": "an e-mail address (what the sign-on provider sends as the user id)",
 }
 
 
@@ -439,7 +441,7 @@ def _cross_references(report: _Report, tree: t.Any) -> None:
     if not isinstance(spec, dict):
         return
     fleet = _fleet(spec)
-    for key in ("clusters", "datasets", "trainingJobs", "models"):
+    for key in ("clusters", "datasets", "trainingJobs", "models", "tenants"):
         _duplicates(report, spec, key, lambda item: _text(item, "name"))
     _duplicates(report, spec, "secrets", lambda item: f"{_namespace(item)}/{item['name']}" if _text(item, "name") else None)
     hub = isinstance(spec.get("gitops"), dict) and spec["gitops"].get("topology") == "hub"
@@ -465,6 +467,11 @@ def _cross_references(report: _Report, tree: t.Any) -> None:
         _selectors(report, ("spec", "models", index, "serveOn"), model.get("serveOn"), fleet)
     for index, secret in _items(spec, "secrets"):
         _selectors(report, ("spec", "secrets", index, "runsOn"), secret.get("runsOn"), fleet)
+    profiles = components.get("profiles") if isinstance(components, dict) else None
+    example = isinstance(profiles, dict) and profiles.get("exampleProfile") is True
+    for index, tenant in _items(spec, "tenants"):
+        _selectors(report, ("spec", "tenants", index, "clusters"), tenant.get("clusters"), fleet)
+        _tenant_name(report, index, tenant, example)
     _claims(report, spec, fleet)
 
 
@@ -540,6 +547,41 @@ def _cluster_fits(report: _Report, index: int, cluster: t.Mapping[str, t.Any]) -
     elif (match := _EKS_ISSUER_REGION.match(issuer)) and region is not None and match.group(1) != region:
         report.at_value(path + ("oidcIssuer",), "SG206", f"`oidcIssuer` is in region {match.group(1)}, but cluster `{name}` is in {region}",
                         f"use the issuer of the EKS cluster in {region}")
+
+
+# Namespaces a tenant's Profile must not take. The profile controller creates the Profile's
+# namespace and refuses one that exists without its owner annotation ("namespace already exist,
+# but not owned by profile creator": kubeflow/dashboard components/profile-controller/
+# controllers/profile_controller.go), and taking over a namespace Kubernetes, Kubeflow, the GitOps
+# engine or an add-on lives in would hand its objects to the tenant's owner. `ml` is stackgen's
+# default workload namespace, which stackgen creates itself.
+SYSTEM_NAMESPACES = frozenset({
+    "default", "kube-system", "kube-public", "kube-node-lease",  # Kubernetes
+    "kubeflow", "kubeflow-system", "istio-system", "auth", "oauth2-proxy", "cert-manager", "knative-serving",  # Kubeflow 26.03
+    "knative-eventing", "kserve", DEFAULT_NAMESPACE,
+    "argocd", "flux-system", "external-secrets", "gpu-operator", "kube-amd-gpu",  # engines and add-ons stackgen installs
+})
+
+
+EXAMPLE_PROFILE = "kubeflow-user-example-com"  # common/user-namespace/base/profile-instance.yaml
+
+
+def _tenant_name(report: _Report, index: int, tenant: t.Mapping[str, t.Any], example: bool) -> None:
+    """SG260: a tenant named like a namespace Kubernetes, Kubeflow or stackgen already uses, or
+    like upstream's example Profile where `exampleProfile` deploys it."""
+    name = _text(tenant, "name")
+    if name is None:
+        return
+    if example and name == EXAMPLE_PROFILE:
+        report.at_value(("spec", "tenants", index, "name"), "SG260",
+                        f"tenant `{name}` is upstream's example Profile, which components.profiles.exampleProfile deploys too",
+                        "rename the tenant, or turn exampleProfile off")
+        return
+    if name in SYSTEM_NAMESPACES or name.startswith("kube-"):
+        report.at_value(("spec", "tenants", index, "name"), "SG260",
+                        f"tenant `{name}` would take namespace `{name}`, which "
+                        + ("stackgen's workloads use by default" if name == DEFAULT_NAMESPACE else "Kubernetes, Kubeflow or an add-on already uses")
+                        + "; the profile controller refuses a namespace it did not create", "rename the tenant, e.g. `team-" + name + "`")
 
 
 # --- names that become files and objects -------------------------------------------------

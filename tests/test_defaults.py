@@ -28,6 +28,11 @@ spec:
     - {name: m, storageUri: "hf://org/m", format: onnx, serveOn: [serving]}
   secrets:
     - {name: s, store: aws-secrets-manager, key: k}
+  components:
+    training-operator: {runsOn: [training]}
+    profiles: {runsOn: [training]}
+  tenants:
+    - {name: team, owner: a@example.com, contributors: [{user: b@example.com}]}
 """
 
 # Each scalar default of the schema, by its path, and where the model keeps it.
@@ -48,6 +53,7 @@ APPLIED: t.Mapping[str, t.Callable[[Stack], object]] = {
     # MINIMAL declares no external database: the model's reading of one without `port`.
     "spec.clusters[].database.port": lambda s: model_of(MINIMAL.replace(
         "roles: [training, serving]}", "roles: [training, serving], database: {host: db.example.com, credentials: s}}")).clusters[0].database.port,  # type: ignore[union-attr]
+    "spec.tenants[].contributors[].role": lambda s: s.tenants[0].contributors[0].role,
 }
 
 
@@ -70,3 +76,9 @@ def test_minimal_stack_is_valid() -> None:
 def test_the_model_applies_exactly_the_schemas_defaults() -> None:
     stack = model_of(MINIMAL)
     assert {path: read(stack) for path, read in APPLIED.items()} == _schema_defaults(validate.load_schema())
+
+
+def test_example_profile_defaults_to_off_as_the_schema_says() -> None:
+    # Under definitions (reached by $ref), which the walk above does not follow.
+    schema = validate.load_schema()["definitions"]["profilesPlacement"]["properties"]["exampleProfile"]
+    assert model_of(MINIMAL).example_profile is schema["default"] is False

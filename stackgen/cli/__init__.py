@@ -294,7 +294,7 @@ def _counts(changes: writer.Changes) -> str:
 def explain(stack_file: Path, subject: str) -> int:
     """Why something went where it did. SUBJECT is KIND/NAME, e.g. trainingJob/resnet50.
 
-    KIND is one of cluster, component, dataset, trainingJob, model, secret.
+    KIND is one of cluster, component, dataset, trainingJob, model, secret, tenant.
     """
     click.echo(driver.explain_subject(stack_file, subject, _Reporter("text")), nl=False)
     return EXIT_OK

@@ -21,7 +21,7 @@ from pathlib import Path
 from stackgen import catalog, releases, storage, yamlio
 from stackgen.compile import gitops, images, workloads
 from stackgen.layout import Layout, Piece
-from stackgen.model import Cluster, Database, ObjectStore, Secret, Stack
+from stackgen.model import Cluster, Database, ObjectStore, Secret, Stack, Tenant
 
 if t.TYPE_CHECKING:  # place imports compile.stores, so a runtime import here would be a cycle
     from stackgen.place import ClusterPlan, Placement
@@ -75,7 +75,7 @@ def compile_stack(stack: Stack, placement: Placement) -> Compiled:
         cluster_units: list[Unit] = []
         accounts: set[str] = set()  # namespaces whose workload service account a unit already brings
         for name in plan.component_names:
-            unit, base = delivered_unit(stack, plan.cluster, name, plan.credentials, frozenset(accounts))
+            unit, base = delivered_unit(stack, plan.cluster, name, plan.credentials, frozenset(accounts), plan.tenants)
             accounts.update(obj["metadata"]["namespace"] for _, obj in unit.local if obj["kind"] == "ServiceAccount")
             cluster_units.append(unit)
             for used in (unit, base) if base else (unit,):
@@ -98,7 +98,7 @@ def compile_stack(stack: Stack, placement: Placement) -> Compiled:
 
 
 def delivered_unit(stack: Stack, cluster: Cluster, component: str, credentials: t.Sequence[Secret],
-                   accounts_elsewhere: frozenset[str] = frozenset()) -> tuple[Unit, Unit | None]:
+                   accounts_elsewhere: frozenset[str] = frozenset(), tenants: t.Sequence[Tenant] = ()) -> tuple[Unit, Unit | None]:
     """The unit the engine syncs for `component` on `cluster`, and the shared unit it wraps, if any.
 
     What belongs to one cluster alone never makes a large component's unit per cluster (Istio
@@ -108,10 +108,14 @@ def delivered_unit(stack: Stack, cluster: Cluster, component: str, credentials: 
     ingress host) and, where upstream's default credentials are replaced, their
     ExternalSecrets, whose stores and keys are the cluster's own: they travel in the unit whose
     pods need them (the cluster's own folder syncs last, which would deadlock the first sync).
+    The tenants' Profiles travel in `profiles-<cluster>` for the same reason: with the profile
+    controller and its CRD, so their namespaces exist before what later steps put in them.
     """
     unit = unit_for(stack, cluster, component)
-    local = tuple(sorted({**workloads.credential_objects(component, cluster, credentials, accounts_elsewhere),
-                          **cluster_objects(component, cluster)}.items()))
+    objects = {**workloads.credential_objects(component, cluster, credentials, accounts_elsewhere), **cluster_objects(component, cluster)}
+    if component == "profiles":
+        objects.update(workloads.profile_objects(tenants, cluster))
+    local = tuple(sorted(objects.items()))
     patches = _cluster_patches(component, cluster)
     if not local and not patches:
         return unit, None
@@ -143,6 +147,8 @@ def unit_for(stack: Stack, cluster: Cluster, component: str) -> Unit:
     else:
         variant = ""
     name = f"{component}-{variant}" if variant else component
+    if component == "profiles" and stack.example_profile:  # the same for every cluster of the stack
+        paths += (catalog.EXAMPLE_PROFILE_PATH,)
     return Unit(
         name=releases.unit_name(name, release, stack.upstream.kubeflow),
         component=component,
@@ -351,7 +357,9 @@ def _unit_files(unit: Unit, stack: Stack) -> tuple[FileTree, Piece]:
                                      "resources": [f"../{unit.base}"] + [name for name, _ in unit.local]}
         if unit.patches:
             wrapper["patches"] = [dict(patch) for patch in unit.patches]
-        what = " and ".join((["values"] if unit.patches else []) + (["replacements of upstream's default credentials"] if unit.local else []))
+        kinds = {obj["kind"] for _, obj in unit.local}
+        what = " and ".join((["values"] if unit.patches else []) + (["replacements of upstream's default credentials"] if kinds - {"Profile"} else [])
+                            + (["tenants' Profiles"] if "Profile" in kinds else []))
         files = {f"{root}/kustomization.yaml": _yaml(wrapper, f"# Unit {unit.name}: units/{unit.base} with cluster {unit.variant}'s {what}.\n")}
         files.update({f"{root}/{name}": _yaml(obj) for name, obj in unit.local})
         return files, Piece(root, own_files, base=f"units/{unit.base}", patches=unit.patches, modifies_upstream=bool(unit.patches))

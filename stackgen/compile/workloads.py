@@ -8,11 +8,12 @@ cloud labels and taints its GPU nodes. Pure: model in, plain objects out.
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 from stackgen import catalog
 from stackgen.compile import images, stores
-from stackgen.model import STORE_CLOUD, Cluster, Model, Secret, Stack, TrainingJob
+from stackgen.model import STORE_CLOUD, Cluster, Identity, Model, Secret, Stack, Tenant, TrainingJob
 
 if t.TYPE_CHECKING:  # place imports compile.stores, so a runtime import here would be a cycle
     from stackgen.place import ClusterPlan
@@ -45,6 +46,7 @@ def own_objects(stack: Stack, plan: ClusterPlan) -> dict[str, Object]:
         objects[f"serviceaccount-{namespace}.yaml"] = _service_account(cluster, namespace, reads_storage=True)
         if mesh:
             objects[f"authorizationpolicy-{namespace}.yaml"] = _allow_in_mesh(namespace)
+    objects.update(tenant_objects(plan, mesh))
     volume_datasets = set()
     # A claim several nodes mount at once must be ReadWriteMany: ReadWriteOnce attaches the
     # volume to one node, and the other workers stay ContainerCreating (Multi-Attach error).
@@ -55,11 +57,13 @@ def own_objects(stack: Stack, plan: ClusterPlan) -> dict[str, Object]:
         if claim:
             volume_datasets.add(dataset.name)
             objects[f"pvc-{job.namespace}-{claim}.yaml"] = _claim(claim, job.namespace, cluster, dataset.size, (job.namespace, claim) in shared)
-        objects[f"trainjob-{job.name}.yaml"] = _train_job(job, dataset.uri, claim, cluster, stack.registry_mirror)
+        objects[f"trainjob-{job.name}.yaml"] = _train_job(job, dataset.uri, claim, cluster, stack.registry_mirror,
+                                                          account_in(plan, job.namespace), plan.identity_in(job.namespace))
     if volume_datasets and (cluster.cloud, cluster.storage_class) in _STORAGE_CLASSES:
         objects[f"storageclass-{cluster.storage_class}.yaml"] = _storage_class(cluster)
     for model in plan.models:
-        objects[f"inferenceservice-{model.name}.yaml"] = _inference_service(model, cluster)
+        objects[f"inferenceservice-{model.name}.yaml"] = _inference_service(model, cluster, account_in(plan, model.namespace),
+                                                                             plan.identity_in(model.namespace))
     for secret in plan.secrets:
         objects.update(stores.objects(secret, cluster, MANAGED_BY, annotations=_s3_annotations(cluster) if secret.name == cluster.s3_credentials else None))
     return objects
@@ -130,10 +134,11 @@ def _allow_in_mesh(namespace: str) -> Object:
     }
 
 
-def _service_account(cluster: Cluster, namespace: str, reads_storage: bool) -> Object:
+def _service_account(cluster: Cluster, namespace: str, reads_storage: bool, name: str = WORKLOAD_SERVICE_ACCOUNT,
+                     identity: Identity | None = None) -> Object:
     annotations: dict[str, str] = {}
     labels: dict[str, str] = {}
-    identity = cluster.identity
+    identity = identity or cluster.identity
     if cluster.cloud == "aws" and identity.aws_role_arn:
         annotations["eks.amazonaws.com/role-arn"] = identity.aws_role_arn
     if cluster.cloud == "gcp" and identity.gcp_service_account:
@@ -144,7 +149,7 @@ def _service_account(cluster: Cluster, namespace: str, reads_storage: bool) -> O
     extra: dict[str, t.Any] = {"labels": labels}
     if annotations:
         extra["annotations"] = annotations
-    account: Object = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(WORKLOAD_SERVICE_ACCOUNT, namespace, **extra)}
+    account: Object = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(name, namespace, **extra)}
     if reads_storage and cluster.s3_endpoint and cluster.s3_credentials:
         # Only workload namespaces get the keys (a component's account reads its store, not S3).
         # KServe's storage initializer takes S3 keys, endpoint included, from the Secrets listed
@@ -161,9 +166,9 @@ def _s3_annotations(cluster: Cluster) -> dict[str, str]:
     return {"serving.kserve.io/s3-endpoint": host.rstrip("/"), "serving.kserve.io/s3-usehttps": "1" if scheme == "https" else "0"}
 
 
-def _pod_labels(cluster: Cluster) -> dict[str, str]:
+def _pod_labels(cluster: Cluster, identity: Identity | None = None) -> dict[str, str]:
     # Azure's webhook injects the federated token only into pods that ask for it.
-    if cluster.cloud == "azure" and cluster.identity.azure_client_id:
+    if cluster.cloud == "azure" and (identity or cluster.identity).azure_client_id:
         return {"azure.workload.identity/use": "true"}
     return {}
 
@@ -232,7 +237,8 @@ def gpu_scheduling(cluster: Cluster) -> tuple[dict[str, str], list[dict[str, str
     return {label: "true"}, tolerations
 
 
-def _train_job(job: TrainingJob, dataset_uri: str, claim: str | None, cluster: Cluster, registry_mirror: str | None) -> Object:
+def _train_job(job: TrainingJob, dataset_uri: str, claim: str | None, cluster: Cluster, registry_mirror: str | None,
+               account: str = WORKLOAD_SERVICE_ACCOUNT, identity: Identity | None = None) -> Object:
     trainer: Object = {
         "image": images.mirrored(job.image, registry_mirror) if registry_mirror else job.image,
         "numNodes": job.workers,
@@ -251,7 +257,7 @@ def _train_job(job: TrainingJob, dataset_uri: str, claim: str | None, cluster: C
     if catalog.TRAINING_RUNTIMES.get(job.runtime) and not claim:
         spec["initializer"] = {"dataset": {"storageUri": dataset_uri}}
     spec["trainer"] = trainer
-    pod_spec: Object = {"serviceAccountName": WORKLOAD_SERVICE_ACCOUNT}
+    pod_spec: Object = {"serviceAccountName": account}
     if job.gpus_per_worker:
         selector, tolerations = gpu_scheduling(cluster)
         if selector:
@@ -266,8 +272,8 @@ def _train_job(job: TrainingJob, dataset_uri: str, claim: str | None, cluster: C
         pod_spec["containers"] = [{"name": "node", "volumeMounts": [mount]}]
     jobs = ["launcher", "node"] if job.runtime in catalog.MPI_RUNTIMES else ["node"]
     override: Object = {"targetJobs": [{"name": name} for name in jobs]}
-    if _pod_labels(cluster):
-        override["metadata"] = {"labels": _pod_labels(cluster)}
+    if _pod_labels(cluster, identity):
+        override["metadata"] = {"labels": _pod_labels(cluster, identity)}
     override["spec"] = pod_spec
     spec["podTemplateOverrides"] = [override]
     return {
@@ -278,14 +284,14 @@ def _train_job(job: TrainingJob, dataset_uri: str, claim: str | None, cluster: C
     }
 
 
-def _inference_service(model: Model, cluster: Cluster) -> Object:
+def _inference_service(model: Model, cluster: Cluster, account: str = WORKLOAD_SERVICE_ACCOUNT, identity: Identity | None = None) -> Object:
     annotations: dict[str, str] = {}
     if cluster.is_edge:
         # Edge runs KServe without Knative: plain Deployments behind an ordinary ingress.
         annotations["serving.kserve.io/deploymentMode"] = "Standard"
     resources = _serving_resources(cluster)
     predictor: Object = {
-        "serviceAccountName": WORKLOAD_SERVICE_ACCOUNT,
+        "serviceAccountName": account,
         "minReplicas": model.replicas,
         "model": {
             "modelFormat": {"name": model.format},
@@ -302,7 +308,7 @@ def _inference_service(model: Model, cluster: Cluster) -> Object:
         predictor["tolerations"] = tolerations
     if model.replicas:
         predictor["maxReplicas"] = max(model.replicas, 1) * (1 if cluster.is_edge else 3)
-    metadata = _metadata(model.name, model.namespace, labels=_pod_labels(cluster))
+    metadata = _metadata(model.name, model.namespace, labels=_pod_labels(cluster, identity))
     if annotations:
         metadata["annotations"] = annotations
     return {
@@ -317,3 +323,180 @@ def _serving_resources(cluster: Cluster) -> Object:
     if cluster.is_edge:  # small boxes in shops and plants
         return {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
     return {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}}
+
+
+# --- tenants: Kubeflow Profiles and what the central dashboard would add to them ----------
+
+# The account the profile controller creates in every Profile namespace with ClusterRole
+# kubeflow-edit, and the one its identity plugins annotate (DEFAULT_EDITOR in kubeflow/dashboard
+# components/profile-controller/controllers/profile_controller.go; plugin_iam.go and
+# plugin_workload_identity.go patch only it). Notebooks and pipeline runs in the namespace run
+# as it, so stackgen's workloads there do too: one identity per tenant.
+PROFILE_EDITOR = "default-editor"
+# The user-id header and prefix the profile controller and KFAM are started with in
+# kubeflow/manifests (applications/profiles/upstream/manager/kustomization.yaml:
+# USERID_HEADER="kubeflow-userid", USERID_PREFIX empty), and the principals KFAM admits it from.
+USERID_HEADER = "kubeflow-userid"
+_KFAM_PRINCIPALS = ("cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account", "cluster.local/ns/kubeflow/sa/ml-pipeline-ui")
+_KUBEFLOW_ROLES = {"edit": "kubeflow-edit", "view": "kubeflow-view"}
+
+
+def account_in(plan: ClusterPlan, namespace: str) -> str:
+    """The service account workloads in `namespace` run as: a tenant's `default-editor`, else stackgen's."""
+    return PROFILE_EDITOR if plan.tenant_of(namespace) else WORKLOAD_SERVICE_ACCOUNT
+
+
+def profile(tenant: Tenant, cluster: Cluster) -> Object:
+    """The tenant's Profile (kubeflow.org/v1, the CRD's storage version), with the profile
+    controller's identity plugin for the cluster's cloud.
+
+    AWS: `AwsIamForServiceAccount` annotates default-editor with `eks.amazonaws.com/role-arn`;
+    `annotateOnly: true` keeps the controller from rewriting the role's trust policy itself (it
+    would need IAM rights it has no identity for): the role must trust
+    system:serviceaccount:<tenant>:default-editor (plugin_iam.go, `AnnotateOnly`). GCP:
+    `WorkloadIdentity` annotates it with `iam.gke.io/gcp-service-account` and then grants
+    roles/iam.workloadIdentityUser on the Google account through the IAM API
+    (plugin_workload_identity.go); without that right the annotation still lands but the
+    controller retries the grant. Azure: the controller has no plugin (GetPluginSpec knows only
+    those two kinds and skips others), so `tenant_objects` annotates default-editor itself.
+    """
+    spec: Object = {"owner": {"kind": "User", "name": tenant.owner}}
+    if tenant.resource_quota:
+        spec["resourceQuotaSpec"] = {"hard": dict(tenant.resource_quota)}
+    identity = tenant.identity_on(cluster)
+    if cluster.cloud == "aws" and identity.aws_role_arn:
+        spec["plugins"] = [{"kind": "AwsIamForServiceAccount", "spec": {"awsIamRole": identity.aws_role_arn, "annotateOnly": True}}]
+    elif cluster.cloud == "gcp" and identity.gcp_service_account:
+        spec["plugins"] = [{"kind": "WorkloadIdentity", "spec": {"gcpServiceAccount": identity.gcp_service_account}}]
+    return {"apiVersion": "kubeflow.org/v1", "kind": "Profile", "metadata": _metadata(tenant.name), "spec": spec}
+
+
+def profile_objects(tenants: t.Sequence[Tenant], cluster: Cluster) -> dict[str, Object]:
+    """File name -> Profile, for the `profiles-<cluster>` unit: a Profile arrives with its CRD and
+    controller, so its namespace exists before any later step puts objects in it."""
+    return {f"profile-{tenant.name}.yaml": profile(tenant, cluster) for tenant in tenants}
+
+
+def binding_name(user: str, role: str) -> str:
+    """KFAM's name for a contributor's RoleBinding and AuthorizationPolicy: user kind, user
+    name, role kind and role name joined by `-`, lower-cased, every run of characters other
+    than letters and digits made one `-` (kfam/bindings.go, getBindingName)."""
+    return re.sub(r"[^a-z0-9]+", "-", f"user-{user}-clusterrole-{role}".lower())
+
+
+def tenant_objects(plan: ClusterPlan, mesh: bool) -> dict[str, Object]:
+    """Objects in tenants' namespaces, synced with the cluster's own folder (after the Profile):
+    each contributor as the dashboard's "Manage contributors" records them through KFAM, and
+    default-editor where the profile controller cannot give it what the workloads need."""
+    cluster = plan.cluster
+    objects: dict[str, Object] = {}
+    hosts = {j.namespace for j in plan.training_jobs} | {m.namespace for m in plan.models}
+    # Namespaces with a SecretStore that reads by the cluster's workload identity (stores.py).
+    stores = {s.namespace for s in plan.secrets if s.auth is None and STORE_CLOUD[s.store] == cluster.cloud}
+    for tenant in plan.tenants:
+        namespace = tenant.name
+        for contributor in tenant.contributors:
+            name = binding_name(contributor.user, contributor.role)
+            objects[f"contributor-{namespace}-{name}.yaml"] = _contributor_binding(namespace, name, contributor.user, contributor.role)
+            if mesh:  # the policy's kind comes with Istio; without a mesh nothing filters by header
+                objects[f"contributor-policy-{namespace}-{name}.yaml"] = _contributor_policy(namespace, name, contributor.user, contributor.role)
+        identity = tenant.identity_on(cluster)
+        azure = cluster.cloud == "azure" and identity.azure_client_id is not None
+        keys = namespace in hosts and cluster.s3_endpoint is not None and cluster.s3_credentials is not None
+        if azure or keys:
+            # Applied over the account the controller made (it creates default-editor only when
+            # missing and never rewrites its metadata), adding what no plugin sets: Azure's
+            # client-id (AKS workload identity reads it from the pod's account), or the S3 keys
+            # Secret KServe's storage initializer reads from the account's `secrets`.
+            objects[f"defaulteditor-{namespace}.yaml"] = _service_account(cluster, namespace, reads_storage=keys, name=PROFILE_EDITOR,
+                                                                            identity=identity)
+        if azure and "poddefaults" in plan.component_names:
+            objects[f"poddefault-{namespace}-azure-workload-identity.yaml"] = _azure_pod_default(namespace)
+        if namespace in hosts and _compute_quota(tenant):
+            objects[f"limitrange-{namespace}.yaml"] = _default_requests(namespace, tenant)
+        if namespace in hosts and mesh:
+            # The profile's own policy admits the gateway only with a user header: Knative's
+            # activator and the cluster gateways forwarding to a predictor need this one too.
+            objects[f"authorizationpolicy-{namespace}.yaml"] = _allow_in_mesh(namespace)
+        if namespace in stores:
+            # The SecretStore reads with the platform's identity, as in every namespace (stores.py).
+            objects[f"serviceaccount-{namespace}.yaml"] = _service_account(cluster, namespace, reads_storage=False)
+    return objects
+
+
+AZURE_POD_DEFAULT = "azure-workload-identity"
+
+
+def _azure_pod_default(namespace: str) -> Object:
+    """A PodDefault the notebook launcher offers ("Configurations") that labels a notebook's pod
+    `azure.workload.identity/use: "true"`: AKS's webhook injects the federated token only into
+    pods with that label, and the notebook controller sets none (its pods run as default-editor,
+    which carries the client id). Kubeflow's admission webhook
+    (`admission-webhook-mutating-webhook-configuration`) is called before Azure's
+    (`azure-wi-webhook-mutating-webhook-configuration`): the API server calls mutating webhook
+    configurations sorted by name, and Azure's selects pods by that label (its objectSelector)."""
+    return {
+        "apiVersion": "kubeflow.org/v1alpha1",
+        "kind": "PodDefault",
+        "metadata": _metadata(AZURE_POD_DEFAULT, namespace),
+        "spec": {
+            "desc": "Azure workload identity (the namespace's managed identity)",
+            "selector": {"matchLabels": {AZURE_POD_DEFAULT: "true"}},
+            "labels": {"azure.workload.identity/use": "true"},
+        },
+    }
+
+
+_COMPUTE = ("cpu", "memory")
+
+
+def _compute_quota(tenant: Tenant) -> set[str]:
+    """Which of requests / limits the tenant's quota constrains for CPU or memory (`cpu` is `requests.cpu`)."""
+    kinds = set()
+    for resource, _ in tenant.resource_quota:
+        if resource in _COMPUTE or resource in (f"requests.{r}" for r in _COMPUTE):
+            kinds.add("requests")
+        if resource in (f"limits.{r}" for r in _COMPUTE):
+            kinds.add("limits")
+    return kinds
+
+
+def _default_requests(namespace: str, tenant: Tenant) -> Object:
+    """Defaults for containers that name no CPU or memory. A ResourceQuota on requests.cpu (or
+    limits.cpu, ...) makes the API server refuse every pod with a container that does not set it
+    ("must specify requests.cpu": Kubernetes docs, "Resource Quotas", compute resource quota),
+    and Trainer's node pods ask only for GPUs: a LimitRange fills the rest in (Kubernetes docs,
+    "Configure Default CPU Requests and Limits for a Namespace"). Small requests, so the quota
+    counts what really runs; limits only where the quota caps limits, and then generous."""
+    limit: Object = {"type": "Container", "defaultRequest": {"cpu": "100m", "memory": "256Mi"}}
+    if "limits" in _compute_quota(tenant):
+        limit["default"] = {"cpu": "4", "memory": "16Gi"}
+    return {"apiVersion": "v1", "kind": "LimitRange", "metadata": _metadata("stackgen-defaults", namespace), "spec": {"limits": [limit]}}
+
+
+def _contributor_binding(namespace: str, name: str, user: str, role: str) -> Object:
+    # KFAM's RoleBinding: annotations `user` and `role` (how KFAM lists contributors for the
+    # dashboard), one User subject, roleRef the kubeflow-<role> ClusterRole (kfam/bindings.go, Create).
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": _metadata(name, namespace, annotations={"role": role, "user": user}),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": _KUBEFLOW_ROLES[role]},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    }
+
+
+def _contributor_policy(namespace: str, name: str, user: str, role: str) -> Object:
+    # KFAM's AuthorizationPolicy of the same name: requests carrying the user's id header, from
+    # the ingress gateway or the Pipelines UI (kfam/bindings.go, getAuthorizationPolicy).
+    return {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": _metadata(name, namespace, annotations={"role": role, "user": user}),
+        "spec": {
+            "rules": [{
+                "from": [{"source": {"principals": list(_KFAM_PRINCIPALS)}}],
+                "when": [{"key": f"request.headers[{USERID_HEADER}]", "values": [user]}],
+            }],
+        },
+    }
