@@ -390,6 +390,12 @@ def default_credentials(component: str) -> tuple[DefaultCredential, ...]:
     return tuple(c for c in DEFAULT_CREDENTIALS if c.component == component)
 
 
+# Dex runs in `auth` (common/dex/base `namespace: auth`); its static user's password hash is
+# the one default credential that sign-on removes rather than replaces.
+DEX_NAMESPACE = "auth"
+STATIC_USER_CREDENTIAL = ("auth", "dex-passwords")
+
+
 
 
 # The JobSet CRD that Trainer pulls in asks cert-manager to inject a CA from an unresolved var

@@ -52,6 +52,47 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class Route53:
+    hosted_zone_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CloudDns:
+    project: str | None = None
+
+
+@dataclass(frozen=True)
+class AzureDns:
+    subscription_id: str
+    resource_group_name: str
+    hosted_zone_name: str | None = None
+
+
+DnsSolver = t.Literal["route53", "cloudDNS", "azureDNS"]
+_DNS_SOLVERS: tuple[DnsSolver, ...] = ("route53", "cloudDNS", "azureDNS")
+
+
+@dataclass(frozen=True)
+class Acme:
+    email: str
+    server: str
+    path: JsonPath
+    solvers: tuple[DnsSolver, ...] = ()  # the solver blocks declared (place: exactly one, SG277)
+    route53: Route53 | None = None
+    cloud_dns: CloudDns | None = None
+    azure_dns: AzureDns | None = None
+
+
+@dataclass(frozen=True)
+class Tls:
+    """clusters[].tls: a Certificate for the cluster's ingressHost, from an existing ClusterIssuer or ACME."""
+
+    path: JsonPath
+    cluster_issuer: str | None = None
+    acme: Acme | None = None
+
+
+@dataclass(frozen=True)
 class Cluster:
     name: str
     cloud: Cloud
@@ -67,6 +108,7 @@ class Cluster:
     ingress_host: str | None = None
     s3_endpoint: str | None = None
     s3_credentials: str | None = None
+    tls: Tls | None = None
     # spec.rollout.waves: the cluster's wave, and the release and git revision it runs (None: the fleet's).
     wave: str | None = None
     release: str | None = None
@@ -137,6 +179,112 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class SecretKey:
+    """A key of the Secret a `spec.secrets` entry materialises: how sign-on names a credential."""
+
+    name: str
+    key: str
+    path: JsonPath
+
+
+@dataclass(frozen=True)
+class GitHubOrg:
+    name: str
+    teams: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GitHub:
+    client_id: str
+    client_secret: SecretKey
+    orgs: tuple[GitHubOrg, ...] = ()
+    host_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Oidc:
+    issuer: str
+    client_id: str
+    client_secret: SecretKey
+    scopes: tuple[str, ...] = ()
+    insecure_enable_groups: bool | None = None
+    user_name_key: str | None = None
+
+
+@dataclass(frozen=True)
+class LdapUserSearch:
+    base_dn: str
+    username: str
+    id_attr: str
+    email_attr: str
+    name_attr: str
+    filter: str | None = None
+
+
+@dataclass(frozen=True)
+class LdapGroupSearch:
+    base_dn: str
+    user_attr: str
+    group_attr: str
+    name_attr: str
+    filter: str | None = None
+
+
+@dataclass(frozen=True)
+class Ldap:
+    host: str
+    bind_dn: str
+    bind_password: SecretKey
+    user_search: LdapUserSearch
+    start_tls: bool | None = None
+    root_ca: SecretKey | None = None
+    group_search: LdapGroupSearch | None = None
+
+
+@dataclass(frozen=True)
+class Saml:
+    sso_url: str
+    ca: SecretKey
+    username_attr: str
+    email_attr: str
+    entity_issuer: str | None = None
+    groups_attr: str | None = None
+
+
+ConnectorType = t.Literal["github", "oidc", "ldap", "saml"]
+CONNECTOR_TYPES: tuple[ConnectorType, ...] = ("github", "oidc", "ldap", "saml")
+
+
+@dataclass(frozen=True)
+class Connector:
+    id: str
+    display_name: str
+    path: JsonPath
+    types: tuple[ConnectorType, ...]  # the provider blocks declared (place: exactly one, SG271)
+    github: GitHub | None = None
+    oidc: Oidc | None = None
+    ldap: Ldap | None = None
+    saml: Saml | None = None
+
+    def secret_keys(self) -> tuple[SecretKey, ...]:
+        """Every Secret key the connector reads, in a fixed order."""
+        keys: list[SecretKey | None] = [
+            self.github.client_secret if self.github else None,
+            self.oidc.client_secret if self.oidc else None,
+            self.ldap.bind_password if self.ldap else None,
+            self.ldap.root_ca if self.ldap else None,
+            self.saml.ca if self.saml else None,
+        ]
+        return tuple(k for k in keys if k is not None)
+
+
+@dataclass(frozen=True)
+class SignOn:
+    connectors: tuple[Connector, ...]
+    path: JsonPath
+
+
+@dataclass(frozen=True)
 class GitOps:
     engine: t.Literal["argocd", "flux"]
     topology: t.Literal["standalone", "hub"]
@@ -163,6 +311,7 @@ class Stack:
     models: tuple[Model, ...]
     secrets: tuple[Secret, ...]
     registry_mirror: str | None = None
+    sign_on: SignOn | None = None
 
     def cluster(self, name: str) -> Cluster:
         return self._clusters_by_name[name]
@@ -200,6 +349,7 @@ def build_model(tree: Tree) -> Stack:
         models=tuple(_model(m, ("spec", "models", i)) for i, m in enumerate(spec.get("models", []))),
         secrets=tuple(_secret(s, ("spec", "secrets", i)) for i, s in enumerate(spec.get("secrets", []))),
         registry_mirror=spec.get("registry", {}).get("mirror"),
+        sign_on=_sign_on(spec["signOn"], ("spec", "signOn")) if "signOn" in spec else None,
     )
 
 
@@ -247,6 +397,65 @@ def _cluster(raw: Tree, path: JsonPath) -> Cluster:
         ingress_host=raw.get("ingressHost"),
         s3_endpoint=raw.get("s3Endpoint"),
         s3_credentials=raw.get("s3Credentials"),
+        tls=_tls(raw["tls"], path + ("tls",)) if "tls" in raw else None,
+    )
+
+
+def _tls(raw: Tree, path: JsonPath) -> Tls:
+    acme = raw.get("acme")
+    return Tls(path=path, cluster_issuer=raw.get("clusterIssuer"), acme=_acme(acme, path + ("acme",)) if acme is not None else None)
+
+
+def _acme(raw: Tree, path: JsonPath) -> Acme:
+    azure = raw.get("azureDNS")
+    return Acme(
+        email=raw["email"],
+        server=raw["server"],
+        path=path,
+        solvers=tuple(k for k in _DNS_SOLVERS if k in raw),
+        route53=Route53(raw["route53"].get("hostedZoneID")) if "route53" in raw else None,
+        cloud_dns=CloudDns(raw["cloudDNS"].get("project")) if "cloudDNS" in raw else None,
+        azure_dns=AzureDns(azure["subscriptionID"], azure["resourceGroupName"], azure.get("hostedZoneName")) if azure else None,
+    )
+
+
+def _sign_on(raw: Tree, path: JsonPath) -> SignOn:
+    return SignOn(tuple(_connector(c, path + ("connectors", i)) for i, c in enumerate(raw["connectors"])), path)
+
+
+def _secret_key(raw: Tree, path: JsonPath) -> SecretKey:
+    return SecretKey(raw["name"], raw["key"], path)
+
+
+def _connector(raw: Tree, path: JsonPath) -> Connector:
+    github, oidc, ldap, saml = (raw.get(k) for k in CONNECTOR_TYPES)
+    return Connector(
+        id=raw["id"],
+        display_name=raw["displayName"],
+        path=path,
+        types=tuple(k for k in CONNECTOR_TYPES if k in raw),
+        github=GitHub(github["clientID"], _secret_key(github["clientSecretRef"], path + ("github", "clientSecretRef")),
+                      tuple(GitHubOrg(o["name"], tuple(o.get("teams", ()))) for o in github.get("orgs", ())),
+                      github.get("hostName")) if github else None,
+        oidc=Oidc(oidc["issuer"], oidc["clientID"], _secret_key(oidc["clientSecretRef"], path + ("oidc", "clientSecretRef")),
+                  tuple(oidc.get("scopes", ())), oidc.get("insecureEnableGroups"), oidc.get("userNameKey")) if oidc else None,
+        ldap=_ldap(ldap, path + ("ldap",)) if ldap else None,
+        saml=Saml(saml["ssoURL"], _secret_key(saml["caRef"], path + ("saml", "caRef")), saml["usernameAttr"], saml["emailAttr"],
+                  saml.get("entityIssuer"), saml.get("groupsAttr")) if saml else None,
+    )
+
+
+def _ldap(raw: Tree, path: JsonPath) -> Ldap:
+    users, groups = raw["userSearch"], raw.get("groupSearch")
+    return Ldap(
+        host=raw["host"],
+        bind_dn=raw["bindDN"],
+        bind_password=_secret_key(raw["bindPasswordRef"], path + ("bindPasswordRef",)),
+        user_search=LdapUserSearch(users["baseDN"], users["username"], users["idAttr"], users["emailAttr"], users["nameAttr"], users.get("filter")),
+        start_tls=raw.get("startTLS"),
+        root_ca=_secret_key(raw["rootCARef"], path + ("rootCARef",)) if "rootCARef" in raw else None,
+        group_search=LdapGroupSearch(groups["baseDN"], groups["userAttr"], groups["groupAttr"], groups["nameAttr"],
+                                     groups.get("filter")) if groups else None,
     )
 
 

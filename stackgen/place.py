@@ -13,6 +13,8 @@ follow from it (validate checks only shape and references, on the raw tree):
     SG207 secret that needs `auth.secretRef` to reach its store from where it lands
     SG208 secret that lands on no cluster (warning)
     SG211 two secrets (or a secret and a default credential) that become one file
+    SG270-SG274, SG420 sign-on (spec.signOn): connector secrets, providers, ids, callback host
+    SG275-SG279 TLS on the gateway (clusters[].tls): host, gateway, ACME solver and identity
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from stackgen import catalog, storage
 from stackgen.compile import stores
 from stackgen.diagnostics import Finding, JsonPath
-from stackgen.model import STORE_CLOUD, Cluster, Model, Secret, Stack, TrainingJob
+from stackgen.model import STORE_CLOUD, Cluster, Model, Secret, SecretKey, Stack, TrainingJob
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class ClusterPlan:
     secrets: tuple[Secret, ...]
     # References that replace upstream's default credentials (declared, or the cloud's default).
     credentials: tuple[Secret, ...] = ()
+    # The secrets Dex's connectors read (spec.signOn), delivered in the auth unit.
+    sign_on_secrets: tuple[Secret, ...] = ()
 
     @property
     def component_names(self) -> tuple[str, ...]:
@@ -124,6 +128,7 @@ def place(stack: Stack) -> Placement:
                  for m in stack.models if m.path not in served]
     for secret in stack.secrets:
         findings += _secret_findings(secret, landings.get(secret.path, []))
+    findings += _sign_on_findings(stack, plans)
     return Placement(plans, tuple(findings))
 
 
@@ -172,9 +177,18 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
         )
     findings.extend(_job_findings(stack, jobs))
     findings.extend(_storage_findings(stack, cluster, jobs, models))
+    findings.extend(_tls_findings(cluster, needed_by))
     workload_namespaces = {j.namespace for j in jobs} | {m.namespace for m in models}
     shipped = {(c.namespace, c.name): c for name in needed_by for c in catalog.default_credentials(name)}
-    landed = [s for s in secret_index.near(cluster) if _secret_lands(s, cluster, workload_namespaces, shipped)]
+    signs_on = stack.sign_on is not None and "auth" in needed_by
+    if signs_on:  # the static user is off: its password hash is deleted and not replaced
+        shipped.pop(catalog.STATIC_USER_CREDENTIAL, None)
+        if not cluster.ingress_host:
+            findings.append(Finding(cluster.path, "SG273", f"cluster `{cluster.name}` runs Dex with the connectors of spec.signOn, whose "
+                                    "providers send the browser back to https://<ingressHost>/dex/callback, but it has no `ingressHost`",
+                                    hint="add `ingressHost: kubeflow.<your domain>` and register its /dex/callback with each provider"))
+    dex_reads = _sign_on_keys(stack) if signs_on else frozenset()
+    landed = [s for s in secret_index.near(cluster) if _secret_lands(s, cluster, workload_namespaces, shipped.keys() | dex_reads)]
     for secret in landed:
         landings.setdefault(secret.path, []).append(cluster)
         if not _reaches_store(secret, cluster):
@@ -183,10 +197,13 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
             stores.store_for(secret, cluster)
         except stores.StoreProblem as problem:
             findings.append(Finding(secret.path + ("key",), "SG406", str(problem), hint=problem.hint))
-    secrets = tuple(s for s in landed if (s.namespace, s.name) not in shipped)
+    secrets = tuple(s for s in landed if (s.namespace, s.name) not in shipped and (s.namespace, s.name) not in dex_reads)
     findings.extend(_s3_findings(cluster, workload_namespaces, secrets))
     credentials = _credentials(stack, cluster, [s for s in landed if (s.namespace, s.name) in shipped], shipped, findings)
-    return ClusterPlan(cluster, components, jobs, models, secrets, credentials)
+    sign_on_secrets = tuple(s for s in landed if (s.namespace, s.name) in dex_reads)
+    if signs_on:
+        findings.extend(_unreached_sign_on(stack, cluster, sign_on_secrets))
+    return ClusterPlan(cluster, components, jobs, models, secrets, credentials, sign_on_secrets)
 
 
 def _storage_findings(stack: Stack, cluster: Cluster, jobs: t.Sequence[TrainingJob], models: t.Sequence[Model]) -> list[Finding]:
@@ -282,6 +299,8 @@ def _requested(
             findings.append(_edge_refusal("trainer", cluster, job.path + ("dataset",), f"training job `{job.name}`"))
             continue
         requested.setdefault("trainer", []).append(f"training job `{job.name}` runs here, next to dataset `{job.dataset}`")
+    if cluster.tls is not None:
+        requested.setdefault("cert-manager", []).append(f"cluster `{cluster.name}` declares tls: cert-manager issues the gateway's certificate")
     for model in models:
         requested.setdefault("kserve", []).append(
             f"model `{model.name}` is served here (serveOn selects {_why_selected(model.serve_on, cluster)})"
@@ -326,7 +345,7 @@ def _edge_refusal(component: str, cluster: Cluster, path: tuple[t.Any, ...], who
     )
 
 
-def _secret_lands(secret: Secret, cluster: Cluster, workload_namespaces: set[str], shipped: t.Container[tuple[str, str]]) -> bool:
+def _secret_lands(secret: Secret, cluster: Cluster, workload_namespaces: set[str], shipped: t.Collection[tuple[str, str]]) -> bool:
     """With `runsOn`, where it says; without, where workloads use its namespace, or where it
     replaces a default credential upstream ships, on the store's own cloud (Vault: any)."""
     if secret.runs_on is not None:
@@ -380,4 +399,113 @@ def _secret_file_findings(secrets: t.Sequence[Secret]) -> list[Finding]:
             found.append(Finding(secret.path + ("name",), "SG211",
                                  f"secret `{ident}` and {what} `{earlier}` would both be written as `secretstore-{joined}.yaml`; "
                                  "one would be lost", hint="rename one of them"))
+    return found
+
+
+# --- sign-on (spec.signOn) ---------------------------------------------------------------
+
+
+def _sign_on_keys(stack: Stack) -> frozenset[tuple[str, str]]:
+    """(namespace, name) of every spec.secrets entry Dex's connectors read: all in Dex's namespace."""
+    assert stack.sign_on is not None
+    return frozenset((catalog.DEX_NAMESPACE, ref.name) for c in stack.sign_on.connectors for ref in c.secret_keys())
+
+
+def _unreached_sign_on(stack: Stack, cluster: Cluster, landed: t.Sequence[Secret]) -> list[Finding]:
+    """SG274: every connector secret must land on each cluster that runs Dex, with Dex, or Dex
+    starts without it (its pod waits for the Secret its environment names)."""
+    assert stack.sign_on is not None
+    declared = {(s.namespace, s.name) for s in stack.secrets}
+    arrived = {s.name for s in landed}
+    found = []
+    for connector in stack.sign_on.connectors:
+        for ref in connector.secret_keys():
+            if ref.name in arrived or (catalog.DEX_NAMESPACE, ref.name) not in declared:
+                continue  # SG270 reports an undeclared one, once
+            found.append(Finding(ref.path + ("name",), "SG274",
+                                 f"connector `{connector.id}` reads secret `{ref.name}`, which does not reach cluster `{cluster.name}` "
+                                 "where Dex runs (its store is another cloud's, or its runsOn leaves this cluster out)",
+                                 hint=f"give secret `{ref.name}` `runsOn: [{cluster.name}]` (and `auth.secretRef` where workload identity cannot reach its store)"))
+            arrived.add(ref.name)
+    return found
+
+
+def _sign_on_findings(stack: Stack, plans: t.Sequence[ClusterPlan]) -> list[Finding]:
+    """SG270 (a secret reference spec.secrets does not declare in `auth`), SG271 (not exactly
+    one provider), SG272 (two connectors with one id), SG420 (sign-on where no cluster runs Dex)."""
+    if stack.sign_on is None:
+        return []
+    found = []
+    namespaces_of: dict[str, list[str]] = {}
+    for secret in stack.secrets:
+        namespaces_of.setdefault(secret.name, []).append(secret.namespace)
+    ids: dict[str, str] = {}
+    for index, connector in enumerate(stack.sign_on.connectors):
+        if len(connector.types) != 1:
+            declared = ", ".join(f"`{k}`" for k in connector.types) or "none"
+            found.append(Finding(connector.path, "SG271", f"connector `{connector.id}` must declare exactly one provider (github, oidc, ldap "
+                                 f"or saml); it declares {declared}",
+                                 hint="split it into one connector per provider" if connector.types else "add one provider block, e.g. `github: {...}`"))
+        earlier = ids.setdefault(connector.id, f"connectors[{index}]")
+        if earlier != f"connectors[{index}]":
+            found.append(Finding(connector.path + ("id",), "SG272", f"connector id `{connector.id}` is already used by {earlier}: Dex "
+                                 "tells users apart by connector id", hint="give each connector its own id"))
+        for ref in connector.secret_keys():
+            found.extend(_reference_findings(connector.id, ref, namespaces_of.get(ref.name, [])))
+    if not any("auth" in plan.component_names for plan in plans):
+        found.append(Finding(stack.sign_on.path, "SG420", "spec.signOn is declared, but no cluster runs auth (Dex and oauth2-proxy): "
+                             "it changes nothing", hint="run a component that needs auth (pipelines, notebooks, centraldashboard) "
+                             "or `auth` itself somewhere", severity="warning"))
+    return found
+
+
+def _reference_findings(connector: str, ref: SecretKey, namespaces: t.Sequence[str]) -> list[Finding]:
+    if catalog.DEX_NAMESPACE in namespaces:
+        return []
+    elsewhere = f"; spec.secrets has `{ref.name}` only in namespace {', '.join(sorted(namespaces))}" if namespaces else ""
+    return [Finding(ref.path + ("name",), "SG270", f"connector `{connector}` reads secret `{ref.name}`, which spec.secrets does not declare "
+                    f"in namespace `{catalog.DEX_NAMESPACE}`, where Dex runs{elsewhere}",
+                    hint=f"declare it: {{name: {ref.name}, namespace: {catalog.DEX_NAMESPACE}, store: ..., key: ...}}")]
+
+
+# --- TLS on the gateway (clusters[].tls) -------------------------------------------------
+
+# The DNS-01 solver each cloud's own DNS answers to, and the identity cert-manager acts as there.
+_SOLVER_CLOUD = {"route53": "aws", "cloudDNS": "gcp", "azureDNS": "azure"}
+_SOLVER_IDENTITY = {"aws": "awsRoleArn", "gcp": "gcpServiceAccount", "azure": "azureClientId"}
+
+
+def _tls_findings(cluster: Cluster, needed_by: t.Mapping[str, t.Any]) -> list[Finding]:
+    """SG275-SG279: a certificate needs the cluster's host, its gateway, and one way to be issued."""
+    tls = cluster.tls
+    if tls is None:
+        return []
+    found = []
+    if not cluster.ingress_host:
+        found.append(Finding(tls.path, "SG275", f"cluster `{cluster.name}` declares tls but no `ingressHost`: the certificate is for that host",
+                             hint="add `ingressHost: kubeflow.<your domain>`"))
+    if "istio" not in needed_by:
+        found.append(Finding(tls.path, "SG276", f"cluster `{cluster.name}` declares tls for the Kubeflow gateway, but runs no Istio gateway"
+                             + (" (edge clusters run none)" if cluster.is_edge else ""),
+                             hint="run a component that needs istio here, or drop `tls`"))
+    if (tls.cluster_issuer is None) == (tls.acme is None):
+        found.append(Finding(tls.path, "SG279", "tls needs exactly one issuer: `clusterIssuer` (an existing ClusterIssuer) or `acme`",
+                             hint="keep one of them"))
+    acme = tls.acme
+    if acme is None:
+        return found
+    fits = {"aws": "route53", "gcp": "cloudDNS", "azure": "azureDNS"}.get(cluster.cloud)
+    if len(acme.solvers) != 1 or _SOLVER_CLOUD[acme.solvers[0]] != cluster.cloud:
+        declared = ", ".join(f"`{k}`" for k in acme.solvers) or "none"
+        hint = f"use `{fits}` on a {cluster.cloud} cluster" if fits else "on-prem clusters have no cloud DNS stackgen can drive: name an existing `clusterIssuer`"
+        found.append(Finding(acme.path, "SG277", f"cluster `{cluster.name}` runs on {cluster.cloud}; its ACME issuer needs exactly the DNS-01 "
+                             f"solver of that cloud's DNS, but declares {declared}", hint=hint))
+        return found
+    identity = cluster.identity
+    held = {"aws": identity.aws_role_arn, "gcp": identity.gcp_service_account, "azure": identity.azure_client_id}[cluster.cloud]
+    if held is None:
+        field = _SOLVER_IDENTITY[cluster.cloud]
+        found.append(Finding(acme.path + (acme.solvers[0],), "SG278", f"the {acme.solvers[0]} solver of cluster `{cluster.name}` acts as "
+                             f"cert-manager's service account with the cluster's workload identity, which it does not declare",
+                             hint=f"add `identity: {{{field}: ...}}` with DNS rights, trusting system:serviceaccount:cert-manager:cert-manager"))
     return found

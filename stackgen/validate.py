@@ -330,7 +330,17 @@ _PATTERN_MEANING: t.Mapping[str, str] = {
     "size": "a Kubernetes quantity such as 500Gi or 150Ti",
     "path": "a relative path without `..`",
     "mirror": "a registry host with an optional path, without a scheme (registry.example.com/kubeflow)",
+    "issuer": "an https:// URL",
+    "ssoURL": "an https:// URL",
+    "host": "host:port (ldap.example.com:636)",
+    "email": "an e-mail address",
+    "clusterIssuer": "a ClusterIssuer name (a DNS-1123 subdomain)",
+    "hostedZoneID": "a Route 53 hosted zone id (Z followed by capitals and digits)",
+    "project": "a GCP project id",
+    "subscriptionID": "a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
 }
+# `key` inside a secret reference (spec.signOn) names a key of a Kubernetes Secret.
+_SECRET_KEY_REFERENCES = frozenset({"clientSecretRef", "bindPasswordRef", "rootCARef", "caRef"})
 
 
 def _pattern_error(report: _Report, path: JsonPath, value: object) -> None:
@@ -342,6 +352,8 @@ def _pattern_error(report: _Report, path: JsonPath, value: object) -> None:
         report.at_value(path, "SG105", f"`kubernetesVersion` must be a minor version like \"1.31\"; got {_shown(value)}")
         return
     described = _PATTERN_MEANING.get(field, "well formed")
+    if field == "key" and len(path) > 1 and path[-2] in _SECRET_KEY_REFERENCES:
+        described = _PATTERN_MEANING["valueAs"]
     hint = None
     if field == "storageUri" and isinstance(value, str) and value.startswith(("az://", "abfss://")):
         hint = "KServe 26.03 reads Azure Blob storage as https://<account>.blob.core.windows.net/<container>/<path>"

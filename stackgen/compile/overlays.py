@@ -17,7 +17,7 @@ import typing as t
 from dataclasses import dataclass
 
 from stackgen import catalog, releases, yamlio
-from stackgen.compile import gitops, images, workloads
+from stackgen.compile import gitops, images, signon, tls, workloads
 from stackgen.model import Cluster, Secret, Stack
 
 if t.TYPE_CHECKING:  # place imports compile.stores, so a runtime import here would be a cycle
@@ -63,7 +63,9 @@ def compile_stack(stack: Stack, placement: Placement) -> FileTree:
         cluster_units: list[Unit] = []
         accounts: set[str] = set()  # namespaces whose workload service account a unit already brings
         for name in plan.component_names:
-            unit, base = delivered_unit(stack, plan.cluster, name, plan.credentials, frozenset(accounts))
+            # Dex's connector secrets travel with Dex, like the default credentials it reads.
+            credentials = plan.credentials + plan.sign_on_secrets if name == "auth" else plan.credentials
+            unit, base = delivered_unit(stack, plan.cluster, name, credentials, frozenset(accounts))
             accounts.update(obj["metadata"]["namespace"] for _, obj in unit.local if obj["kind"] == "ServiceAccount")
             cluster_units.append(unit)
             for used in (unit, base) if base else (unit,):
@@ -94,7 +96,7 @@ def delivered_unit(stack: Stack, cluster: Cluster, component: str, credentials: 
     """
     unit = unit_for(stack, cluster, component)
     local = tuple(sorted(workloads.credential_objects(component, cluster, credentials, accounts_elsewhere).items()))
-    patches = _cluster_patches(component, cluster)
+    patches = _cluster_patches(stack, component, cluster)
     if not local and not patches:
         return unit, None
     wrapper = Unit(name=f"{component}-{cluster.name}", component=component, variant=cluster.name, paths=(), layers=(),
@@ -146,31 +148,45 @@ def _credential_deletions(component: str) -> tuple[t.Mapping[str, t.Any], ...]:
     return tuple(deletions)
 
 
-def _cluster_patches(component: str, cluster: Cluster) -> tuple[t.Mapping[str, t.Any], ...]:
+def _cluster_patches(stack: Stack, component: str, cluster: Cluster) -> tuple[t.Mapping[str, t.Any], ...]:
     """Patches that carry one cluster's values, applied in `<component>-<cluster>` over the
     shared unit: each targets one object by kind, name and namespace."""
+    patches: list[t.Mapping[str, t.Any]] = []
     # EKS's oauth2-proxy overlay carries literal AWS_REGION / CLUSTER_ID placeholders in the
     # issuer that trusts the cluster's service-account tokens: fill in this cluster's issuer.
     if component == "auth" and cluster.cloud == "aws" and cluster.oidc_issuer:
-        return (_json_patch("security.istio.io", "v1beta1", "RequestAuthentication", "m2m-token-issuer", "istio-system",
-                            "/spec/jwtRules/0/issuer", cluster.oidc_issuer),)
-    # The Kubeflow gateway answers only for the cluster's host instead of any host.
+        patches.append(_json_patch("security.istio.io", "v1beta1", "RequestAuthentication", "m2m-token-issuer", "istio-system",
+                                   "/spec/jwtRules/0/issuer", cluster.oidc_issuer))
+    # Dex's connectors send the browser back to this cluster's host (spec.signOn).
+    if component == "auth" and stack.sign_on is not None and cluster.ingress_host:
+        patches.extend(signon.dex_patches(stack.sign_on, cluster))
+    # The Kubeflow gateway answers only for the cluster's host instead of any host, and serves
+    # it over TLS where the cluster declares a certificate.
     if component == "istio" and cluster.ingress_host:
-        return (_json_patch("networking.istio.io", "v1alpha3", "Gateway", "kubeflow-gateway", "kubeflow",
-                            "/spec/servers/0/hosts", [cluster.ingress_host]),)
+        operations = [{"op": "replace", "path": "/spec/servers/0/hosts", "value": [cluster.ingress_host]}]
+        if cluster.tls is not None:
+            operations += tls.gateway_operations(cluster)
+        patches.append(_json_operations("networking.istio.io", "v1alpha3", "Gateway", "kubeflow-gateway", "kubeflow", operations))
+    # ACME's DNS-01 solver acts as cert-manager's own service account: give it the cluster's identity.
+    if component == "cert-manager":
+        patches.extend(tls.cert_manager_patches(cluster))
     # Edge KServe names its model URLs under the cluster's host (the edge layer's config otherwise).
     if component == "kserve" and cluster.is_edge and cluster.ingress_host:
-        return (_json_patch("", "v1", "ConfigMap", "inferenceservice-config", "kubeflow",
-                            "/data/ingress", catalog.edge_ingress(cluster.ingress_host)),)
-    return ()
+        patches.append(_json_patch("", "v1", "ConfigMap", "inferenceservice-config", "kubeflow",
+                                   "/data/ingress", catalog.edge_ingress(cluster.ingress_host)))
+    return tuple(patches)
 
 
-def _json_patch(group: str, version: str, kind: str, name: str, namespace: str, path: str, value: t.Any) -> t.Mapping[str, t.Any]:
+def _json_operations(group: str, version: str, kind: str, name: str, namespace: str,
+                     operations: t.Sequence[t.Mapping[str, t.Any]]) -> t.Mapping[str, t.Any]:
     target = {"group": group, "version": version, "kind": kind, "name": name, "namespace": namespace}
     if not group:
         del target["group"]
-    operation = yamlio.OVERLAYS.dump([{"op": "replace", "path": path, "value": value}])
-    return {"target": target, "patch": operation}
+    return {"target": target, "patch": yamlio.OVERLAYS.dump(list(operations))}
+
+
+def _json_patch(group: str, version: str, kind: str, name: str, namespace: str, path: str, value: t.Any) -> t.Mapping[str, t.Any]:
+    return _json_operations(group, version, kind, name, namespace, [{"op": "replace", "path": path, "value": value}])
 
 
 def _unit_files(unit: Unit, stack: Stack) -> FileTree:

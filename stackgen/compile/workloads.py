@@ -11,7 +11,7 @@ from __future__ import annotations
 import typing as t
 
 from stackgen import catalog
-from stackgen.compile import images, stores
+from stackgen.compile import images, stores, tls
 from stackgen.model import STORE_CLOUD, Cluster, Model, Secret, Stack, TrainingJob
 
 if t.TYPE_CHECKING:  # place imports compile.stores, so a runtime import here would be a cycle
@@ -62,6 +62,8 @@ def own_objects(stack: Stack, plan: ClusterPlan) -> dict[str, Object]:
         objects[f"inferenceservice-{model.name}.yaml"] = _inference_service(model, cluster)
     for secret in plan.secrets:
         objects.update(stores.objects(secret, cluster, MANAGED_BY, annotations=_s3_annotations(cluster) if secret.name == cluster.s3_credentials else None))
+    if cluster.tls is not None:  # place refuses it where no gateway runs (SG276)
+        objects.update(tls.objects(cluster, MANAGED_BY))
     return objects
 
 
@@ -78,6 +80,8 @@ def credential_objects(component: str, cluster: Cluster, credentials: t.Sequence
     dependency order) that needs it there: `accounts_elsewhere` names those already delivered.
     """
     shipped = {(c.namespace, c.name) for c in catalog.default_credentials(component)}
+    if component == "auth":  # and the connector secrets Dex reads (spec.signOn), in its namespace
+        shipped |= {(c.namespace, c.name) for c in credentials if c.namespace == catalog.DEX_NAMESPACE}
     objects: dict[str, Object] = {}
     for credential in credentials:
         if (credential.namespace, credential.name) not in shipped:
