@@ -15,7 +15,7 @@ from stackgen.compile.overlays import compile_stack
 from stackgen.model import ROLES, build_model
 from stackgen.place import place
 from tests import reach
-from tests.compiling import BUNDLED, placed
+from tests.compiling import BUNDLED, ROOT, placed
 
 CLOUDS = ("aws", "gcp", "azure", "onprem")
 
@@ -280,3 +280,23 @@ def test_every_stack_that_validates_compiles_to_a_self_contained_tree(data: st.D
         files = compile_stack(stack, placement)
         assert _dangling_references(files) == []
         assert compile_stack(build_model(loaded.tree), place(build_model(loaded.tree))) == files
+
+
+def test_sign_on_and_tls_patch_only_the_clusters_small_units() -> None:
+    """Dex's config (its callback names the host) and the gateway's HTTPS server go in
+    `auth-<cluster>` / `istio-<cluster>`; the shared units stay as every cluster has them."""
+    stack, placement = placed((ROOT / "tests/cases/positive/gateway-tls/stack.yaml").read_text())
+    files = compile_stack(stack, placement)
+    shared = yaml.safe_load(files["units/auth/kustomization.yaml"])
+    assert "kubeflow.use1" not in yaml.safe_dump(shared)
+    wrapper = yaml.safe_load(files["units/auth-aws-use1/kustomization.yaml"])
+    assert wrapper["resources"][0] == "../auth-aws"
+    targets = [(p["target"]["kind"], p["target"]["name"]) for p in wrapper["patches"]]
+    assert targets == [("RequestAuthentication", "m2m-token-issuer"), ("ConfigMap", "dex"), ("Deployment", "dex")]
+    assert "https://kubeflow.use1.acme.example.com/dex/callback" in wrapper["patches"][1]["patch"]
+    assert "externalsecret-auth-dex-ldap.yaml" in wrapper["resources"]
+    gateway = yaml.safe_load(yaml.safe_load(files["units/istio-gcp-euw4/kustomization.yaml"])["patches"][0]["patch"])
+    assert [op["path"] for op in gateway] == ["/spec/servers/0/hosts", "/spec/servers/0/tls", "/spec/servers/-"]
+    assert "clusters/lab/own/clusterissuer-stackgen-acme.yaml" not in files  # lab names an existing ClusterIssuer
+    assert "clusters/gcp-euw4/own/clusterissuer-stackgen-acme.yaml" in files
+    assert "units/cert-manager-lab/kustomization.yaml" not in files  # no ACME: cert-manager needs no identity there
