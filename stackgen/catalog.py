@@ -61,6 +61,8 @@ _ISTIO_PATHS = (
     "common/istio/kubeflow-istio-resources/base",
 )
 _AUTH_PATHS = ("common/oauth2-proxy/overlays/m2m-dex-only", "common/dex/overlays/oauth2-proxy")
+# Dex's part of `auth`: left out where oauth2-proxy signs in with an external issuer (spec.signOn).
+DEX_PATH = _AUTH_PATHS[1]
 
 # Order matters only as the tie-break of `resolve`: foundations first, then applications.
 COMPONENTS: tuple[Component, ...] = (

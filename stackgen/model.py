@@ -279,9 +279,27 @@ class Connector:
 
 
 @dataclass(frozen=True)
+class ExternalIssuer:
+    """spec.signOn.externalIssuer: oauth2-proxy signs users in with this OIDC provider, without Dex."""
+
+    issuer: str
+    client_id: str
+    client_secret: SecretKey
+    display_name: str
+    path: JsonPath
+    scopes: tuple[str, ...] = ("openid", "profile", "email")
+
+
+@dataclass(frozen=True)
 class SignOn:
     connectors: tuple[Connector, ...]
     path: JsonPath
+    external_issuer: ExternalIssuer | None = None
+
+    @property
+    def runs_dex(self) -> bool:
+        """Dex runs unless oauth2-proxy signs in with an external issuer alone."""
+        return self.external_issuer is None
 
 
 @dataclass(frozen=True)
@@ -420,7 +438,23 @@ def _acme(raw: Tree, path: JsonPath) -> Acme:
 
 
 def _sign_on(raw: Tree, path: JsonPath) -> SignOn:
-    return SignOn(tuple(_connector(c, path + ("connectors", i)) for i, c in enumerate(raw["connectors"])), path)
+    external = raw.get("externalIssuer")
+    return SignOn(
+        tuple(_connector(c, path + ("connectors", i)) for i, c in enumerate(raw.get("connectors", ()))),
+        path,
+        _external_issuer(external, path + ("externalIssuer",)) if external is not None else None,
+    )
+
+
+def _external_issuer(raw: Tree, path: JsonPath) -> ExternalIssuer:
+    return ExternalIssuer(
+        issuer=raw["issuer"],
+        client_id=raw["clientID"],
+        client_secret=_secret_key(raw["clientSecretRef"], path + ("clientSecretRef",)),
+        display_name=raw["displayName"],
+        path=path,
+        scopes=tuple(raw.get("scopes", ExternalIssuer.scopes)),
+    )
 
 
 def _secret_key(raw: Tree, path: JsonPath) -> SecretKey:

@@ -13,7 +13,7 @@ follow from it (validate checks only shape and references, on the raw tree):
     SG207 secret that needs `auth.secretRef` to reach its store from where it lands
     SG208 secret that lands on no cluster (warning)
     SG211 two secrets (or a secret and a default credential) that become one file
-    SG270-SG274, SG420 sign-on (spec.signOn): connector secrets, providers, ids, callback host
+    SG270-SG274, SG420, SG421 sign-on (spec.signOn): its secrets, providers, ids, callback host
     SG275-SG279 TLS on the gateway (clusters[].tls): host, gateway, ACME solver and identity
 """
 
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from stackgen import catalog, storage
 from stackgen.compile import stores
+from stackgen.compile.signon import OAUTH2_PROXY_NAMESPACE
 from stackgen.diagnostics import Finding, JsonPath
 from stackgen.model import STORE_CLOUD, Cluster, Model, Secret, SecretKey, Stack, TrainingJob
 
@@ -181,12 +182,20 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
     workload_namespaces = {j.namespace for j in jobs} | {m.namespace for m in models}
     shipped = {(c.namespace, c.name): c for name in needed_by for c in catalog.default_credentials(name)}
     signs_on = stack.sign_on is not None and "auth" in needed_by
-    if signs_on:  # the static user is off: its password hash is deleted and not replaced
+    if signs_on:
+        assert stack.sign_on is not None
+        # The static user is off: its password hash is deleted and not replaced. Without Dex,
+        # neither is Dex's client (oauth2-proxy signs in with the external issuer).
         shipped.pop(catalog.STATIC_USER_CREDENTIAL, None)
+        if not stack.sign_on.runs_dex:
+            for key in [k for k in shipped if k[0] == catalog.DEX_NAMESPACE]:
+                del shipped[key]
         if not cluster.ingress_host:
-            findings.append(Finding(cluster.path, "SG273", f"cluster `{cluster.name}` runs Dex with the connectors of spec.signOn, whose "
-                                    "providers send the browser back to https://<ingressHost>/dex/callback, but it has no `ingressHost`",
-                                    hint="add `ingressHost: kubeflow.<your domain>` and register its /dex/callback with each provider"))
+            who, path = ("Dex with the connectors of spec.signOn", "/dex/callback") if stack.sign_on.runs_dex else \
+                ("oauth2-proxy with spec.signOn.externalIssuer", "/oauth2/callback")
+            findings.append(Finding(cluster.path, "SG273", f"cluster `{cluster.name}` runs {who}, whose providers send the browser back "
+                                    f"to https://<ingressHost>{path}, but it has no `ingressHost`",
+                                    hint=f"add `ingressHost: kubeflow.<your domain>` and register its {path} with each provider"))
     dex_reads = _sign_on_keys(stack) if signs_on else frozenset()
     landed = [s for s in secret_index.near(cluster) if _secret_lands(s, cluster, workload_namespaces, shipped.keys() | dex_reads)]
     for secret in landed:
@@ -405,37 +414,49 @@ def _secret_file_findings(secrets: t.Sequence[Secret]) -> list[Finding]:
 # --- sign-on (spec.signOn) ---------------------------------------------------------------
 
 
-def _sign_on_keys(stack: Stack) -> frozenset[tuple[str, str]]:
-    """(namespace, name) of every spec.secrets entry Dex's connectors read: all in Dex's namespace."""
+def _sign_on_references(stack: Stack) -> list[tuple[str, str, SecretKey]]:
+    """(who reads it, the namespace it must be in, reference) of every secret spec.signOn names."""
     assert stack.sign_on is not None
-    return frozenset((catalog.DEX_NAMESPACE, ref.name) for c in stack.sign_on.connectors for ref in c.secret_keys())
+    found = [(f"connector `{c.id}`", catalog.DEX_NAMESPACE, ref) for c in stack.sign_on.connectors for ref in c.secret_keys()]
+    external = stack.sign_on.external_issuer
+    if external is not None:
+        found.append(("the external issuer", OAUTH2_PROXY_NAMESPACE, external.client_secret))
+    return found
+
+
+def _sign_on_keys(stack: Stack) -> frozenset[tuple[str, str]]:
+    """(namespace, name) of every spec.secrets entry sign-on reads: Dex's in `auth`, oauth2-proxy's in `oauth2-proxy`."""
+    return frozenset((namespace, ref.name) for _, namespace, ref in _sign_on_references(stack))
 
 
 def _unreached_sign_on(stack: Stack, cluster: Cluster, landed: t.Sequence[Secret]) -> list[Finding]:
-    """SG274: every connector secret must land on each cluster that runs Dex, with Dex, or Dex
-    starts without it (its pod waits for the Secret its environment names)."""
-    assert stack.sign_on is not None
+    """SG274: every sign-on secret must land on each cluster that runs auth, in its unit, or
+    Dex (or oauth2-proxy) starts without it: its pod waits for the Secret its environment names."""
     declared = {(s.namespace, s.name) for s in stack.secrets}
-    arrived = {s.name for s in landed}
+    arrived = {(s.namespace, s.name) for s in landed}
     found = []
-    for connector in stack.sign_on.connectors:
-        for ref in connector.secret_keys():
-            if ref.name in arrived or (catalog.DEX_NAMESPACE, ref.name) not in declared:
-                continue  # SG270 reports an undeclared one, once
-            found.append(Finding(ref.path + ("name",), "SG274",
-                                 f"connector `{connector.id}` reads secret `{ref.name}`, which does not reach cluster `{cluster.name}` "
-                                 "where Dex runs (its store is another cloud's, or its runsOn leaves this cluster out)",
-                                 hint=f"give secret `{ref.name}` `runsOn: [{cluster.name}]` (and `auth.secretRef` where workload identity cannot reach its store)"))
-            arrived.add(ref.name)
+    for who, namespace, ref in _sign_on_references(stack):
+        if (namespace, ref.name) in arrived or (namespace, ref.name) not in declared:
+            continue  # SG270 reports an undeclared one, once
+        found.append(Finding(ref.path + ("name",), "SG274",
+                             f"{who} reads secret `{ref.name}`, which does not reach cluster `{cluster.name}` where auth runs "
+                             "(its store is another cloud's, or its runsOn leaves this cluster out)",
+                             hint=f"give secret `{ref.name}` `runsOn: [{cluster.name}]` (and `auth.secretRef` where workload identity cannot reach its store)"))
+        arrived.add((namespace, ref.name))
     return found
 
 
 def _sign_on_findings(stack: Stack, plans: t.Sequence[ClusterPlan]) -> list[Finding]:
-    """SG270 (a secret reference spec.secrets does not declare in `auth`), SG271 (not exactly
-    one provider), SG272 (two connectors with one id), SG420 (sign-on where no cluster runs Dex)."""
+    """SG270 (a secret reference spec.secrets does not declare where its reader runs), SG271 (not
+    exactly one provider), SG272 (two connectors with one id), SG420 (sign-on where no cluster
+    runs auth), SG421 (both or neither of Dex connectors and an external issuer)."""
     if stack.sign_on is None:
         return []
     found = []
+    if bool(stack.sign_on.connectors) == (stack.sign_on.external_issuer is not None):
+        found.append(Finding(stack.sign_on.path, "SG421", "spec.signOn needs exactly one of `connectors` (Dex signs users in) and "
+                             "`externalIssuer` (oauth2-proxy signs them in without Dex)",
+                             hint="an external issuer can be a Dex `oidc` connector instead, beside the others"))
     namespaces_of: dict[str, list[str]] = {}
     for secret in stack.secrets:
         namespaces_of.setdefault(secret.name, []).append(secret.namespace)
@@ -450,8 +471,8 @@ def _sign_on_findings(stack: Stack, plans: t.Sequence[ClusterPlan]) -> list[Find
         if earlier != f"connectors[{index}]":
             found.append(Finding(connector.path + ("id",), "SG272", f"connector id `{connector.id}` is already used by {earlier}: Dex "
                                  "tells users apart by connector id", hint="give each connector its own id"))
-        for ref in connector.secret_keys():
-            found.extend(_reference_findings(connector.id, ref, namespaces_of.get(ref.name, [])))
+    for who, namespace, ref in _sign_on_references(stack):
+        found.extend(_reference_findings(who, namespace, ref, namespaces_of.get(ref.name, [])))
     if not any("auth" in plan.component_names for plan in plans):
         found.append(Finding(stack.sign_on.path, "SG420", "spec.signOn is declared, but no cluster runs auth (Dex and oauth2-proxy): "
                              "it changes nothing", hint="run a component that needs auth (pipelines, notebooks, centraldashboard) "
@@ -459,13 +480,14 @@ def _sign_on_findings(stack: Stack, plans: t.Sequence[ClusterPlan]) -> list[Find
     return found
 
 
-def _reference_findings(connector: str, ref: SecretKey, namespaces: t.Sequence[str]) -> list[Finding]:
-    if catalog.DEX_NAMESPACE in namespaces:
+def _reference_findings(who: str, namespace: str, ref: SecretKey, namespaces: t.Sequence[str]) -> list[Finding]:
+    if namespace in namespaces:
         return []
+    reader = "Dex" if namespace == catalog.DEX_NAMESPACE else "oauth2-proxy"
     elsewhere = f"; spec.secrets has `{ref.name}` only in namespace {', '.join(sorted(namespaces))}" if namespaces else ""
-    return [Finding(ref.path + ("name",), "SG270", f"connector `{connector}` reads secret `{ref.name}`, which spec.secrets does not declare "
-                    f"in namespace `{catalog.DEX_NAMESPACE}`, where Dex runs{elsewhere}",
-                    hint=f"declare it: {{name: {ref.name}, namespace: {catalog.DEX_NAMESPACE}, store: ..., key: ...}}")]
+    return [Finding(ref.path + ("name",), "SG270", f"{who} reads secret `{ref.name}`, which spec.secrets does not declare "
+                    f"in namespace `{namespace}`, where {reader} runs{elsewhere}",
+                    hint=f"declare it: {{name: {ref.name}, namespace: {namespace}, store: ..., key: ...}}")]
 
 
 # --- TLS on the gateway (clusters[].tls) -------------------------------------------------

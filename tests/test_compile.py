@@ -292,7 +292,7 @@ def test_sign_on_and_tls_patch_only_the_clusters_small_units() -> None:
     wrapper = yaml.safe_load(files["units/auth-aws-use1/kustomization.yaml"])
     assert wrapper["resources"][0] == "../auth-aws"
     targets = [(p["target"]["kind"], p["target"]["name"]) for p in wrapper["patches"]]
-    assert targets == [("RequestAuthentication", "m2m-token-issuer"), ("ConfigMap", "dex"), ("Deployment", "dex")]
+    assert targets == [("RequestAuthentication", "m2m-token-issuer"), ("ConfigMap", "dex"), ("Deployment", "dex"), ("Deployment", "oauth2-proxy")]
     assert "https://kubeflow.use1.acme.example.com/dex/callback" in wrapper["patches"][1]["patch"]
     assert "externalsecret-auth-dex-ldap.yaml" in wrapper["resources"]
     gateway = yaml.safe_load(yaml.safe_load(files["units/istio-gcp-euw4/kustomization.yaml"])["patches"][0]["patch"])

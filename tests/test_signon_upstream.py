@@ -29,6 +29,7 @@ pytestmark = requires_upstream
 Resource = dict[str, t.Any]
 SIGN_ON = CASES / "positive" / "sign-on-github-oidc" / "stack.yaml"
 GATEWAY_TLS = CASES / "positive" / "gateway-tls" / "stack.yaml"
+EXTERNAL = CASES / "positive" / "sign-on-external-issuer" / "stack.yaml"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,13 +82,18 @@ def gateway_tls_argocd(tmp_path_factory: pytest.TempPathFactory, kustomize: kz.K
     return _build(text, tmp_path_factory.mktemp("gateway-tls-argocd"), kustomize)
 
 
+@pytest.fixture(scope="module")
+def external(tmp_path_factory: pytest.TempPathFactory, kustomize: kz.Kustomize) -> Built:
+    return _build(EXTERNAL.read_text(), tmp_path_factory.mktemp("external-issuer"), kustomize)
+
+
 def _one(render: ClusterRender, kind: str, namespace: str, name: str) -> Resource:
     [found] = [r for r in render.resources if r["kind"] == kind and r["metadata"].get("namespace", "") == namespace
                and r["metadata"]["name"] == name]
     return found
 
 
-@pytest.mark.parametrize("fixture", ["sign_on", "gateway_tls", "gateway_tls_argocd"])
+@pytest.mark.parametrize("fixture", ["sign_on", "gateway_tls", "gateway_tls_argocd", "external"])
 def test_renders_verify_and_first_sync_without_a_finding(fixture: str, request: pytest.FixtureRequest) -> None:
     built: Built = request.getfixturevalue(fixture)
     for cluster in built.renders:
@@ -164,3 +170,20 @@ def _unannotated(resource: Resource) -> Resource:
         return resource
     metadata = {k: v for k, v in resource["metadata"].items() if k != "annotations"}
     return {**resource, "metadata": metadata}
+
+
+def test_an_external_issuer_replaces_dex_for_oauth2_proxy_and_istio(external: Built) -> None:
+    render = external.renders["nb-weu"]
+    # Dex is not deployed: no Deployment, no static user, no client of its own.
+    assert not [r for r in render.resources if r["metadata"].get("namespace") == "auth" or r["metadata"]["name"] == "auth"]
+    issuer = "https://login.microsoftonline.com/6f2a9c1e-3b4d-4e5f-8a7b-9c0d1e2f3a4b/v2.0"
+    assert _one(render, "RequestAuthentication", "istio-system", "dex-jwt")["spec"]["jwtRules"][0]["issuer"] == issuer
+    spec = _one(render, "Deployment", "oauth2-proxy", "oauth2-proxy")["spec"]["template"]["spec"]
+    assert spec["volumes"][0] == {"name": "oauth2-proxy-config", "configMap": {"name": signon.OAUTH2_PROXY_CONFIG}}
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in spec["containers"][0]["env"]}
+    assert env["OAUTH2_PROXY_CLIENT_SECRET"] == {"secretKeyRef": {"name": "entra-client", "key": "client-secret"}}
+    assert env["OAUTH2_PROXY_COOKIE_SECURE"] == "true" and env["OAUTH2_PROXY_SSL_INSECURE_SKIP_VERIFY"] == "false"
+    config = _one(render, "ConfigMap", "oauth2-proxy", signon.OAUTH2_PROXY_CONFIG)["data"]["oauth2_proxy.cfg"]
+    assert f'oidc_issuer_url = "{issuer}"' in config
+    assert 'redirect_url = "https://kubeflow.weu.acme.example.com/oauth2/callback"' in config
+    assert "skip_oidc_discovery" not in config and "prompt" not in config

@@ -63,9 +63,9 @@ def compile_stack(stack: Stack, placement: Placement) -> FileTree:
         cluster_units: list[Unit] = []
         accounts: set[str] = set()  # namespaces whose workload service account a unit already brings
         for name in plan.component_names:
-            # Dex's connector secrets travel with Dex, like the default credentials it reads.
-            credentials = plan.credentials + plan.sign_on_secrets if name == "auth" else plan.credentials
-            unit, base = delivered_unit(stack, plan.cluster, name, credentials, frozenset(accounts))
+            # Sign-on secrets travel with Dex and oauth2-proxy, like the default credentials they read.
+            unit, base = delivered_unit(stack, plan.cluster, name, plan.credentials, frozenset(accounts),
+                                        plan.sign_on_secrets if name == "auth" else ())
             accounts.update(obj["metadata"]["namespace"] for _, obj in unit.local if obj["kind"] == "ServiceAccount")
             cluster_units.append(unit)
             for used in (unit, base) if base else (unit,):
@@ -83,7 +83,7 @@ def compile_stack(stack: Stack, placement: Placement) -> FileTree:
 
 
 def delivered_unit(stack: Stack, cluster: Cluster, component: str, credentials: t.Sequence[Secret],
-                   accounts_elsewhere: frozenset[str] = frozenset()) -> tuple[Unit, Unit | None]:
+                   accounts_elsewhere: frozenset[str] = frozenset(), unit_secrets: t.Sequence[Secret] = ()) -> tuple[Unit, Unit | None]:
     """The unit the engine syncs for `component` on `cluster`, and the shared unit it wraps, if any.
 
     What belongs to one cluster alone never makes a large component's unit per cluster (Istio
@@ -95,7 +95,10 @@ def delivered_unit(stack: Stack, cluster: Cluster, component: str, credentials: 
     pods need them (the cluster's own folder syncs last, which would deadlock the first sync).
     """
     unit = unit_for(stack, cluster, component)
-    local = tuple(sorted(workloads.credential_objects(component, cluster, credentials, accounts_elsewhere).items()))
+    objects = workloads.credential_objects(component, cluster, credentials, accounts_elsewhere, unit_secrets)
+    if component == "auth" and stack.sign_on is not None and stack.sign_on.external_issuer is not None and cluster.ingress_host:
+        objects.update(signon.oauth2_proxy_objects(stack.sign_on.external_issuer, cluster, workloads.MANAGED_BY))
+    local = tuple(sorted(objects.items()))
     patches = _cluster_patches(stack, component, cluster)
     if not local and not patches:
         return unit, None
@@ -113,13 +116,18 @@ def unit_for(stack: Stack, cluster: Cluster, component: str) -> Unit:
     layer_names = {cluster.cloud, *cluster.roles} & entry.layers
     if cluster.is_edge:
         layer_names &= {"edge"} if edge else set()
-    patches = tuple(catalog.UNIT_FIXES.get(component, ())) + _credential_deletions(component)
     if edge:
         variant = "edge"
     elif paths != entry.paths or layer_names - {"edge"}:
         variant = cluster.cloud
     else:
         variant = ""
+    # oauth2-proxy signing in with an external issuer needs no Dex (spec.signOn.externalIssuer).
+    without_dex = component == "auth" and stack.sign_on is not None and not stack.sign_on.runs_dex
+    if without_dex:
+        paths = tuple(p for p in paths if p != catalog.DEX_PATH)
+        variant = f"{variant}-oidc" if variant else "oidc"
+    patches = tuple(catalog.UNIT_FIXES.get(component, ())) + _credential_deletions(component, without_dex)
     name = f"{component}-{variant}" if variant else component
     return Unit(
         name=releases.unit_name(name, release, stack.upstream.kubeflow),
@@ -133,13 +141,15 @@ def unit_for(stack: Stack, cluster: Cluster, component: str) -> Unit:
     )
 
 
-def _credential_deletions(component: str) -> tuple[t.Mapping[str, t.Any], ...]:
+def _credential_deletions(component: str, without_dex: bool = False) -> tuple[t.Mapping[str, t.Any], ...]:
     """Upstream's literal default credentials leave the unit; an ExternalSecret in the same
     unit materialises each under the same name from a secret store."""
     # Patches run before the unit's `namespace:`: where stackgen sets it, upstream has none yet.
     unset = catalog.BY_NAME[component].namespace is not None
     deletions = []
     for credential in catalog.default_credentials(component):
+        if without_dex and credential.namespace == catalog.DEX_NAMESPACE:
+            continue  # Dex's Secrets are not rendered at all
         identity = {"name": credential.name} if unset else {"name": credential.name, "namespace": credential.namespace}
         deletions.append({
             "target": {"version": "v1", "kind": "Secret", **identity},
@@ -157,9 +167,15 @@ def _cluster_patches(stack: Stack, component: str, cluster: Cluster) -> tuple[t.
     if component == "auth" and cluster.cloud == "aws" and cluster.oidc_issuer:
         patches.append(_json_patch("security.istio.io", "v1beta1", "RequestAuthentication", "m2m-token-issuer", "istio-system",
                                    "/spec/jwtRules/0/issuer", cluster.oidc_issuer))
-    # Dex's connectors send the browser back to this cluster's host (spec.signOn).
+    # Dex's connectors, or oauth2-proxy's external issuer, send the browser back to this
+    # cluster's host (spec.signOn).
     if component == "auth" and stack.sign_on is not None and cluster.ingress_host:
-        patches.extend(signon.dex_patches(stack.sign_on, cluster))
+        if stack.sign_on.external_issuer is not None:
+            patches.extend(signon.oauth2_proxy_patches(stack.sign_on.external_issuer))
+        else:
+            patches.extend(signon.dex_patches(stack.sign_on, cluster))
+    if component == "auth" and cluster.tls is not None and cluster.ingress_host:
+        patches.append(signon.secure_cookie_patch())
     # The Kubeflow gateway answers only for the cluster's host instead of any host, and serves
     # it over TLS where the cluster declares a certificate.
     if component == "istio" and cluster.ingress_host:

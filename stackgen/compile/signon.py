@@ -24,7 +24,7 @@ from __future__ import annotations
 import typing as t
 
 from stackgen import yamlio
-from stackgen.model import Cluster, Connector, SecretKey, SignOn
+from stackgen.model import Cluster, Connector, ExternalIssuer, SecretKey, SignOn
 
 Object = dict[str, t.Any]
 DEX_NAMESPACE = "auth"
@@ -176,3 +176,113 @@ def dex_patches(sign_on: SignOn, cluster: Cluster) -> tuple[t.Mapping[str, t.Any
         {"target": dict(_DEX_CONFIG), "patch": yamlio.OVERLAYS.dump(config)},
         {"target": dict(_DEX), "patch": yamlio.OVERLAYS.dump(operations)},
     )
+
+
+# --- an external issuer for oauth2-proxy, without Dex -------------------------------------
+
+OAUTH2_PROXY_NAMESPACE = "oauth2-proxy"
+OAUTH2_PROXY_CONFIG = "stackgen-oauth2-proxy"
+_OAUTH2_PROXY = {"group": "apps", "version": "v1", "kind": "Deployment", "name": "oauth2-proxy", "namespace": OAUTH2_PROXY_NAMESPACE}
+# Upstream's RequestAuthentication that turns the JWT oauth2-proxy forwards into Kubeflow's
+# user and groups headers (common/oauth2-proxy/components/istio-external-auth).
+_DEX_JWT = {"group": "security.istio.io", "version": "v1beta1", "kind": "RequestAuthentication", "name": "dex-jwt",
+            "namespace": "istio-system"}
+
+
+def oauth2_proxy_redirect(cluster: Cluster) -> str:
+    """The callback the external provider must know: absolute, under the gateway's host."""
+    assert cluster.ingress_host is not None, "place refuses sign-on without ingressHost (SG273)"
+    return f"{'https' if cluster.tls is not None else 'http'}://{cluster.ingress_host}/oauth2/callback"
+
+
+def oauth2_proxy_config(external: ExternalIssuer, cluster: Cluster) -> str:
+    """oauth2-proxy's config file on `cluster`, signing in with `external` by OIDC discovery.
+
+    Upstream's file (common/oauth2-proxy/base/oauth2_proxy.cfg) is written for Dex: discovery
+    skipped, relative login and redirect URLs under the same host, `prompt = "none"`. A
+    provider elsewhere needs discovery (oauth2-proxy then takes its endpoints from the
+    provider's metadata: "Use the discovered values rather than any specified values",
+    pkg/providers) and an absolute redirect URL registered with it. Kubeflow's own choices are
+    kept: a static 200 upstream (oauth2-proxy only checks, as Istio's ext_authz), 401 instead of
+    a redirect for API paths, the Authorization header Istio verifies, the same cookie name.
+    """
+    scope = " ".join(external.scopes)
+    lines = [
+        'provider = "oidc"',
+        f'oidc_issuer_url = "{external.issuer}"',
+        f'provider_display_name = "{external.display_name}"',
+        f'scope = "{scope}"',
+        'email_domains = [ "*" ]',
+        'upstreams = [ "static://200" ]',
+        'api_routes = [ "/api/", "/apis/", "^/ml_metadata" ]',
+        'skip_provider_button = false',
+        'custom_sign_in_logo = "/custom-theme/kubeflow-logo.svg"',
+        'banner = "-"',
+        'footer = "-"',
+        'set_authorization_header = true',
+        'set_xauthrequest = true',
+        'cookie_name = "oauth2_proxy_kubeflow"',
+        'cookie_expire = "24h"',
+        # Providers' ID tokens live about an hour, and Istio rejects an expired one: refresh the
+        # session well before (needs a refresh token: `offline_access` where the provider asks for it).
+        'cookie_refresh = "30m"',
+        'code_challenge_method = "S256"',
+        f'redirect_url = "{oauth2_proxy_redirect(cluster)}"',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def oauth2_proxy_objects(external: ExternalIssuer, cluster: Cluster, labels: t.Mapping[str, str]) -> dict[str, Object]:
+    """File name -> object in `auth-<cluster>`: oauth2-proxy's config file for this cluster."""
+    return {f"configmap-{OAUTH2_PROXY_NAMESPACE}-{OAUTH2_PROXY_CONFIG}.yaml": {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": OAUTH2_PROXY_CONFIG, "namespace": OAUTH2_PROXY_NAMESPACE, "labels": dict(labels)},
+        "data": {"oauth2_proxy.cfg": oauth2_proxy_config(external, cluster)},
+    }}
+
+
+def oauth2_proxy_patches(external: ExternalIssuer) -> tuple[t.Mapping[str, t.Any], ...]:
+    """oauth2-proxy reads stackgen's config file and the provider's client; Istio trusts the provider.
+
+    Upstream's Deployment (common/oauth2-proxy/base/deployment.yaml) lists its environment in a
+    fixed order: client id, client secret and cookie secret from Secret `oauth2-proxy`, then
+    parameters. Each replaced entry is `test`ed by name first, so a reordered upstream fails the
+    build instead of patching the wrong variable. oauth2-proxy reads environment over its config
+    file (oauth2-proxy docs, Configuration: "environment variables will overwrite configuration
+    file settings"), so the client id and secret are set there.
+    """
+    env = "/spec/template/spec/containers/0/env"
+    secret = external.client_secret
+    operations: list[Object] = [
+        {"op": "test", "path": "/spec/template/spec/volumes/0/name", "value": "oauth2-proxy-config"},
+        {"op": "replace", "path": "/spec/template/spec/volumes/0/configMap", "value": {"name": OAUTH2_PROXY_CONFIG}},
+        {"op": "test", "path": f"{env}/0/name", "value": "OAUTH2_PROXY_CLIENT_ID"},
+        {"op": "replace", "path": f"{env}/0", "value": {"name": "OAUTH2_PROXY_CLIENT_ID", "value": external.client_id}},
+        {"op": "test", "path": f"{env}/1/name", "value": "OAUTH2_PROXY_CLIENT_SECRET"},
+        {"op": "replace", "path": f"{env}/1", "value": {"name": "OAUTH2_PROXY_CLIENT_SECRET",
+                                                           "valueFrom": {"secretKeyRef": {"name": secret.name, "key": secret.key}}}},
+        # Upstream accepts self-signed issuers (kind's in-cluster one); a provider on the
+        # internet is verified.
+        {"op": "test", "path": f"{env}/4/name", "value": "OAUTH2_PROXY_SSL_INSECURE_SKIP_VERIFY"},
+        {"op": "replace", "path": f"{env}/4", "value": {"name": "OAUTH2_PROXY_SSL_INSECURE_SKIP_VERIFY", "value": "false"}},
+    ]
+    issuer = [{"op": "replace", "path": "/spec/jwtRules/0/issuer", "value": external.issuer}]
+    return (
+        {"target": dict(_OAUTH2_PROXY), "patch": yamlio.OVERLAYS.dump(operations)},
+        {"target": dict(_DEX_JWT), "patch": yamlio.OVERLAYS.dump(issuer)},
+    )
+
+
+def secure_cookie_patch() -> t.Mapping[str, t.Any]:
+    """Where the gateway serves HTTPS (clusters[].tls), oauth2-proxy's session cookie is `Secure`.
+
+    Upstream reads `--cookie-secure` from ConfigMap oauth2-proxy-parameters (FORCE_HTTPS, false
+    but on EKS), through the environment, which wins over a config file: the entry is set here.
+    """
+    env = "/spec/template/spec/containers/0/env"
+    operations = [
+        {"op": "test", "path": f"{env}/3/name", "value": "OAUTH2_PROXY_COOKIE_SECURE"},
+        {"op": "replace", "path": f"{env}/3", "value": {"name": "OAUTH2_PROXY_COOKIE_SECURE", "value": "true"}},
+    ]
+    return {"target": dict(_OAUTH2_PROXY), "patch": yamlio.OVERLAYS.dump(operations)}

@@ -68,7 +68,7 @@ def own_objects(stack: Stack, plan: ClusterPlan) -> dict[str, Object]:
 
 
 def credential_objects(component: str, cluster: Cluster, credentials: t.Sequence[Secret],
-                       accounts_elsewhere: t.Collection[str] = ()) -> dict[str, Object]:
+                       accounts_elsewhere: t.Collection[str] = (), unit_secrets: t.Sequence[Secret] = ()) -> dict[str, Object]:
     """File name -> object: what replaces `component`'s upstream default credentials, inside its unit.
 
     They travel with the unit rather than the cluster's own folder, which syncs last (Argo CD's
@@ -78,12 +78,11 @@ def credential_objects(component: str, cluster: Cluster, credentials: t.Sequence
     references to the hashed name (oauth2-proxy's Deployment asks for `oauth2-proxy`).
     The workload-identity service account of a namespace comes with the first unit (in
     dependency order) that needs it there: `accounts_elsewhere` names those already delivered.
+    `unit_secrets` are other secrets the unit's pods read (spec.signOn's, for auth).
     """
-    shipped = {(c.namespace, c.name) for c in catalog.default_credentials(component)}
-    if component == "auth":  # and the connector secrets Dex reads (spec.signOn), in its namespace
-        shipped |= {(c.namespace, c.name) for c in credentials if c.namespace == catalog.DEX_NAMESPACE}
+    shipped = {(c.namespace, c.name) for c in catalog.default_credentials(component)} | {(s.namespace, s.name) for s in unit_secrets}
     objects: dict[str, Object] = {}
-    for credential in credentials:
+    for credential in (*credentials, *unit_secrets):
         if (credential.namespace, credential.name) not in shipped:
             continue
         objects.update(stores.objects(credential, cluster, MANAGED_BY))
