@@ -70,7 +70,8 @@ def prerequisites(stack: Stack, plan: ClusterPlan) -> tuple[str, ...]:
     if remote:
         lines.append(f"the remote secrets, with fresh values: {'; '.join(remote)}")
     if stack.sign_on is not None and "auth" in plan.component_names and cluster.ingress_host:
-        lines.append(f"each sign-on provider's client (or SAML app) registered with the callback {signon.callback(cluster)}")
+        callback = signon.oauth2_proxy_redirect(cluster) if stack.sign_on.external_issuer is not None else signon.callback(cluster)
+        lines.append(f"each sign-on provider's client (or SAML app) registered with the callback {callback}")
     lines.extend(_tls_prerequisites(plan))
     if cluster.s3_endpoint and not cluster.s3_credentials:
         lines.append(f"anonymous read access at {cluster.s3_endpoint}: no `s3Credentials` names its keys")

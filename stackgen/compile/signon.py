@@ -21,6 +21,7 @@ Dex) depends on the cluster. So the patches are per cluster and live in `auth-<c
 
 from __future__ import annotations
 
+import json
 import typing as t
 
 from stackgen import yamlio
@@ -206,12 +207,12 @@ def oauth2_proxy_config(external: ExternalIssuer, cluster: Cluster) -> str:
     kept: a static 200 upstream (oauth2-proxy only checks, as Istio's ext_authz), 401 instead of
     a redirect for API paths, the Authorization header Istio verifies, the same cookie name.
     """
-    scope = " ".join(external.scopes)
+    # TOML basic strings take JSON's escapes, so json.dumps quotes any value safely.
     lines = [
         'provider = "oidc"',
-        f'oidc_issuer_url = "{external.issuer}"',
-        f'provider_display_name = "{external.display_name}"',
-        f'scope = "{scope}"',
+        f"oidc_issuer_url = {json.dumps(external.issuer, ensure_ascii=False)}",
+        f"provider_display_name = {json.dumps(external.display_name, ensure_ascii=False)}",
+        f"scope = {json.dumps(' '.join(external.scopes))}",
         'email_domains = [ "*" ]',
         'upstreams = [ "static://200" ]',
         'api_routes = [ "/api/", "/apis/", "^/ml_metadata" ]',
@@ -227,7 +228,7 @@ def oauth2_proxy_config(external: ExternalIssuer, cluster: Cluster) -> str:
         # session well before (needs a refresh token: `offline_access` where the provider asks for it).
         'cookie_refresh = "30m"',
         'code_challenge_method = "S256"',
-        f'redirect_url = "{oauth2_proxy_redirect(cluster)}"',
+        f"redirect_url = {json.dumps(oauth2_proxy_redirect(cluster))}",
     ]
     return "\n".join(lines) + "\n"
 
