@@ -94,8 +94,9 @@ def _solver(cluster: Cluster) -> Object:
     assert cluster.tls is not None and cluster.tls.acme is not None
     acme, identity = cluster.tls.acme, cluster.identity
     if acme.route53 is not None:
-        # cert-manager docs, "Route53": with IRSA no credentials in the solver; `region` names
-        # the STS endpoint (Route 53 itself is global).
+        # cert-manager docs, "Route53": with IRSA no credentials in the solver. Route 53 is
+        # global, but since cert-manager v1.15 (AWS SDK v2) STS's endpoint is resolved from the
+        # solver's region: without it AssumeRoleWithWebIdentity fails with "Missing Region".
         route53: Object = {"region": cluster.region}
         if acme.route53.hosted_zone_id:
             route53["hostedZoneID"] = acme.route53.hosted_zone_id
@@ -138,24 +139,26 @@ def cert_manager_patches(cluster: Cluster) -> tuple[t.Mapping[str, t.Any], ...]:
     tls = cluster.tls
     if tls is None or tls.acme is None:
         return ()
-    identity = cluster.identity
+    held = cluster.identity
     annotations: dict[str, str] = {}
     pod_labels: dict[str, str] = {}
-    if cluster.cloud == "aws" and identity.aws_role_arn:
-        annotations["eks.amazonaws.com/role-arn"] = identity.aws_role_arn  # EKS IRSA
-    elif cluster.cloud == "gcp" and identity.gcp_service_account:
-        annotations["iam.gke.io/gcp-service-account"] = identity.gcp_service_account  # GKE Workload Identity
-    elif cluster.cloud == "azure" and identity.azure_client_id:
-        annotations["azure.workload.identity/client-id"] = identity.azure_client_id
+    if cluster.cloud == "aws" and held.aws_role_arn:
+        annotations["eks.amazonaws.com/role-arn"] = held.aws_role_arn  # EKS IRSA
+    elif cluster.cloud == "gcp" and held.gcp_service_account:
+        annotations["iam.gke.io/gcp-service-account"] = held.gcp_service_account  # GKE Workload Identity
+    elif cluster.cloud == "azure" and held.azure_client_id:
+        annotations["azure.workload.identity/client-id"] = held.azure_client_id
         # Azure Workload Identity's webhook injects the token only into pods labelled so
         # (cert-manager docs, AzureDNS: `podLabels: azure.workload.identity/use: "true"`).
         pod_labels["azure.workload.identity/use"] = "true"
+    # Strategic merges: they add to whatever annotations and labels upstream gives these objects.
+    identity = {"name": "cert-manager", "namespace": "cert-manager"}
     patches: list[t.Mapping[str, t.Any]] = [{
         "target": dict(_CERT_MANAGER_ACCOUNT),
-        "patch": yamlio.OVERLAYS.dump([{"op": "add", "path": "/metadata/annotations", "value": annotations}]),
+        "patch": yamlio.OVERLAYS.dump({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {**identity, "annotations": annotations}}),
     }]
     if pod_labels:
-        path = "/spec/template/metadata/labels/azure.workload.identity~1use"
-        patches.append({"target": dict(_CERT_MANAGER_DEPLOYMENT),
-                        "patch": yamlio.OVERLAYS.dump([{"op": "add", "path": path, "value": "true"}])})
+        patches.append({"target": dict(_CERT_MANAGER_DEPLOYMENT), "patch": yamlio.OVERLAYS.dump({
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": identity,
+            "spec": {"template": {"metadata": {"labels": pod_labels}}}})})
     return tuple(patches)
