@@ -120,8 +120,9 @@ def place(stack: Stack) -> Placement:
     models = _Candidates.of(stack.models, lambda m: m.serve_on)
     secrets = _Candidates.of(stack.secrets, lambda s: s.runs_on)
     landings: dict[JsonPath, list[Cluster]] = {}  # secret -> the clusters it lands on, filled by each plan
+    sign_on = _SignOnReads.of(stack)  # once for the fleet: each cluster only looks up
     plans = tuple(
-        _plan_cluster(stack, cluster, tuple(jobs_by_cluster.get(cluster.name, ())), models, secrets, findings, landings)
+        _plan_cluster(stack, cluster, tuple(jobs_by_cluster.get(cluster.name, ())), models, secrets, findings, landings, sign_on)
         for cluster in sorted(stack.clusters, key=lambda c: c.name)
     )
     served = {m.path for plan in plans for m in plan.models}
@@ -157,7 +158,7 @@ def _jobs_by_cluster(stack: Stack, findings: list[Finding]) -> dict[str, list[Tr
 
 def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...], model_index: _Candidates[Model],
                   secret_index: _Candidates[Secret], findings: list[Finding],
-                  landings: dict[JsonPath, list[Cluster]]) -> ClusterPlan:
+                  landings: dict[JsonPath, list[Cluster]], sign_on: _SignOnReads) -> ClusterPlan:
     models = tuple(m for m in model_index.near(cluster) if selects(m.serve_on, cluster))
     requested = _requested(stack, cluster, jobs, models, findings)
     needed_by = catalog.closure(requested, cluster.is_edge)
@@ -196,8 +197,8 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
             findings.append(Finding(cluster.path, "SG273", f"cluster `{cluster.name}` runs {who}, whose providers send the browser back "
                                     f"to https://<ingressHost>{path}, but it has no `ingressHost`",
                                     hint=f"add `ingressHost: kubeflow.<your domain>` and register its {path} with each provider"))
-    dex_reads = _sign_on_keys(stack) if signs_on else frozenset()
-    landed = [s for s in secret_index.near(cluster) if _secret_lands(s, cluster, workload_namespaces, shipped.keys() | dex_reads)]
+    sign_on_reads = sign_on.keys if signs_on else frozenset()
+    landed = [s for s in secret_index.near(cluster) if _secret_lands(s, cluster, workload_namespaces, shipped.keys() | sign_on_reads)]
     for secret in landed:
         landings.setdefault(secret.path, []).append(cluster)
         if not _reaches_store(secret, cluster):
@@ -206,12 +207,12 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
             stores.store_for(secret, cluster)
         except stores.StoreProblem as problem:
             findings.append(Finding(secret.path + ("key",), "SG406", str(problem), hint=problem.hint))
-    secrets = tuple(s for s in landed if (s.namespace, s.name) not in shipped and (s.namespace, s.name) not in dex_reads)
+    secrets = tuple(s for s in landed if (s.namespace, s.name) not in shipped and (s.namespace, s.name) not in sign_on_reads)
     findings.extend(_s3_findings(cluster, workload_namespaces, secrets))
     credentials = _credentials(stack, cluster, [s for s in landed if (s.namespace, s.name) in shipped], shipped, findings)
-    sign_on_secrets = tuple(s for s in landed if (s.namespace, s.name) in dex_reads)
+    sign_on_secrets = tuple(s for s in landed if (s.namespace, s.name) in sign_on_reads)
     if signs_on:
-        findings.extend(_unreached_sign_on(stack, cluster, sign_on_secrets))
+        findings.extend(_unreached_sign_on(sign_on, cluster, sign_on_secrets))
     return ClusterPlan(cluster, components, jobs, models, secrets, credentials, sign_on_secrets)
 
 
@@ -424,19 +425,29 @@ def _sign_on_references(stack: Stack) -> list[tuple[str, str, SecretKey]]:
     return found
 
 
-def _sign_on_keys(stack: Stack) -> frozenset[tuple[str, str]]:
-    """(namespace, name) of every spec.secrets entry sign-on reads: Dex's in `auth`, oauth2-proxy's in `oauth2-proxy`."""
-    return frozenset((namespace, ref.name) for _, namespace, ref in _sign_on_references(stack))
+@dataclass(frozen=True)
+class _SignOnReads:
+    """What spec.signOn reads, computed once for the fleet (a cluster's plan only looks up)."""
+
+    references: tuple[tuple[str, str, SecretKey], ...]  # (who reads it, its namespace, reference)
+    keys: frozenset[tuple[str, str]]  # (namespace, name) of those references that spec.secrets declares
+
+    @classmethod
+    def of(cls, stack: Stack) -> _SignOnReads:
+        if stack.sign_on is None:
+            return cls((), frozenset())
+        references = tuple(_sign_on_references(stack))
+        declared = {(s.namespace, s.name) for s in stack.secrets}
+        return cls(references, frozenset(k for _, namespace, ref in references if (k := (namespace, ref.name)) in declared))
 
 
-def _unreached_sign_on(stack: Stack, cluster: Cluster, landed: t.Sequence[Secret]) -> list[Finding]:
+def _unreached_sign_on(sign_on: _SignOnReads, cluster: Cluster, landed: t.Sequence[Secret]) -> list[Finding]:
     """SG274: every sign-on secret must land on each cluster that runs auth, in its unit, or
     Dex (or oauth2-proxy) starts without it: its pod waits for the Secret its environment names."""
-    declared = {(s.namespace, s.name) for s in stack.secrets}
     arrived = {(s.namespace, s.name) for s in landed}
     found = []
-    for who, namespace, ref in _sign_on_references(stack):
-        if (namespace, ref.name) in arrived or (namespace, ref.name) not in declared:
+    for who, namespace, ref in sign_on.references:
+        if (namespace, ref.name) in arrived or (namespace, ref.name) not in sign_on.keys:
             continue  # SG270 reports an undeclared one, once
         found.append(Finding(ref.path + ("name",), "SG274",
                              f"{who} reads secret `{ref.name}`, which does not reach cluster `{cluster.name}` where auth runs "
