@@ -469,7 +469,7 @@ def _connector(raw: Tree, path: JsonPath) -> Connector:
         path=path,
         types=tuple(k for k in CONNECTOR_TYPES if k in raw),
         github=GitHub(github["clientID"], _secret_key(github["clientSecretRef"], path + ("github", "clientSecretRef")),
-                      tuple(GitHubOrg(o["name"], tuple(o.get("teams", ()))) for o in github.get("orgs", ())),
+                      tuple(GitHubOrg(o["org"], tuple(o.get("teams", ()))) for o in github.get("orgs", ())),
                       github.get("hostName")) if github else None,
         oidc=Oidc(oidc["issuer"], oidc["clientID"], _secret_key(oidc["clientSecretRef"], path + ("oidc", "clientSecretRef")),
                   tuple(oidc.get("scopes", ())), oidc.get("insecureEnableGroups"), oidc.get("userNameKey")) if oidc else None,
