@@ -13,7 +13,7 @@ follow from it (validate checks only shape and references, on the raw tree):
     SG207 secret that needs `auth.secretRef` to reach its store from where it lands
     SG208 secret that lands on no cluster (warning)
     SG211 two secrets (or a secret and a default credential) that become one file
-    SG270-SG274, SG420, SG421 sign-on (spec.signOn): its secrets, providers, ids, callback host
+    SG270-SG274, SG420-SG422 sign-on (spec.signOn): its secrets, providers, ids, callback host
     SG275-SG279 TLS on the gateway (clusters[].tls): host, gateway, ACME solver and identity
 """
 
@@ -197,6 +197,12 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
             findings.append(Finding(cluster.path, "SG273", f"cluster `{cluster.name}` runs {who}, whose providers send the browser back "
                                     f"to https://<ingressHost>{path}, but it has no `ingressHost`",
                                     hint=f"add `ingressHost: kubeflow.<your domain>` and register its {path} with each provider"))
+        elif cluster.tls is None:
+            # Browsers carry the session cookie and the provider's code over it; Entra ID and
+            # Okta accept https redirect URIs only (localhost aside).
+            findings.append(Finding(cluster.path, "SG422", f"cluster `{cluster.name}` signs users in through http://{cluster.ingress_host}: "
+                                    "without `tls` the callback and the session cookie travel in clear text, and many providers refuse "
+                                    "an http redirect URI", hint="add `tls: {clusterIssuer: ...}` or `tls: {acme: ...}`", severity="warning"))
     sign_on_reads = sign_on.keys if signs_on else frozenset()
     landed = [s for s in secret_index.near(cluster) if _secret_lands(s, cluster, workload_namespaces, shipped.keys() | sign_on_reads)]
     for secret in landed:

@@ -184,7 +184,7 @@ def test_connector_secrets_land_with_dex_and_the_static_user_is_not_replaced() -
     _, placement = placed(HEADER + """
   clusters:
     - {name: g1, cloud: gcp, region: europe-west4, kubernetesVersion: "1.32", roles: [notebooks], ingressHost: kf.acme.example.com,
-       identity: {gcpServiceAccount: kf-g1@acme-ml.iam.gserviceaccount.com}}
+       identity: {gcpServiceAccount: kf-g1@acme-ml.iam.gserviceaccount.com}, tls: {clusterIssuer: letsencrypt-prod}}
 """ + _SIGN_ON)
     assert placement.findings == ()
     plan = placement.plan("g1")
@@ -221,3 +221,15 @@ def test_tls_brings_cert_manager_and_each_acme_rule_is_located() -> None:
     [finding] = [f for f in placement.findings if f.code.startswith("SG27")]
     assert (finding.code, finding.path) == ("SG278", ("spec", "clusters", 0, "tls", "acme", "cloudDNS"))
     assert "gcpServiceAccount" in (finding.hint or "")
+
+
+def test_sign_on_over_plain_http_is_a_warning_at_the_cluster() -> None:
+    _, placement = placed(HEADER + """
+  clusters:
+    - {name: g1, cloud: gcp, region: europe-west4, kubernetesVersion: "1.32", roles: [notebooks], ingressHost: kf.acme.example.com,
+       identity: {gcpServiceAccount: kf-g1@acme-ml.iam.gserviceaccount.com}}
+    - {name: g2, cloud: gcp, region: europe-west4, kubernetesVersion: "1.32", roles: [notebooks], ingressHost: kf2.acme.example.com,
+       identity: {gcpServiceAccount: kf-g2@acme-ml.iam.gserviceaccount.com}, tls: {clusterIssuer: letsencrypt-prod}}
+""" + _SIGN_ON)
+    [finding] = placement.findings
+    assert (finding.code, finding.path, finding.severity) == ("SG422", ("spec", "clusters", 0), "warning")

@@ -106,7 +106,7 @@ def test_dex_runs_the_connectors_without_the_static_user(sign_on: Built) -> None
     assert config["enablePasswordDB"] is False and "staticPasswords" not in config
     assert config["issuer"] == "http://dex.auth.svc.cluster.local:5556/dex"  # what oauth2-proxy and dex-jwt trust
     github, okta = config["connectors"]
-    assert github["config"]["redirectURI"] == "http://kubeflow.euw4.acme.example.com/dex/callback"
+    assert github["config"]["redirectURI"] == "https://kubeflow.euw4.acme.example.com/dex/callback"
     assert github["config"]["clientSecret"] == "$DEX_GITHUB_CLIENT_SECRET"
     assert okta["type"] == "oidc" and okta["config"]["issuer"] == "https://acme.okta.com"
     [container] = _one(render, "Deployment", "auth", "dex")["spec"]["template"]["spec"]["containers"]
