@@ -233,3 +233,21 @@ def test_sign_on_over_plain_http_is_a_warning_at_the_cluster() -> None:
 """ + _SIGN_ON)
     [finding] = placement.findings
     assert (finding.code, finding.path, finding.severity) == ("SG422", ("spec", "clusters", 0), "warning")
+
+
+def test_sign_on_that_changes_nothing_or_says_nothing_is_reported() -> None:
+    serving = """
+  clusters:
+    - {name: g1, cloud: gcp, region: europe-west4, kubernetesVersion: "1.32", roles: [serving]}
+  components:
+    kserve: {runsOn: [serving]}
+"""
+    _, placement = placed(HEADER + serving + """  signOn:
+    connectors:
+      - {id: github, displayName: GitHub, github: {clientID: Iv1.abc, clientSecretRef: {name: dex-github, key: client-secret}}}
+  secrets:
+    - {name: dex-github, namespace: auth, store: gcp-secret-manager, key: projects/acme-ml/secrets/dex-github}
+""")
+    assert [(f.code, f.path, f.severity) for f in placement.findings if f.code == "SG420"] == [("SG420", ("spec", "signOn"), "warning")]
+    _, placement = placed(HEADER + serving + "  signOn: {}\n")
+    assert [f.code for f in placement.findings] == ["SG421", "SG420"]
