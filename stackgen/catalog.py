@@ -64,6 +64,8 @@ _ISTIO_PATHS = (
     "common/istio/kubeflow-istio-resources/base",
 )
 _AUTH_PATHS = ("common/oauth2-proxy/overlays/m2m-dex-only", "common/dex/overlays/oauth2-proxy")
+# Dex's part of `auth`: left out where oauth2-proxy signs in with an external issuer (spec.signOn).
+DEX_PATH = _AUTH_PATHS[1]
 
 # Order matters only as the tie-break of `resolve`: foundations first, then applications.
 COMPONENTS: tuple[Component, ...] = (
@@ -491,6 +493,12 @@ SEAWEEDFS_OBJECTS: tuple[tuple[str, str, str, str], ...] = (
 
 def default_credentials(component: str) -> tuple[DefaultCredential, ...]:
     return tuple(c for c in DEFAULT_CREDENTIALS if c.component == component)
+
+
+# Dex runs in `auth` (common/dex/base `namespace: auth`); its static user's password hash is
+# the one default credential that sign-on removes rather than replaces.
+DEX_NAMESPACE = "auth"
+STATIC_USER_CREDENTIAL = ("auth", "dex-passwords")
 
 
 

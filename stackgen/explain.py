@@ -79,6 +79,14 @@ def _cluster(stack: Stack, placement: Placement, name: str) -> list[str] | None:
     lines += [f"tenant {x.name}: Profile owned by {x.owner} (units/profiles-{name}/profile-{x.name}.yaml)" for x in plan.tenants]
     lines += [f"secret {s.namespace}/{s.name}: from {s.store}" for s in plan.secrets]
     lines += [f"secret {s.namespace}/{s.name}: from {s.store} {s.key}, replacing upstream's default credential" for s in plan.credentials]
+    lines += [f"secret {s.namespace}/{s.name}: from {s.store} {s.key}, read by sign-on" for s in plan.sign_on_secrets]
+    if stack.sign_on is not None and "auth" in plan.component_names:
+        external = stack.sign_on.external_issuer
+        lines.append(f"sign-on: oauth2-proxy signs in with {external.issuer}; Dex is not deployed" if external is not None else
+                     "sign-on: Dex's static user is off; connectors " + ", ".join(f"{c.id} ({c.types[0]})" for c in stack.sign_on.connectors if c.types))
+    if cluster.tls is not None:
+        issuer = f"ClusterIssuer {cluster.tls.cluster_issuer} (the cluster's own)" if cluster.tls.cluster_issuer else "ACME ClusterIssuer stackgen-acme"
+        lines.append(f"tls: Certificate istio-system/stackgen-gateway for {cluster.ingress_host} from {issuer}; the gateway serves HTTPS on 443")
     lines.append(f"overlay: clusters/{name}/")
     # What the first sync needs that stackgen does not deliver (docs/first-sync.md).
     lines += [f"before the first sync: {line}" for line in prerequisites.prerequisites(stack, plan)]

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from stackgen.compile.tls import PROVIDED_ISSUER
 from stackgen.prerequisites import BLOCK_STORAGE_CLASSES
 from stackgen.render import ClusterRender
 from stackgen.verify import Problem, resource_id
@@ -524,12 +525,21 @@ def _check_external_secret(resource: Resource, step: Step, ledger: Ledger, repor
 
 
 def _check_certificate(resource: Resource, step: Step, ledger: Ledger, report: Report) -> None:
-    """SG622: a Certificate needs cert-manager running and its Issuer delivered, at its step or before."""
+    """SG622: a Certificate needs cert-manager running and its Issuer delivered, at its step or before.
+
+    Pass: the gateway's Certificate and the ACME ClusterIssuer it names, both in the cluster's
+    own folder, after cert-manager's unit. Pass: a ClusterIssuer the cluster already has, named
+    by stack.yaml (`tls.clusterIssuer`, recorded as the `stackgen.io/provided-issuer` annotation).
+    Fail: a Certificate whose Issuer only a later step delivers.
+    """
     controller = ledger.controllers.get("cert-manager")
     if _late(controller, step):
         report(resource, "$", "SG622", f"its Secret needs cert-manager, {_describe(controller, step)}")
     issuer = (resource.get("spec") or {}).get("issuerRef") or {}
     kind = str(issuer.get("kind") or "Issuer")
+    provided = (_meta(resource).get("annotations") or {}).get(PROVIDED_ISSUER)
+    if kind == "ClusterIssuer" and provided is not None and provided == issuer.get("name"):
+        return  # a ClusterIssuer the cluster already has (stack.yaml `tls.clusterIssuer`): no step delivers it
     provider = ledger.lookup(kind, _ns(resource) if kind == "Issuer" else "", str(issuer.get("name")))
     if _late(provider, step):
         report(resource, "$.spec.issuerRef", "SG622", f"waits for {kind} {issuer.get('name')}, {_describe(provider, step)}")

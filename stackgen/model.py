@@ -75,6 +75,47 @@ class ObjectStore:
 
 
 @dataclass(frozen=True)
+class Route53:
+    hosted_zone_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CloudDns:
+    project: str | None = None
+
+
+@dataclass(frozen=True)
+class AzureDns:
+    subscription_id: str
+    resource_group_name: str
+    hosted_zone_name: str | None = None
+
+
+DnsSolver = t.Literal["route53", "cloudDNS", "azureDNS"]
+_DNS_SOLVERS: tuple[DnsSolver, ...] = ("route53", "cloudDNS", "azureDNS")
+
+
+@dataclass(frozen=True)
+class Acme:
+    email: str
+    server: str
+    path: JsonPath
+    solvers: tuple[DnsSolver, ...] = ()  # the solver blocks declared (place: exactly one, SG277)
+    route53: Route53 | None = None
+    cloud_dns: CloudDns | None = None
+    azure_dns: AzureDns | None = None
+
+
+@dataclass(frozen=True)
+class Tls:
+    """clusters[].tls: a Certificate for the cluster's ingressHost, from an existing ClusterIssuer or ACME."""
+
+    path: JsonPath
+    cluster_issuer: str | None = None
+    acme: Acme | None = None
+
+
+@dataclass(frozen=True)
 class Cluster:
     name: str
     cloud: Cloud
@@ -93,6 +134,7 @@ class Cluster:
     database: Database | None = None
     object_store: ObjectStore | None = None
     provides: tuple[Foundation, ...] = ()
+    tls: Tls | None = None
     # spec.rollout.waves: the cluster's wave, and the release and git revision it runs (None: the fleet's).
     wave: str | None = None
     release: str | None = None
@@ -198,6 +240,130 @@ class Tenant:
 
 
 @dataclass(frozen=True)
+class SecretKey:
+    """A key of the Secret a `spec.secrets` entry materialises: how sign-on names a credential."""
+
+    name: str
+    key: str
+    path: JsonPath
+
+
+@dataclass(frozen=True)
+class GitHubOrg:
+    name: str
+    teams: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GitHub:
+    client_id: str
+    client_secret: SecretKey
+    orgs: tuple[GitHubOrg, ...] = ()
+    host_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Oidc:
+    issuer: str
+    client_id: str
+    client_secret: SecretKey
+    scopes: tuple[str, ...] = ()
+    insecure_enable_groups: bool | None = None
+    user_name_key: str | None = None
+
+
+@dataclass(frozen=True)
+class LdapUserSearch:
+    base_dn: str
+    username: str
+    id_attr: str
+    email_attr: str
+    name_attr: str
+    filter: str | None = None
+
+
+@dataclass(frozen=True)
+class LdapGroupSearch:
+    base_dn: str
+    user_attr: str
+    group_attr: str
+    name_attr: str
+    filter: str | None = None
+
+
+@dataclass(frozen=True)
+class Ldap:
+    host: str
+    bind_dn: str
+    bind_password: SecretKey
+    user_search: LdapUserSearch
+    start_tls: bool | None = None
+    root_ca: SecretKey | None = None
+    group_search: LdapGroupSearch | None = None
+
+
+@dataclass(frozen=True)
+class Saml:
+    sso_url: str
+    ca: SecretKey
+    username_attr: str
+    email_attr: str
+    entity_issuer: str | None = None
+    groups_attr: str | None = None
+
+
+ConnectorType = t.Literal["github", "oidc", "ldap", "saml"]
+CONNECTOR_TYPES: tuple[ConnectorType, ...] = ("github", "oidc", "ldap", "saml")
+
+
+@dataclass(frozen=True)
+class Connector:
+    id: str
+    display_name: str
+    path: JsonPath
+    types: tuple[ConnectorType, ...]  # the provider blocks declared (place: exactly one, SG271)
+    github: GitHub | None = None
+    oidc: Oidc | None = None
+    ldap: Ldap | None = None
+    saml: Saml | None = None
+
+    def secret_keys(self) -> tuple[SecretKey, ...]:
+        """Every Secret key the connector reads, in a fixed order."""
+        keys: list[SecretKey | None] = [
+            self.github.client_secret if self.github else None,
+            self.oidc.client_secret if self.oidc else None,
+            self.ldap.bind_password if self.ldap else None,
+            self.ldap.root_ca if self.ldap else None,
+            self.saml.ca if self.saml else None,
+        ]
+        return tuple(k for k in keys if k is not None)
+
+
+@dataclass(frozen=True)
+class ExternalIssuer:
+    """spec.signOn.externalIssuer: oauth2-proxy signs users in with this OIDC provider, without Dex."""
+
+    issuer: str
+    client_id: str
+    client_secret: SecretKey
+    display_name: str
+    path: JsonPath
+    scopes: tuple[str, ...] = ("openid", "profile", "email")
+
+
+@dataclass(frozen=True)
+class SignOn:
+    connectors: tuple[Connector, ...]
+    path: JsonPath
+    external_issuer: ExternalIssuer | None = None
+
+    @property
+    def runs_dex(self) -> bool:
+        """Dex runs unless oauth2-proxy signs in with an external issuer alone."""
+        return self.external_issuer is None
+
+
+@dataclass(frozen=True)
 class GitOps:
     engine: t.Literal["argocd", "flux"]
     topology: t.Literal["standalone", "hub"]
@@ -226,6 +392,7 @@ class Stack:
     registry_mirror: str | None = None
     tenants: tuple[Tenant, ...] = ()
     example_profile: bool = False  # components.profiles.exampleProfile
+    sign_on: SignOn | None = None
 
     def tenant(self, name: str) -> Tenant | None:
         return self._tenants_by_name.get(name)
@@ -283,6 +450,7 @@ def build_model(tree: Tree) -> Stack:
         registry_mirror=spec.get("registry", {}).get("mirror"),
         tenants=tuple(_tenant(x, ("spec", "tenants", i)) for i, x in enumerate(spec.get("tenants", []))),
         example_profile=bool(spec.get("components", {}).get("profiles", {}).get("exampleProfile", False)),
+        sign_on=_sign_on(spec["signOn"], ("spec", "signOn")) if "signOn" in spec else None,
     )
 
 
@@ -333,6 +501,7 @@ def _cluster(raw: Tree, path: JsonPath) -> Cluster:
         database=_database(raw["database"]) if "database" in raw else None,
         object_store=_object_store(raw["objectStore"]) if "objectStore" in raw else None,
         provides=tuple(raw.get("provides", ())),
+        tls=_tls(raw["tls"], path + ("tls",)) if "tls" in raw else None,
     )
 
 
@@ -358,6 +527,80 @@ def _tenant(raw: Tree, path: JsonPath) -> Tenant:
             gcp_service_account=identity.get("gcpServiceAccount"),
             azure_client_id=identity.get("azureClientId"),
         ),
+    )
+
+
+def _tls(raw: Tree, path: JsonPath) -> Tls:
+    acme = raw.get("acme")
+    return Tls(path=path, cluster_issuer=raw.get("clusterIssuer"), acme=_acme(acme, path + ("acme",)) if acme is not None else None)
+
+
+def _acme(raw: Tree, path: JsonPath) -> Acme:
+    azure = raw.get("azureDNS")
+    return Acme(
+        email=raw["email"],
+        server=raw["server"],
+        path=path,
+        solvers=tuple(k for k in _DNS_SOLVERS if k in raw),
+        route53=Route53(raw["route53"].get("hostedZoneID")) if "route53" in raw else None,
+        cloud_dns=CloudDns(raw["cloudDNS"].get("project")) if "cloudDNS" in raw else None,
+        azure_dns=AzureDns(azure["subscriptionID"], azure["resourceGroupName"], azure.get("hostedZoneName")) if azure else None,
+    )
+
+
+def _sign_on(raw: Tree, path: JsonPath) -> SignOn:
+    external = raw.get("externalIssuer")
+    return SignOn(
+        tuple(_connector(c, path + ("connectors", i)) for i, c in enumerate(raw.get("connectors", ()))),
+        path,
+        _external_issuer(external, path + ("externalIssuer",)) if external is not None else None,
+    )
+
+
+def _external_issuer(raw: Tree, path: JsonPath) -> ExternalIssuer:
+    return ExternalIssuer(
+        issuer=raw["issuer"],
+        client_id=raw["clientID"],
+        client_secret=_secret_key(raw["clientSecretRef"], path + ("clientSecretRef",)),
+        display_name=raw["displayName"],
+        path=path,
+        scopes=tuple(raw.get("scopes", ExternalIssuer.scopes)),
+    )
+
+
+def _secret_key(raw: Tree, path: JsonPath) -> SecretKey:
+    return SecretKey(raw["name"], raw["key"], path)
+
+
+def _connector(raw: Tree, path: JsonPath) -> Connector:
+    github, oidc, ldap, saml = (raw.get(k) for k in CONNECTOR_TYPES)
+    return Connector(
+        id=raw["id"],
+        display_name=raw["displayName"],
+        path=path,
+        types=tuple(k for k in CONNECTOR_TYPES if k in raw),
+        github=GitHub(github["clientID"], _secret_key(github["clientSecretRef"], path + ("github", "clientSecretRef")),
+                      tuple(GitHubOrg(o["org"], tuple(o.get("teams", ()))) for o in github.get("orgs", ())),
+                      github.get("hostName")) if github else None,
+        oidc=Oidc(oidc["issuer"], oidc["clientID"], _secret_key(oidc["clientSecretRef"], path + ("oidc", "clientSecretRef")),
+                  tuple(oidc.get("scopes", ())), oidc.get("insecureEnableGroups"), oidc.get("userNameKey")) if oidc else None,
+        ldap=_ldap(ldap, path + ("ldap",)) if ldap else None,
+        saml=Saml(saml["ssoURL"], _secret_key(saml["caRef"], path + ("saml", "caRef")), saml["usernameAttr"], saml["emailAttr"],
+                  saml.get("entityIssuer"), saml.get("groupsAttr")) if saml else None,
+    )
+
+
+def _ldap(raw: Tree, path: JsonPath) -> Ldap:
+    users, groups = raw["userSearch"], raw.get("groupSearch")
+    return Ldap(
+        host=raw["host"],
+        bind_dn=raw["bindDN"],
+        bind_password=_secret_key(raw["bindPasswordRef"], path + ("bindPasswordRef",)),
+        user_search=LdapUserSearch(users["baseDN"], users["username"], users["idAttr"], users["emailAttr"], users["nameAttr"], users.get("filter")),
+        start_tls=raw.get("startTLS"),
+        root_ca=_secret_key(raw["rootCARef"], path + ("rootCARef",)) if "rootCARef" in raw else None,
+        group_search=LdapGroupSearch(groups["baseDN"], groups["userAttr"], groups["groupAttr"], groups["nameAttr"],
+                                     groups.get("filter")) if groups else None,
     )
 
 

@@ -29,6 +29,8 @@ follow from it (validate checks only shape and references, on the raw tree):
 A tenant lands on every cluster its `clusters` selects (default: every cluster that runs
 `profiles`), and there becomes a Profile whose namespace the profile controller creates: so
 stackgen creates no Namespace for it, and its workloads run as the profile's `default-editor`.
+    SG270-SG274, SG420-SG422 sign-on (spec.signOn): its secrets, providers, ids, callback host
+    SG275-SG279 TLS on the gateway (clusters[].tls): host, gateway, ACME solver and identity
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ from dataclasses import dataclass
 
 from stackgen import catalog, storage
 from stackgen.compile import stores
+from stackgen.compile.signon import OAUTH2_PROXY_NAMESPACE
 from stackgen.diagnostics import Finding, JsonPath
-from stackgen.model import STORE_CLOUD, Cluster, Identity, Model, Secret, Stack, Tenant, TrainingJob
+from stackgen.model import STORE_CLOUD, Cluster, Identity, Model, Secret, SecretKey, Stack, Tenant, TrainingJob
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ class ClusterPlan:
     credentials: tuple[Secret, ...] = ()
     # Tenants that land here: each a Profile, whose namespace the profile controller creates.
     tenants: tuple[Tenant, ...] = ()
+    # The secrets Dex's connectors read (spec.signOn), delivered in the auth unit.
+    sign_on_secrets: tuple[Secret, ...] = ()
 
     @property
     def component_names(self) -> tuple[str, ...]:
@@ -154,8 +159,9 @@ def place(stack: Stack) -> Placement:
     secrets = _Candidates.of(stack.secrets, lambda s: s.runs_on)
     tenants = _Candidates.of(stack.tenants, lambda x: x.clusters)
     landings: dict[JsonPath, list[Cluster]] = {}  # secret -> the clusters it lands on, filled by each plan
+    sign_on = _SignOnReads.of(stack)  # once for the fleet: each cluster only looks up
     plans = tuple(
-        _plan_cluster(stack, cluster, tuple(jobs_by_cluster.get(cluster.name, ())), models, secrets, tenants, findings, landings)
+        _plan_cluster(stack, cluster, tuple(jobs_by_cluster.get(cluster.name, ())), models, secrets, tenants, findings, landings, sign_on)
         for cluster in sorted(stack.clusters, key=lambda c: c.name)
     )
     findings += _tenant_findings(stack, plans, {f.path[:3] for f in findings if f.code in ("SG261", "SG265")})
@@ -167,6 +173,7 @@ def place(stack: Stack) -> Placement:
         c.object_store.credentials for c in stack.clusters if c.object_store}
     for secret in stack.secrets:
         findings += _secret_findings(secret, landings.get(secret.path, []), secret.name in logins)
+    findings += _sign_on_findings(stack, plans)
     return Placement(plans, tuple(findings))
 
 
@@ -194,7 +201,7 @@ def _jobs_by_cluster(stack: Stack, findings: list[Finding]) -> dict[str, list[Tr
 
 def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...], model_index: _Candidates[Model],
                   secret_index: _Candidates[Secret], tenant_index: _Candidates[Tenant], findings: list[Finding],
-                  landings: dict[JsonPath, list[Cluster]]) -> ClusterPlan:
+                  landings: dict[JsonPath, list[Cluster]], sign_on: _SignOnReads) -> ClusterPlan:
     models = tuple(m for m in model_index.near(cluster) if selects(m.serve_on, cluster))
     requested = _requested(stack, cluster, jobs, models, findings)
     needed_by = catalog.closure(requested, cluster.is_edge)
@@ -217,9 +224,32 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
     tenants = _tenants_here(tenant_index.near(cluster), cluster, "profiles" in needed_by, "istio" in needed_by, findings)
     findings.extend(_tenant_workload_findings(stack, cluster, tenants, jobs, models))
     findings.extend(_storage_findings(stack, cluster, jobs, models, tenants))
+    findings.extend(_tls_findings(cluster, needed_by))
     workload_namespaces = {j.namespace for j in jobs} | {m.namespace for m in models}
     shipped = {(c.namespace, c.name): c for name in needed_by for c in catalog.default_credentials(name)}
-    landed = [s for s in secret_index.near(cluster) if _secret_lands(s, cluster, workload_namespaces, shipped)]
+    signs_on = stack.sign_on is not None and "auth" in needed_by
+    if signs_on:
+        assert stack.sign_on is not None
+        # The static user is off: its password hash is deleted and not replaced. Without Dex,
+        # neither is Dex's client (oauth2-proxy signs in with the external issuer).
+        shipped.pop(catalog.STATIC_USER_CREDENTIAL, None)
+        if not stack.sign_on.runs_dex:
+            for key in [k for k in shipped if k[0] == catalog.DEX_NAMESPACE]:
+                del shipped[key]
+        if not cluster.ingress_host:
+            who, path = ("Dex with the connectors of spec.signOn", "/dex/callback") if stack.sign_on.runs_dex else \
+                ("oauth2-proxy with spec.signOn.externalIssuer", "/oauth2/callback")
+            findings.append(Finding(cluster.path, "SG273", f"cluster `{cluster.name}` runs {who}, whose providers send the browser back "
+                                    f"to https://<ingressHost>{path}, but it has no `ingressHost`",
+                                    hint=f"add `ingressHost: kubeflow.<your domain>` and register its {path} with each provider"))
+        elif cluster.tls is None:
+            # Browsers carry the session cookie and the provider's code over it; Entra ID and
+            # Okta accept https redirect URIs only (localhost aside).
+            findings.append(Finding(cluster.path, "SG422", f"cluster `{cluster.name}` signs users in through http://{cluster.ingress_host}: "
+                                    "without `tls` the callback and the session cookie travel in clear text, and many providers refuse "
+                                    "an http redirect URI", hint="add `tls: {clusterIssuer: ...}` or `tls: {acme: ...}`", severity="warning"))
+    sign_on_reads = sign_on.keys if signs_on else frozenset()
+    landed = [s for s in secret_index.near(cluster) if _secret_lands(s, cluster, workload_namespaces, shipped.keys() | sign_on_reads)]
     for secret in landed:
         landings.setdefault(secret.path, []).append(cluster)
         if not _reaches_store(secret, cluster):
@@ -228,14 +258,17 @@ def _plan_cluster(stack: Stack, cluster: Cluster, jobs: tuple[TrainingJob, ...],
             stores.store_for(secret, cluster)
         except stores.StoreProblem as problem:
             findings.append(Finding(secret.path + ("key",), "SG406", str(problem), hint=problem.hint))
-    secrets = tuple(s for s in landed if (s.namespace, s.name) not in shipped)
+    secrets = tuple(s for s in landed if (s.namespace, s.name) not in shipped and (s.namespace, s.name) not in sign_on_reads)
     findings.extend(_s3_findings(cluster, workload_namespaces, secrets))
     declared = [s for s in landed if (s.namespace, s.name) in shipped]
     external = _external_credentials(stack, cluster, needed_by, declared, findings)
     credentials = _credentials(stack, cluster, declared, {k: c for k, c in shipped.items() if k not in external}, findings)
     credentials = tuple(sorted((*credentials, *external.values()), key=lambda s: (s.namespace, s.name)))
-    findings.extend(_foundation_findings(stack, cluster, needed_by, bool(secrets or credentials)))
-    return ClusterPlan(cluster, components, jobs, models, secrets, credentials, tenants)
+    sign_on_secrets = tuple(s for s in landed if (s.namespace, s.name) in sign_on_reads)
+    if signs_on:
+        findings.extend(_unreached_sign_on(sign_on, cluster, sign_on_secrets))
+    findings.extend(_foundation_findings(stack, cluster, needed_by, bool(secrets or credentials or sign_on_secrets)))
+    return ClusterPlan(cluster, components, jobs, models, secrets, credentials, tenants, sign_on_secrets)
 
 
 def _external_credentials(stack: Stack, cluster: Cluster, needed_by: t.Mapping[str, t.Any], declared: t.Sequence[Secret],
@@ -501,6 +534,8 @@ def _requested(
             findings.append(_edge_refusal("trainer", cluster, job.path + ("dataset",), f"training job `{job.name}`"))
             continue
         requested.setdefault("trainer", []).append(f"training job `{job.name}` runs here, next to dataset `{job.dataset}`")
+    if cluster.tls is not None:
+        requested.setdefault("cert-manager", []).append(f"cluster `{cluster.name}` declares tls: cert-manager issues the gateway's certificate")
     for model in models:
         requested.setdefault("kserve", []).append(
             f"model `{model.name}` is served here (serveOn selects {_why_selected(model.serve_on, cluster)})"
@@ -545,7 +580,7 @@ def _edge_refusal(component: str, cluster: Cluster, path: tuple[t.Any, ...], who
     )
 
 
-def _secret_lands(secret: Secret, cluster: Cluster, workload_namespaces: set[str], shipped: t.Container[tuple[str, str]]) -> bool:
+def _secret_lands(secret: Secret, cluster: Cluster, workload_namespaces: set[str], shipped: t.Collection[tuple[str, str]]) -> bool:
     """With `runsOn`, where it says; without, where workloads use its namespace, or where it
     replaces a default credential upstream ships, on the store's own cloud (Vault: any)."""
     if secret.runs_on is not None:
@@ -599,4 +634,136 @@ def _secret_file_findings(secrets: t.Sequence[Secret]) -> list[Finding]:
             found.append(Finding(secret.path + ("name",), "SG211",
                                  f"secret `{ident}` and {what} `{earlier}` would both be written as `secretstore-{joined}.yaml`; "
                                  "one would be lost", hint="rename one of them"))
+    return found
+
+
+# --- sign-on (spec.signOn) ---------------------------------------------------------------
+
+
+def _sign_on_references(stack: Stack) -> list[tuple[str, str, SecretKey]]:
+    """(who reads it, the namespace it must be in, reference) of every secret spec.signOn names."""
+    assert stack.sign_on is not None
+    found = [(f"connector `{c.id}`", catalog.DEX_NAMESPACE, ref) for c in stack.sign_on.connectors for ref in c.secret_keys()]
+    external = stack.sign_on.external_issuer
+    if external is not None:
+        found.append(("the external issuer", OAUTH2_PROXY_NAMESPACE, external.client_secret))
+    return found
+
+
+@dataclass(frozen=True)
+class _SignOnReads:
+    """What spec.signOn reads, computed once for the fleet (a cluster's plan only looks up)."""
+
+    references: tuple[tuple[str, str, SecretKey], ...]  # (who reads it, its namespace, reference)
+    keys: frozenset[tuple[str, str]]  # (namespace, name) of those references that spec.secrets declares
+
+    @classmethod
+    def of(cls, stack: Stack) -> _SignOnReads:
+        if stack.sign_on is None:
+            return cls((), frozenset())
+        references = tuple(_sign_on_references(stack))
+        declared = {(s.namespace, s.name) for s in stack.secrets}
+        return cls(references, frozenset(k for _, namespace, ref in references if (k := (namespace, ref.name)) in declared))
+
+
+def _unreached_sign_on(sign_on: _SignOnReads, cluster: Cluster, landed: t.Sequence[Secret]) -> list[Finding]:
+    """SG274: every sign-on secret must land on each cluster that runs auth, in its unit, or
+    Dex (or oauth2-proxy) starts without it: its pod waits for the Secret its environment names."""
+    arrived = {(s.namespace, s.name) for s in landed}
+    found = []
+    for who, namespace, ref in sign_on.references:
+        if (namespace, ref.name) in arrived or (namespace, ref.name) not in sign_on.keys:
+            continue  # SG270 reports an undeclared one, once
+        found.append(Finding(ref.path + ("name",), "SG274",
+                             f"{who} reads secret `{ref.name}`, which does not reach cluster `{cluster.name}` where auth runs "
+                             "(its store is another cloud's, or its runsOn leaves this cluster out)",
+                             hint=f"give secret `{ref.name}` `runsOn: [{cluster.name}]` (and `auth.secretRef` where workload identity cannot reach its store)"))
+        arrived.add((namespace, ref.name))
+    return found
+
+
+def _sign_on_findings(stack: Stack, plans: t.Sequence[ClusterPlan]) -> list[Finding]:
+    """SG270 (a secret reference spec.secrets does not declare where its reader runs), SG271 (not
+    exactly one provider), SG272 (two connectors with one id), SG420 (sign-on where no cluster
+    runs auth), SG421 (both or neither of Dex connectors and an external issuer)."""
+    if stack.sign_on is None:
+        return []
+    found = []
+    if bool(stack.sign_on.connectors) == (stack.sign_on.external_issuer is not None):
+        found.append(Finding(stack.sign_on.path, "SG421", "spec.signOn needs exactly one of `connectors` (Dex signs users in) and "
+                             "`externalIssuer` (oauth2-proxy signs them in without Dex)",
+                             hint="an external issuer can be a Dex `oidc` connector instead, beside the others"))
+    namespaces_of: dict[str, list[str]] = {}
+    for secret in stack.secrets:
+        namespaces_of.setdefault(secret.name, []).append(secret.namespace)
+    ids: dict[str, str] = {}
+    for index, connector in enumerate(stack.sign_on.connectors):
+        if len(connector.types) != 1:
+            declared = ", ".join(f"`{k}`" for k in connector.types) or "none"
+            found.append(Finding(connector.path, "SG271", f"connector `{connector.id}` must declare exactly one provider (github, oidc, ldap "
+                                 f"or saml); it declares {declared}",
+                                 hint="split it into one connector per provider" if connector.types else "add one provider block, e.g. `github: {...}`"))
+        earlier = ids.setdefault(connector.id, f"connectors[{index}]")
+        if earlier != f"connectors[{index}]":
+            found.append(Finding(connector.path + ("id",), "SG272", f"connector id `{connector.id}` is already used by {earlier}: Dex "
+                                 "tells users apart by connector id", hint="give each connector its own id"))
+    for who, namespace, ref in _sign_on_references(stack):
+        found.extend(_reference_findings(who, namespace, ref, namespaces_of.get(ref.name, [])))
+    if not any("auth" in plan.component_names for plan in plans):
+        found.append(Finding(stack.sign_on.path, "SG420", "spec.signOn is declared, but no cluster runs auth (Dex and oauth2-proxy): "
+                             "it changes nothing", hint="run a component that needs auth (pipelines, notebooks, centraldashboard) "
+                             "or `auth` itself somewhere", severity="warning"))
+    return found
+
+
+def _reference_findings(who: str, namespace: str, ref: SecretKey, namespaces: t.Sequence[str]) -> list[Finding]:
+    if namespace in namespaces:
+        return []
+    reader = "Dex" if namespace == catalog.DEX_NAMESPACE else "oauth2-proxy"
+    elsewhere = f"; spec.secrets has `{ref.name}` only in namespace {', '.join(sorted(namespaces))}" if namespaces else ""
+    return [Finding(ref.path + ("name",), "SG270", f"{who} reads secret `{ref.name}`, which spec.secrets does not declare "
+                    f"in namespace `{namespace}`, where {reader} runs{elsewhere}",
+                    hint=f"declare it: {{name: {ref.name}, namespace: {namespace}, store: ..., key: ...}}")]
+
+
+# --- TLS on the gateway (clusters[].tls) -------------------------------------------------
+
+# The DNS-01 solver each cloud's own DNS answers to, and the identity cert-manager acts as there.
+_SOLVER_CLOUD = {"route53": "aws", "cloudDNS": "gcp", "azureDNS": "azure"}
+_SOLVER_IDENTITY = {"aws": "awsRoleArn", "gcp": "gcpServiceAccount", "azure": "azureClientId"}
+
+
+def _tls_findings(cluster: Cluster, needed_by: t.Mapping[str, t.Any]) -> list[Finding]:
+    """SG275-SG279: a certificate needs the cluster's host, its gateway, and one way to be issued."""
+    tls = cluster.tls
+    if tls is None:
+        return []
+    found = []
+    if not cluster.ingress_host:
+        found.append(Finding(tls.path, "SG275", f"cluster `{cluster.name}` declares tls but no `ingressHost`: the certificate is for that host",
+                             hint="add `ingressHost: kubeflow.<your domain>`"))
+    if "istio" not in needed_by:
+        found.append(Finding(tls.path, "SG276", f"cluster `{cluster.name}` declares tls for the Kubeflow gateway, but runs no Istio gateway"
+                             + (" (edge clusters run none)" if cluster.is_edge else ""),
+                             hint="run a component that needs istio here, or drop `tls`"))
+    if (tls.cluster_issuer is None) == (tls.acme is None):
+        found.append(Finding(tls.path, "SG279", "tls needs exactly one issuer: `clusterIssuer` (an existing ClusterIssuer) or `acme`",
+                             hint="keep one of them"))
+    acme = tls.acme
+    if acme is None:
+        return found
+    fits = {"aws": "route53", "gcp": "cloudDNS", "azure": "azureDNS"}.get(cluster.cloud)
+    if len(acme.solvers) != 1 or _SOLVER_CLOUD[acme.solvers[0]] != cluster.cloud:
+        declared = ", ".join(f"`{k}`" for k in acme.solvers) or "none"
+        hint = f"use `{fits}` on a {cluster.cloud} cluster" if fits else "on-prem clusters have no cloud DNS stackgen can drive: name an existing `clusterIssuer`"
+        found.append(Finding(acme.path, "SG277", f"cluster `{cluster.name}` runs on {cluster.cloud}; its ACME issuer needs exactly the DNS-01 "
+                             f"solver of that cloud's DNS, but declares {declared}", hint=hint))
+        return found
+    identity = cluster.identity
+    held = {"aws": identity.aws_role_arn, "gcp": identity.gcp_service_account, "azure": identity.azure_client_id}[cluster.cloud]
+    if held is None:
+        field = _SOLVER_IDENTITY[cluster.cloud]
+        found.append(Finding(acme.path + (acme.solvers[0],), "SG278", f"the {acme.solvers[0]} solver of cluster `{cluster.name}` acts as "
+                             f"cert-manager's service account with the cluster's workload identity, which it does not declare",
+                             hint=f"add `identity: {{{field}: ...}}` with DNS rights, trusting system:serviceaccount:cert-manager:cert-manager"))
     return found

@@ -8,7 +8,7 @@ prints it and docs/first-sync.md explains each item. Pure: model and placement i
 from __future__ import annotations
 
 from stackgen import catalog
-from stackgen.compile import workloads
+from stackgen.compile import signon, workloads
 from stackgen.model import STORE_CLOUD, Stack
 from stackgen.place import ClusterPlan
 
@@ -51,7 +51,7 @@ def prerequisites(stack: Stack, plan: ClusterPlan) -> tuple[str, ...]:
             note = " (it is block storage: pick a file-system class)" if cluster.storage_class in BLOCK_STORAGE_CLASSES else ""
             lines.append(f"StorageClass {cluster.storage_class} serving ReadWriteMany for {', '.join(multi)}{note}")
     identity = cluster.identity
-    namespaces = sorted(set(plan.namespaces) | {s.namespace for s in (*plan.credentials, *plan.secrets)
+    namespaces = sorted(set(plan.namespaces) | {s.namespace for s in (*plan.credentials, *plan.secrets, *plan.sign_on_secrets)
                                                  if s.auth is None and STORE_CLOUD[s.store] == cluster.cloud})
     if namespaces:
         accounts = ", ".join(f"{n}/{workloads.WORKLOAD_SERVICE_ACCOUNT}" for n in namespaces)
@@ -74,11 +74,11 @@ def prerequisites(stack: Stack, plan: ClusterPlan) -> tuple[str, ...]:
             lines.append(f"a federated identity credential on managed identity {own.azure_client_id} for {account}")
     # A SecretStore is namespaced: the credentials it names must be in its namespace, which the
     # unit creates in the same sync, so create the namespace with them.
-    stores_auth = sorted({(s.store, s.auth.name, s.namespace) for s in (*plan.secrets, *plan.credentials) if s.auth})
+    stores_auth = sorted({(s.store, s.auth.name, s.namespace) for s in (*plan.secrets, *plan.credentials, *plan.sign_on_secrets) if s.auth})
     for store, name in sorted({(store, name) for store, name, _ in stores_auth}):
         where = ", ".join(f"{namespace}/{name}" for s, n, namespace in stores_auth if (s, n) == (store, name))
         lines.append(f"the Secrets with the credentials to reach {store} (you create them, namespaces too): {where}")
-    remote = sorted({f"{s.store} {s.key}" for s in (*plan.secrets, *plan.credentials)})
+    remote = sorted({f"{s.store} {s.key}" for s in (*plan.secrets, *plan.credentials, *plan.sign_on_secrets)})
     if remote:
         lines.append(f"the remote secrets, with fresh values: {'; '.join(remote)}")
     # What a foundation the cluster provides must offer, since stackgen's objects assume upstream's.
@@ -104,6 +104,32 @@ def prerequisites(stack: Stack, plan: ClusterPlan) -> tuple[str, ...]:
     if cluster.object_store is not None and "pipelines" in plan.component_names:
         lines.append(f"bucket {cluster.object_store.bucket} at the S3 endpoint its keys (remote JSON AWS_ACCESS_KEY_ID / "
                      "AWS_SECRET_ACCESS_KEY) may read and write, under v2/artifacts and private-artifacts/<namespace>/")
+    if stack.sign_on is not None and "auth" in plan.component_names and cluster.ingress_host:
+        callback = signon.oauth2_proxy_redirect(cluster) if stack.sign_on.external_issuer is not None else signon.callback(cluster)
+        lines.append(f"each sign-on provider's client (or SAML app) registered with the callback {callback}")
+    lines.extend(_tls_prerequisites(plan))
     if cluster.s3_endpoint and not cluster.s3_credentials:
         lines.append(f"anonymous read access at {cluster.s3_endpoint}: no `s3Credentials` names its keys")
     return tuple(lines)
+
+
+def _tls_prerequisites(plan: ClusterPlan) -> list[str]:
+    cluster = plan.cluster
+    tls = cluster.tls
+    if tls is None:
+        return []
+    if tls.cluster_issuer:
+        return [f"ClusterIssuer {tls.cluster_issuer}, Ready, able to issue for {cluster.ingress_host}"]
+    identity = cluster.identity
+    who = "cert-manager/cert-manager"
+    lines = [f"DNS for {cluster.ingress_host} pointing at the gateway's load balancer, in a zone the ACME solver may write TXT records to"]
+    if cluster.cloud == "aws" and identity.aws_role_arn:
+        lines.append(f"IAM role {identity.aws_role_arn} trusting the cluster's OIDC provider for {who}, with "
+                     "route53:ChangeResourceRecordSets, ListResourceRecordSets and GetChange (cert-manager docs, Route53)")
+    if cluster.cloud == "gcp" and identity.gcp_service_account:
+        lines.append(f"roles/iam.workloadIdentityUser on {identity.gcp_service_account} for {who}, and roles/dns.admin "
+                     "in the zone's project (cert-manager docs, Google CloudDNS)")
+    if cluster.cloud == "azure" and identity.azure_client_id:
+        lines.append(f"a federated identity credential on managed identity {identity.azure_client_id} for {who}, with "
+                     "DNS Zone Contributor on the zone (cert-manager docs, AzureDNS)")
+    return lines

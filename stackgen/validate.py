@@ -325,7 +325,8 @@ _PATTERN_MEANING: t.Mapping[str, str] = {
     "s3Endpoint": "an http:// or https:// URL",
     "s3Credentials": "a secret name (a DNS-1123 label)",
     "credentials": "a secret name (a DNS-1123 label)",
-    "host": "a host name or IPv4 address",
+    # database.host is a host alone; an LDAP connector's host carries its port.
+    "host": "a host name or IPv4 address (database), or host:port (LDAP: ldap.example.com:636)",
     "bucket": "a bucket name (3 to 63 lowercase letters, digits, `.` and `-`)",
     "endpoint": "an http:// or https:// URL of scheme, host and port only",
     "valueAs": "a Secret key (letters, digits, `-`, `_`, `.`)",
@@ -336,7 +337,16 @@ _PATTERN_MEANING: t.Mapping[str, str] = {
     "mirror": "a registry host with an optional path, without a scheme (registry.example.com/kubeflow)",
     "owner": "an e-mail address (what the sign-on provider sends as the user id)",
     "user": "an e-mail address (what the sign-on provider sends as the user id)",
+    "issuer": "an https:// URL",
+    "ssoURL": "an https:// URL",
+    "email": "an e-mail address",
+    "clusterIssuer": "a ClusterIssuer name (a DNS-1123 subdomain)",
+    "hostedZoneID": "a Route 53 hosted zone id (Z followed by capitals and digits)",
+    "project": "a GCP project id",
+    "subscriptionID": "a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
 }
+# `key` inside a secret reference (spec.signOn) names a key of a Kubernetes Secret.
+_SECRET_KEY_REFERENCES = frozenset({"clientSecretRef", "bindPasswordRef", "rootCARef", "caRef"})
 
 
 def _pattern_error(report: _Report, path: JsonPath, value: object) -> None:
@@ -348,6 +358,8 @@ def _pattern_error(report: _Report, path: JsonPath, value: object) -> None:
         report.at_value(path, "SG105", f"`kubernetesVersion` must be a minor version like \"1.31\"; got {_shown(value)}")
         return
     described = _PATTERN_MEANING.get(field, "well formed")
+    if field == "key" and len(path) > 1 and path[-2] in _SECRET_KEY_REFERENCES:
+        described = _PATTERN_MEANING["valueAs"]
     hint = None
     if field == "storageUri" and isinstance(value, str) and value.startswith(("az://", "abfss://")):
         hint = "KServe 26.03 reads Azure Blob storage as https://<account>.blob.core.windows.net/<container>/<path>"

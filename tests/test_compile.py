@@ -15,7 +15,7 @@ from stackgen.compile.overlays import Compiled, compile_stack
 from stackgen.model import ROLES, build_model
 from stackgen.place import place
 from tests import reach
-from tests.compiling import BUNDLED, placed
+from tests.compiling import BUNDLED, ROOT, placed
 
 CLOUDS = ("aws", "gcp", "azure", "onprem")
 
@@ -320,3 +320,24 @@ def test_the_layout_render_builds_from_is_the_tree_compile_wrote() -> None:
         assert compiled.layout.clusters and _layout_mismatches(compiled) == [], stack_file
         assert {p for paths in compiled.layout.clusters.values() for p in paths} | {
             piece.base for piece in compiled.layout.pieces.values() if piece.base} == set(compiled.layout.pieces), stack_file
+
+
+
+def test_sign_on_and_tls_patch_only_the_clusters_small_units() -> None:
+    """Dex's config (its callback names the host) and the gateway's HTTPS server go in
+    `auth-<cluster>` / `istio-<cluster>`; the shared units stay as every cluster has them."""
+    stack, placement = placed((ROOT / "tests/cases/positive/gateway-tls/stack.yaml").read_text())
+    files = compile_stack(stack, placement).files
+    shared = yaml.safe_load(files["units/auth/kustomization.yaml"])
+    assert "kubeflow.use1" not in yaml.safe_dump(shared)
+    wrapper = yaml.safe_load(files["units/auth-aws-use1/kustomization.yaml"])
+    assert wrapper["resources"][0] == "../auth-aws"
+    targets = [(p["target"]["kind"], p["target"]["name"]) for p in wrapper["patches"]]
+    assert targets == [("RequestAuthentication", "m2m-token-issuer"), ("ConfigMap", "dex"), ("Deployment", "dex"), ("Deployment", "oauth2-proxy")]
+    assert "https://kubeflow.use1.acme.example.com/dex/callback" in wrapper["patches"][1]["patch"]
+    assert "externalsecret-auth-dex-ldap.yaml" in wrapper["resources"]
+    gateway = yaml.safe_load(yaml.safe_load(files["units/istio-gcp-euw4/kustomization.yaml"])["patches"][0]["patch"])
+    assert [op["path"] for op in gateway] == ["/spec/servers/0/hosts", "/spec/servers/0/tls", "/spec/servers/-"]
+    assert "clusters/lab/own/clusterissuer-stackgen-acme.yaml" not in files  # lab names an existing ClusterIssuer
+    assert "clusters/gcp-euw4/own/clusterissuer-stackgen-acme.yaml" in files
+    assert "units/cert-manager-lab/kustomization.yaml" not in files  # no ACME: cert-manager needs no identity there

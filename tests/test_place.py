@@ -165,3 +165,89 @@ def test_a_secret_that_cannot_reach_its_store_is_not_judged_on_its_key_there() -
     assert [f.code for f in placement.findings] == ["SG207"]
     _, placement = placed(text.replace("runsOn: [g]}", "runsOn: [g], auth: {secretRef: {name: aws-creds}}}"))
     assert [f.code for f in placement.findings] == ["SG406"]
+
+
+# --- sign-on and gateway TLS ----------------------------------------------------------------
+
+_SIGN_ON = """
+  components:
+    centraldashboard: {runsOn: [notebooks]}
+  signOn:
+    connectors:
+      - {id: github, displayName: GitHub, github: {clientID: Iv1.abc, clientSecretRef: {name: dex-github, key: client-secret}}}
+  secrets:
+    - {name: dex-github, namespace: auth, store: gcp-secret-manager, key: projects/acme-ml/secrets/dex-github}
+"""
+
+
+def test_connector_secrets_land_with_dex_and_the_static_user_is_not_replaced() -> None:
+    _, placement = placed(HEADER + """
+  clusters:
+    - {name: g1, cloud: gcp, region: europe-west4, kubernetesVersion: "1.32", roles: [notebooks], ingressHost: kf.acme.example.com,
+       identity: {gcpServiceAccount: kf-g1@acme-ml.iam.gserviceaccount.com}, tls: {clusterIssuer: letsencrypt-prod}}
+""" + _SIGN_ON)
+    assert placement.findings == ()
+    plan = placement.plan("g1")
+    assert [s.name for s in plan.sign_on_secrets] == ["dex-github"]
+    assert plan.secrets == ()  # not a workload secret: it travels in the auth unit
+    assert sorted(s.name for s in plan.credentials) == ["dex-oidc-client", "oauth2-proxy"]  # no dex-passwords
+
+
+def test_sign_on_without_ingress_host_or_out_of_reach_is_refused_at_the_cluster_and_reference() -> None:
+    _, placement = placed(HEADER + """
+  clusters:
+    - {name: a1, cloud: aws, region: us-east-1, kubernetesVersion: "1.31", roles: [notebooks], oidcIssuer: "https://oidc.eks.us-east-1.amazonaws.com/id/X1"}
+""" + _SIGN_ON)
+    found = {(f.code, f.path) for f in placement.findings}
+    assert ("SG273", ("spec", "clusters", 0)) in found
+    ref = ("spec", "signOn", "connectors", 0, "github", "clientSecretRef", "name")
+    assert ("SG274", ref) in found
+
+
+def test_tls_brings_cert_manager_and_each_acme_rule_is_located() -> None:
+    _, placement = placed(HEADER + """
+  clusters:
+    - name: g1
+      cloud: gcp
+      region: europe-west4
+      kubernetesVersion: "1.32"
+      roles: [notebooks]
+      ingressHost: kf.acme.example.com
+      tls: {acme: {email: ops@acme.example.com, server: "https://acme-v02.api.letsencrypt.org/directory", cloudDNS: {}}}
+  components:
+    centraldashboard: {runsOn: [notebooks]}
+""")
+    assert "cert-manager" in placement.plan("g1").component_names
+    [finding] = [f for f in placement.findings if f.code.startswith("SG27")]
+    assert (finding.code, finding.path) == ("SG278", ("spec", "clusters", 0, "tls", "acme", "cloudDNS"))
+    assert "gcpServiceAccount" in (finding.hint or "")
+
+
+def test_sign_on_over_plain_http_is_a_warning_at_the_cluster() -> None:
+    _, placement = placed(HEADER + """
+  clusters:
+    - {name: g1, cloud: gcp, region: europe-west4, kubernetesVersion: "1.32", roles: [notebooks], ingressHost: kf.acme.example.com,
+       identity: {gcpServiceAccount: kf-g1@acme-ml.iam.gserviceaccount.com}}
+    - {name: g2, cloud: gcp, region: europe-west4, kubernetesVersion: "1.32", roles: [notebooks], ingressHost: kf2.acme.example.com,
+       identity: {gcpServiceAccount: kf-g2@acme-ml.iam.gserviceaccount.com}, tls: {clusterIssuer: letsencrypt-prod}}
+""" + _SIGN_ON)
+    [finding] = placement.findings
+    assert (finding.code, finding.path, finding.severity) == ("SG422", ("spec", "clusters", 0), "warning")
+
+
+def test_sign_on_that_changes_nothing_or_says_nothing_is_reported() -> None:
+    serving = """
+  clusters:
+    - {name: g1, cloud: gcp, region: europe-west4, kubernetesVersion: "1.32", roles: [serving]}
+  components:
+    kserve: {runsOn: [serving]}
+"""
+    _, placement = placed(HEADER + serving + """  signOn:
+    connectors:
+      - {id: github, displayName: GitHub, github: {clientID: Iv1.abc, clientSecretRef: {name: dex-github, key: client-secret}}}
+  secrets:
+    - {name: dex-github, namespace: auth, store: gcp-secret-manager, key: projects/acme-ml/secrets/dex-github}
+""")
+    assert [(f.code, f.path, f.severity) for f in placement.findings if f.code == "SG420"] == [("SG420", ("spec", "signOn"), "warning")]
+    _, placement = placed(HEADER + serving + "  signOn: {}\n")
+    assert [f.code for f in placement.findings] == ["SG421", "SG420"]

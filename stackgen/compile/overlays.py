@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stackgen import catalog, releases, storage, yamlio
-from stackgen.compile import gitops, images, workloads
+from stackgen.compile import gitops, images, signon, tls, workloads
 from stackgen.layout import Layout, Piece
 from stackgen.model import Cluster, Database, ObjectStore, Secret, Stack, Tenant
 
@@ -75,7 +75,9 @@ def compile_stack(stack: Stack, placement: Placement) -> Compiled:
         cluster_units: list[Unit] = []
         accounts: set[str] = set()  # namespaces whose workload service account a unit already brings
         for name in plan.component_names:
-            unit, base = delivered_unit(stack, plan.cluster, name, plan.credentials, frozenset(accounts), plan.tenants)
+            # Sign-on secrets travel with Dex and oauth2-proxy, like the default credentials they read.
+            unit, base = delivered_unit(stack, plan.cluster, name, plan.credentials, frozenset(accounts), plan.tenants,
+                                        plan.sign_on_secrets if name == "auth" else ())
             accounts.update(obj["metadata"]["namespace"] for _, obj in unit.local if obj["kind"] == "ServiceAccount")
             cluster_units.append(unit)
             for used in (unit, base) if base else (unit,):
@@ -98,7 +100,8 @@ def compile_stack(stack: Stack, placement: Placement) -> Compiled:
 
 
 def delivered_unit(stack: Stack, cluster: Cluster, component: str, credentials: t.Sequence[Secret],
-                   accounts_elsewhere: frozenset[str] = frozenset(), tenants: t.Sequence[Tenant] = ()) -> tuple[Unit, Unit | None]:
+                   accounts_elsewhere: frozenset[str] = frozenset(), tenants: t.Sequence[Tenant] = (),
+                   unit_secrets: t.Sequence[Secret] = ()) -> tuple[Unit, Unit | None]:
     """The unit the engine syncs for `component` on `cluster`, and the shared unit it wraps, if any.
 
     What belongs to one cluster alone never makes a large component's unit per cluster (Istio
@@ -112,11 +115,14 @@ def delivered_unit(stack: Stack, cluster: Cluster, component: str, credentials: 
     controller and its CRD, so their namespaces exist before what later steps put in them.
     """
     unit = unit_for(stack, cluster, component)
-    objects = {**workloads.credential_objects(component, cluster, credentials, accounts_elsewhere), **cluster_objects(component, cluster)}
+    objects = {**workloads.credential_objects(component, cluster, credentials, accounts_elsewhere, unit_secrets),
+               **cluster_objects(component, cluster)}
     if component == "profiles":
         objects.update(workloads.profile_objects(tenants, cluster))
+    if component == "auth" and stack.sign_on is not None and stack.sign_on.external_issuer is not None and cluster.ingress_host:
+        objects.update(signon.oauth2_proxy_objects(stack.sign_on.external_issuer, cluster, workloads.MANAGED_BY))
     local = tuple(sorted(objects.items()))
-    patches = _cluster_patches(component, cluster)
+    patches = _cluster_patches(stack, component, cluster)
     if not local and not patches:
         return unit, None
     wrapper = Unit(name=f"{component}-{cluster.name}", component=component, variant=cluster.name, paths=(), layers=(),
@@ -133,12 +139,12 @@ def unit_for(stack: Stack, cluster: Cluster, component: str) -> Unit:
     layer_names = {cluster.cloud, *cluster.roles} & entry.layers
     if cluster.is_edge:
         layer_names &= {"edge"} if edge else set()
-    patches = tuple(catalog.UNIT_FIXES.get(component, ())) + _credential_deletions(component)
     if component in cluster.provides and entry.provided_paths is not None:
         # The cluster runs this foundation itself: only Kubeflow's objects on top of it, the
         # same on every cloud (the cloud layers patch the gateway Service, which is the cluster's).
         name = releases.unit_name(f"{component}-provided", release, stack.upstream.kubeflow)
-        return Unit(name=name, component=component, variant="provided", paths=entry.provided_paths, layers=(), patches=patches,
+        return Unit(name=name, component=component, variant="provided", paths=entry.provided_paths, layers=(),
+                    patches=tuple(catalog.UNIT_FIXES.get(component, ())) + _credential_deletions(component),
                     namespace=entry.namespace, local=catalog.PROVIDED_OBJECTS.get(component, ()), release=release)
     if edge:
         variant = "edge"
@@ -146,6 +152,12 @@ def unit_for(stack: Stack, cluster: Cluster, component: str) -> Unit:
         variant = cluster.cloud
     else:
         variant = ""
+    # oauth2-proxy signing in with an external issuer needs no Dex (spec.signOn.externalIssuer).
+    without_dex = component == "auth" and stack.sign_on is not None and not stack.sign_on.runs_dex
+    if without_dex:
+        paths = tuple(p for p in paths if p != catalog.DEX_PATH)
+        variant = f"{variant}-oidc" if variant else "oidc"
+    patches = tuple(catalog.UNIT_FIXES.get(component, ())) + _credential_deletions(component, without_dex)
     name = f"{component}-{variant}" if variant else component
     if component == "profiles" and stack.example_profile:  # the same for every cluster of the stack
         paths += (catalog.EXAMPLE_PROFILE_PATH,)
@@ -161,13 +173,15 @@ def unit_for(stack: Stack, cluster: Cluster, component: str) -> Unit:
     )
 
 
-def _credential_deletions(component: str) -> tuple[t.Mapping[str, t.Any], ...]:
+def _credential_deletions(component: str, without_dex: bool = False) -> tuple[t.Mapping[str, t.Any], ...]:
     """Upstream's literal default credentials leave the unit; an ExternalSecret in the same
     unit materialises each under the same name from a secret store."""
     # Patches run before the unit's `namespace:`: where stackgen sets it, upstream has none yet.
     unset = catalog.BY_NAME[component].namespace is not None
     deletions = []
     for credential in catalog.default_credentials(component):
+        if without_dex and credential.namespace == catalog.DEX_NAMESPACE:
+            continue  # Dex's Secrets are not rendered at all
         identity = {"name": credential.name} if unset else {"name": credential.name, "namespace": credential.namespace}
         deletions.append({
             "target": {"version": "v1", "kind": "Secret", **identity},
@@ -176,7 +190,7 @@ def _credential_deletions(component: str) -> tuple[t.Mapping[str, t.Any], ...]:
     return tuple(deletions)
 
 
-def _cluster_patches(component: str, cluster: Cluster) -> tuple[t.Mapping[str, t.Any], ...]:
+def _cluster_patches(stack: Stack, component: str, cluster: Cluster) -> tuple[t.Mapping[str, t.Any], ...]:
     """Patches that carry one cluster's values, applied in `<component>-<cluster>` over the
     shared unit: each targets one object by kind, name and namespace."""
     patches: list[t.Mapping[str, t.Any]] = []
@@ -185,10 +199,25 @@ def _cluster_patches(component: str, cluster: Cluster) -> tuple[t.Mapping[str, t
     if component == "auth" and cluster.cloud == "aws" and cluster.oidc_issuer:
         patches.append(_json_patch("security.istio.io", "v1beta1", "RequestAuthentication", "m2m-token-issuer", "istio-system",
                                    "/spec/jwtRules/0/issuer", cluster.oidc_issuer))
-    # The Kubeflow gateway answers only for the cluster's host instead of any host.
+    # Dex's connectors, or oauth2-proxy's external issuer, send the browser back to this
+    # cluster's host (spec.signOn).
+    if component == "auth" and stack.sign_on is not None and cluster.ingress_host:
+        if stack.sign_on.external_issuer is not None:
+            patches.extend(signon.oauth2_proxy_patches(stack.sign_on.external_issuer))
+        else:
+            patches.extend(signon.dex_patches(stack.sign_on, cluster))
+    if component == "auth" and cluster.tls is not None and cluster.ingress_host:
+        patches.append(signon.secure_cookie_patch())
+    # The Kubeflow gateway answers only for the cluster's host instead of any host, and serves
+    # it over TLS where the cluster declares a certificate.
     if component == "istio" and cluster.ingress_host:
-        patches.append(_json_patch("networking.istio.io", "v1alpha3", "Gateway", "kubeflow-gateway", "kubeflow",
-                                   "/spec/servers/0/hosts", [cluster.ingress_host]))
+        operations = [{"op": "replace", "path": "/spec/servers/0/hosts", "value": [cluster.ingress_host]}]
+        if cluster.tls is not None:
+            operations += tls.gateway_operations(cluster)
+        patches.append(_json_operations("networking.istio.io", "v1alpha3", "Gateway", "kubeflow-gateway", "kubeflow", operations))
+    # ACME's DNS-01 solver acts as cert-manager's own service account: give it the cluster's identity.
+    if component == "cert-manager":
+        patches.extend(tls.cert_manager_patches(cluster))
     # Edge KServe names its model URLs under the cluster's host (the edge layer's config otherwise).
     if component == "kserve" and cluster.is_edge and cluster.ingress_host:
         patches.append(_json_patch("", "v1", "ConfigMap", "inferenceservice-config", "kubeflow",
@@ -340,12 +369,16 @@ def _merge_patch(group: str, version: str, kind: str, name: str, namespace: str,
     return {"target": _target(group, version, kind, name, namespace), "patch": yamlio.OVERLAYS.dump(full)}
 
 
-def _json_patch(group: str, version: str, kind: str, name: str, namespace: str, path: str, value: t.Any) -> t.Mapping[str, t.Any]:
+def _json_operations(group: str, version: str, kind: str, name: str, namespace: str,
+                     operations: t.Sequence[t.Mapping[str, t.Any]]) -> t.Mapping[str, t.Any]:
     target = {"group": group, "version": version, "kind": kind, "name": name, "namespace": namespace}
     if not group:
         del target["group"]
-    operation = yamlio.OVERLAYS.dump([{"op": "replace", "path": path, "value": value}])
-    return {"target": target, "patch": operation}
+    return {"target": target, "patch": yamlio.OVERLAYS.dump(list(operations))}
+
+
+def _json_patch(group: str, version: str, kind: str, name: str, namespace: str, path: str, value: t.Any) -> t.Mapping[str, t.Any]:
+    return _json_operations(group, version, kind, name, namespace, [{"op": "replace", "path": path, "value": value}])
 
 
 def _unit_files(unit: Unit, stack: Stack) -> tuple[FileTree, Piece]:

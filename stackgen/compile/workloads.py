@@ -12,7 +12,7 @@ import re
 import typing as t
 
 from stackgen import catalog
-from stackgen.compile import images, stores
+from stackgen.compile import images, stores, tls
 from stackgen.model import STORE_CLOUD, Cluster, Identity, Model, Secret, Stack, Tenant, TrainingJob
 
 if t.TYPE_CHECKING:  # place imports compile.stores, so a runtime import here would be a cycle
@@ -66,11 +66,13 @@ def own_objects(stack: Stack, plan: ClusterPlan) -> dict[str, Object]:
                                                                              plan.identity_in(model.namespace))
     for secret in plan.secrets:
         objects.update(stores.objects(secret, cluster, MANAGED_BY, annotations=_s3_annotations(cluster) if secret.name == cluster.s3_credentials else None))
+    if cluster.tls is not None:  # place refuses it where no gateway runs (SG276)
+        objects.update(tls.objects(cluster, MANAGED_BY))
     return objects
 
 
 def credential_objects(component: str, cluster: Cluster, credentials: t.Sequence[Secret],
-                       accounts_elsewhere: t.Collection[str] = ()) -> dict[str, Object]:
+                       accounts_elsewhere: t.Collection[str] = (), unit_secrets: t.Sequence[Secret] = ()) -> dict[str, Object]:
     """File name -> object: what replaces `component`'s upstream default credentials, inside its unit.
 
     They travel with the unit rather than the cluster's own folder, which syncs last (Argo CD's
@@ -80,10 +82,11 @@ def credential_objects(component: str, cluster: Cluster, credentials: t.Sequence
     references to the hashed name (oauth2-proxy's Deployment asks for `oauth2-proxy`).
     The workload-identity service account of a namespace comes with the first unit (in
     dependency order) that needs it there: `accounts_elsewhere` names those already delivered.
+    `unit_secrets` are other secrets the unit's pods read (spec.signOn's, for auth).
     """
-    shipped = {(c.namespace, c.name) for c in catalog.default_credentials(component)}
+    shipped = {(c.namespace, c.name) for c in catalog.default_credentials(component)} | {(s.namespace, s.name) for s in unit_secrets}
     objects: dict[str, Object] = {}
-    for credential in credentials:
+    for credential in (*credentials, *unit_secrets):
         if (credential.namespace, credential.name) not in shipped:
             continue
         objects.update(stores.objects(credential, cluster, MANAGED_BY))
