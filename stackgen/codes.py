@@ -138,6 +138,8 @@ CODES: t.Mapping[str, Code] = _codes(
          "`signOn: {connectors: [...], externalIssuer: {...}}`"),
     Code("SG422", "warning", _PLACE, "sign-on on a cluster without `tls`: its callback and session cookie travel over plain HTTP",
          "spec.signOn and a cluster with ingressHost but no tls"),
+    Code("SG423", "warning", _PLACE, "ACME solver on a cluster that provides cert-manager: stackgen cannot give its account the identity",
+         "`tls.acme.cloudDNS` and `provides: [cert-manager]` on a GKE cluster"),
     Code("SG601", "warning", _VERIFY, "no schema or CRD for a kind: not validated", "a custom kind whose CRD is not pinned"),
     Code("SG602", "error", _VERIFY, "resource its Kubernetes or CRD schema rejects", "a Deployment without `spec.selector`"),
     Code("SG603", "error", _VERIFY, "Argo CD or Flux object that its real CRD rejects", "an Application without `spec.destination`"),

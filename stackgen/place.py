@@ -759,6 +759,13 @@ def _tls_findings(cluster: Cluster, needed_by: t.Mapping[str, t.Any]) -> list[Fi
         found.append(Finding(acme.path, "SG277", f"cluster `{cluster.name}` runs on {cluster.cloud}; its ACME issuer needs exactly the DNS-01 "
                              f"solver of that cloud's DNS, but declares {declared}", hint=hint))
         return found
+    if "cert-manager" in cluster.provides:
+        # The solver acts as the provided cert-manager's own service account, which no unit holds:
+        # the cluster's identity (still needed below: the issuer names it) must be bound to it by hand.
+        found.append(Finding(acme.path + (acme.solvers[0],), "SG423", f"cluster `{cluster.name}` provides cert-manager, so stackgen "
+                             f"cannot give its service account the workload identity the {acme.solvers[0]} solver acts as",
+                             severity="warning", hint="give the cluster's cert-manager service account DNS rights through its cloud "
+                             "identity yourself (`stackgen explain cluster/" + cluster.name + "` lists them), or name an existing `clusterIssuer`"))
     identity = cluster.identity
     held = {"aws": identity.aws_role_arn, "gcp": identity.gcp_service_account, "azure": identity.azure_client_id}[cluster.cloud]
     if held is None:

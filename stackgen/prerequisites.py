@@ -123,6 +123,9 @@ def _tls_prerequisites(plan: ClusterPlan) -> list[str]:
     identity = cluster.identity
     who = "cert-manager/cert-manager"
     lines = [f"DNS for {cluster.ingress_host} pointing at the gateway's load balancer, in a zone the ACME solver may write TXT records to"]
+    if "cert-manager" in cluster.provides:
+        lines.append("the provided cert-manager's service account (its namespace and name, if not cert-manager/cert-manager, "
+                     "in the trust below) annotated with the cluster's identity: stackgen annotates no account it does not deploy (SG423)")
     if cluster.cloud == "aws" and identity.aws_role_arn:
         lines.append(f"IAM role {identity.aws_role_arn} trusting the cluster's OIDC provider for {who}, with "
                      "route53:ChangeResourceRecordSets, ListResourceRecordSets and GetChange (cert-manager docs, Route53)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stackgen.compile.overlays import compile_stack
 from stackgen.place import place
 from tests.compiling import BUNDLED, HEADER, model_of, placed
 
@@ -221,6 +222,30 @@ def test_tls_brings_cert_manager_and_each_acme_rule_is_located() -> None:
     [finding] = [f for f in placement.findings if f.code.startswith("SG27")]
     assert (finding.code, finding.path) == ("SG278", ("spec", "clusters", 0, "tls", "acme", "cloudDNS"))
     assert "gcpServiceAccount" in (finding.hint or "")
+
+
+def test_acme_on_a_provided_cert_manager_warns_and_patches_no_account_it_does_not_deploy() -> None:
+    """The solver acts as cert-manager's service account; a provided cert-manager's is not in any
+    unit, so a patch of it would match nothing and the identity would silently never arrive."""
+    stack, placement = placed(HEADER + """
+  clusters:
+    - name: g1
+      cloud: gcp
+      region: europe-west4
+      kubernetesVersion: "1.32"
+      roles: [notebooks]
+      ingressHost: kf.acme.example.com
+      identity: {gcpServiceAccount: kf-g1@acme-ml.iam.gserviceaccount.com}
+      provides: [cert-manager]
+      tls: {acme: {email: ops@acme.example.com, server: "https://acme-v02.api.letsencrypt.org/directory", cloudDNS: {}}}
+  components:
+    centraldashboard: {runsOn: [notebooks]}
+""")
+    [finding] = [f for f in placement.findings if f.code.startswith(("SG27", "SG42"))]
+    assert (finding.code, finding.severity, finding.path) == ("SG423", "warning", ("spec", "clusters", 0, "tls", "acme", "cloudDNS"))
+    files = compile_stack(stack, placement).files
+    assert "units/cert-manager-g1/kustomization.yaml" not in files
+    assert "clusters/g1/own/clusterissuer-stackgen-acme.yaml" in files
 
 
 def test_sign_on_over_plain_http_is_a_warning_at_the_cluster() -> None:

@@ -137,7 +137,9 @@ def cert_manager_patches(cluster: Cluster) -> tuple[t.Mapping[str, t.Any], ...]:
     """Patches of `cert-manager-<cluster>`: cert-manager's service account carries the
     cluster's workload identity, which the ACME DNS-01 solver uses (ambient credentials)."""
     tls = cluster.tls
-    if tls is None or tls.acme is None:
+    # A cert-manager the cluster provides is not in any unit: its service account is the
+    # cluster owner's to annotate (place warns, SG423), and a patch here would match nothing.
+    if tls is None or tls.acme is None or "cert-manager" in cluster.provides:
         return ()
     held = cluster.identity
     annotations: dict[str, str] = {}
