@@ -19,7 +19,7 @@ import yaml
 from stackgen import catalog, firstsync, mirror, place, verify
 from stackgen import kustomize as kz
 from stackgen import render as render_
-from stackgen.compile import gitops, kfp_profile_hook, overlays
+from stackgen.compile import external, gitops, kfp_profile_hook
 from stackgen.driver import compile_checked
 from stackgen.render import ClusterRender
 from tests.compiling import CASES, checked, model_of
@@ -110,7 +110,7 @@ def test_no_seaweedfs_is_deployed_and_nothing_names_it(cases: dict[str, Case], n
     assert not [r for r in case.render.resources if "seaweedfs.kubeflow" in json.dumps(r)]
     controller = case.named("Deployment", "kubeflow-pipelines-profile-controller")[0]["spec"]["template"]["spec"]
     assert controller["volumes"] == [{"name": "hooks", "configMap": {"name": "stackgen-kfp-profile-hook"}}]
-    assert case.named("ConfigMap", "stackgen-kfp-profile-hook")[0]["data"]["sync.py"] == overlays.HOOK_SOURCE
+    assert case.named("ConfigMap", "stackgen-kfp-profile-hook")[0]["data"]["sync.py"] == external.HOOK_SOURCE
 
 
 @requires_upstream
