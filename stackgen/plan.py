@@ -183,5 +183,26 @@ def render_text(plans: t.Sequence[ClusterPlan]) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
+def render_markdown(plans: t.Sequence[ClusterPlan]) -> str:
+    """The plan as a pull-request comment: one table per cluster that needs a person."""
+    lines = ["### stackgen plan", ""]
+    if not plans:
+        return "\n".join(lines + ["No cluster rendered.", ""])
+    lines += ["| cluster | release | needs a person | prune deletes |", "|---|---|---:|---:|"]
+    for plan in plans:
+        needs = plan.note if plan.note else str(len(plan.items))
+        lines.append(f"| `{plan.cluster}` | {plan.old} → {plan.new} | {_cell(needs)} | {plan.pruned} |")
+    for plan in (p for p in plans if p.items):
+        lines += ["", f"#### `{plan.cluster}`: kubeflow/manifests {plan.old} → {plan.new}", "",
+                  "| code | resource | what | do |", "|---|---|---|---|"]
+        lines += [f"| {i.code} | `{_cell(i.resource)}` | {_cell(i.message)} | {_cell(i.action)} |" for i in plan.items]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    # A `|` ends a cell and a line break ends the row: neither may come through from a message.
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
 def render_json(plans: t.Sequence[ClusterPlan]) -> str:
     return json.dumps([asdict(plan) for plan in plans], indent=2, ensure_ascii=False) + "\n"

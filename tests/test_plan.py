@@ -71,3 +71,25 @@ def test_a_component_taken_off_shows_from_the_golden_index_alone() -> None:
     result = plan.plan_cluster("c", "26.03", "26.03", None, [], indexed)
     assert [(i.code, i.resource) for i in result.items] == [("SG801", "apiextensions.k8s.io/v1/CustomResourceDefinition//experiments.kubeflow.org")]
     assert result.note == ""
+
+
+def test_markdown_plan_is_a_table_per_cluster_that_needs_a_person() -> None:
+    needs = plan.plan_cluster("gke-a", "v1.11.0", "26.03", [_crd("mpijobs.kubeflow.org", "MPIJob", ["v2beta1"])], [])
+    quiet = plan.plan_cluster("gke-b", "26.03", "26.03", None, [])
+    odd = plan.ClusterPlan("gke-c", "v1.11.0", "26.03", (plan.PlanItem("SG807", "v1/ConfigMap/a|b/x", "moves\nfrom a|b", "apply it"),))
+    text = plan.render_markdown([needs, quiet, odd])
+    [item] = needs.items
+    assert text.splitlines() == [
+        "### stackgen plan", "",
+        "| cluster | release | needs a person | prune deletes |", "|---|---|---:|---:|",
+        "| `gke-a` | v1.11.0 → 26.03 | 1 | 1 |",
+        "| `gke-b` | 26.03 → 26.03 | no release change | 0 |",
+        "| `gke-c` | v1.11.0 → 26.03 | 1 | 0 |",
+        "", "#### `gke-a`: kubeflow/manifests v1.11.0 → 26.03", "",
+        "| code | resource | what | do |", "|---|---|---|---|",
+        f"| SG801 | `{item.resource}` | {item.message} | {item.action} |",
+        "", "#### `gke-c`: kubeflow/manifests v1.11.0 → 26.03", "",
+        "| code | resource | what | do |", "|---|---|---|---|",
+        "| SG807 | `v1/ConfigMap/a\\|b/x` | moves from a\\|b | apply it |",
+    ]
+    assert plan.render_markdown([]) == "### stackgen plan\n\nNo cluster rendered.\n"

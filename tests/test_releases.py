@@ -210,6 +210,9 @@ def test_a_fleet_in_waves_renders_per_release_and_plans_the_promotion(tmp_path: 
     serve = {(i["code"], i["resource"]) for i in plans["gcp-serve"]["items"]}
     assert ("SG801", "apiextensions.k8s.io/v1/CustomResourceDefinition//inferenceservices.serving.kserve.io") in serve
     assert all(i["action"] for i in plans["gcp-serve"]["items"])
+    done = run("plan", "-f", str(tmp_path / "stack.yaml"), "--format", "markdown", *both, env=env, timeout=900)
+    assert done.returncode == 1 and done.stdout.startswith("### stackgen plan\n"), done.stderr
+    assert "| `gcp-serve` | v1.11.0 → 26.03 |" in done.stdout and "| SG801 | `apiextensions.k8s.io/v1/CustomResourceDefinition//" in done.stdout
     # diff gives the same promotion field by field, the old release rendered from its mirror.
     done = run("diff", "-f", str(tmp_path / "stack.yaml"), "--format", "json", *both, env=env, timeout=900)
     assert done.returncode == 1, done.stderr

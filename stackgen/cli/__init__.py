@@ -389,15 +389,16 @@ def diff(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], kus
 @_render_options
 @click.option("--golden", "golden_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Goldens of the old release [default: golden/ beside stack.yaml].")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text for a person, json for tools; on stdout.")
+@click.option("--format", "output_format", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
+              help="text for a person, markdown for a pull-request comment, json for tools; on stdout.")
 @_edge_own_json
 def plan(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], kustomize_path: str | None, jobs: int | None,
          clusters: tuple[str, ...], golden_dir: Path | None, output_format: str) -> int:
     """Upgrade plan: what needs a person before the sync onto a new Kubeflow release (exit 1 if anything)."""
     options = _render_opts(stack_file, overlays, upstream, kustomize_path, jobs, clusters, golden_dir)
     done = driver.plan_stack(options, _Reporter(_diagnostics_format(output_format)))
-    click.echo((plan_.render_json if output_format == "json" else plan_.render_text)(done.plans), nl=False)
+    show = {"text": plan_.render_text, "markdown": plan_.render_markdown, "json": plan_.render_json}[output_format]
+    click.echo(show(done.plans), nl=False)
     return done.exit_code
 
 
