@@ -90,6 +90,17 @@ def url_passwords(text: str) -> t.Iterator[tuple[int, int]]:
             yield colon + 1, at
 
 
+def _scoped(pattern: _Pattern) -> str:
+    flags = "".join(letter for flag, letter in ((re.S, "s"), (re.I, "i")) if pattern.regex.flags & flag)
+    return f"(?{flags}:{pattern.regex.pattern})" if flags else f"(?:{pattern.regex.pattern})"
+
+
+# Every pattern at once, for the common answer: nothing here. Where any pattern matches, one
+# alternative matches at that position, so no match of this means no match of any; one search
+# costs what the thirteen do, without thirteen calls per value (a 1,000-cluster stack has 21,000).
+_ANY = re.compile("|".join(_scoped(p) for p in PATTERNS))
+
+
 def _hits(pattern: _Pattern, text: str) -> t.Iterator[re.Match[str]]:
     return (m for m in pattern.regex.finditer(text) if pattern.accept(m.group(0)))
 
@@ -98,6 +109,8 @@ def kind(text: str) -> str | None:
     """What kind of credential `text` holds, or None."""
     if next(url_passwords(text), None) is not None:
         return "a password inside a URL"
+    if _ANY.search(text) is None:
+        return None
     return next((p.label for p in PATTERNS if next(_hits(p, text), None) is not None), None)
 
 

@@ -14,6 +14,8 @@ import typing as t
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stackgen import credentials
 from stackgen import driver as driver_
@@ -823,3 +825,20 @@ def test_vendor_copies_no_link_from_the_mirror_it_is_given(tmp_path: Path) -> No
     done = run("vendor", "--from", str(mirror), "--pin", "26.03", env=environment(XDG_CACHE_HOME=str(tmp_path / "cache")))
     assert done.returncode == 2 and "link or special file" in done.stderr and "internal error" not in done.stderr, done.stderr
     assert not (tmp_path / "cache" / "stackgen" / "upstream" / "26.03").exists()
+
+
+def _kind_pattern_by_pattern(text: str) -> str | None:
+    """credentials.kind without its one-search shortcut: each pattern on its own."""
+    if next(credentials.url_passwords(text), None) is not None:
+        return "a password inside a URL"
+    return next((p.label for p in credentials.PATTERNS if next(credentials._hits(p, text), None) is not None), None)
+
+
+_FRAGMENTS = [piece for _, secret, lookalike in TOKENS for piece in (secret, lookalike, secret[:10], secret[-12:])]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.one_of(st.sampled_from(_FRAGMENTS), st.text(max_size=12)), max_size=6))
+def test_one_search_for_every_pattern_finds_what_each_pattern_finds(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert credentials.kind(text) == _kind_pattern_by_pattern(text)
