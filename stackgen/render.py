@@ -100,8 +100,8 @@ def _digest_dir(directory: Path, into: t.Any) -> None:
 
 def mirror_fingerprint(root: Path) -> str:
     """Cheap identity of the mirror, without reading its 40 MB on every render: each file's path,
-    size, mtime and ctime. An edit that keeps the size and sets the mtime back (`touch -r`)
-    still moves the ctime, which no tool can set; hashing the content instead costs about 1 s."""
+    size and mtime. Not the ctime: render hard-links the mirror's files into its workspace, which
+    moves their ctime on every run and would miss the cache every time."""
     digest = hashlib.sha256()
     for tree in (*mirrors.MIRRORED_TREES, "remotes.yaml"):
         target = root / tree
@@ -109,7 +109,7 @@ def mirror_fingerprint(root: Path) -> str:
         if target.is_file() and not target.is_symlink():
             found = iter([(target, os.lstat(target))])
         for path, status in found:
-            digest.update(f"{path.relative_to(root)}\0{status.st_size}\0{status.st_mtime_ns}\0{status.st_ctime_ns}\n".encode())
+            digest.update(f"{path.relative_to(root)}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 

@@ -699,16 +699,6 @@ def test_foreign_links_in_overlays_are_never_followed_by_render(tmp_path: Path) 
     assert render_.piece_key(overlays, piece, "salt") == key
 
 
-def test_a_mirror_edit_that_keeps_size_and_mtime_still_misses_the_render_cache(tmp_path: Path) -> None:
-    mirror_root = _tiny_mirror(tmp_path / "mirror")
-    config = mirror_root / "kubeflow-manifests" / "apps" / "a" / "cm.yaml"
-    before, status = render_.mirror_fingerprint(mirror_root), config.stat()
-    config.write_text(config.read_text().replace("name: a", "name: b"))
-    os.utime(config, ns=(status.st_atime_ns, status.st_mtime_ns))  # `touch -r`: same size, same mtime
-    assert config.stat().st_size == status.st_size and config.stat().st_mtime_ns == status.st_mtime_ns
-    assert render_.mirror_fingerprint(mirror_root) != before
-
-
 def test_only_the_files_the_lock_lists_reach_the_workspace(tmp_path: Path) -> None:
     overlays = tmp_path / "overlays"
     writer.write(overlays, {"units/u/kustomization.yaml": f"resources: ['{_MAPPED}']\n".encode()})
