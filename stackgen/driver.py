@@ -17,18 +17,11 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
-from stackgen import explain as explain_
-from stackgen import firstsync, releases, scaffold
 from stackgen import golden as golden_
 from stackgen import kustomize as kz
-from stackgen import mirror as mirror_
-from stackgen import plan as plan_
-from stackgen import render as render_
+from stackgen import releases
 from stackgen import vendor as vendor_
-from stackgen import verify as verify_
 from stackgen import write as writer
-from stackgen.compile import images as images_
-from stackgen.compile.overlays import Compiled, FileTree, compile_stack
 from stackgen.diagnostics import Diagnostic, has_errors, locate
 from stackgen.errors import (
     EXIT_INVALID,
@@ -45,6 +38,16 @@ from stackgen.load import Loaded, load_file
 from stackgen.model import Cloud, Stack, build_model
 from stackgen.place import Placement, place
 from stackgen.validate import validate
+
+# The stages after place are imported where they run, so `validate`, and every stack refused
+# before compile, never pays for compile, render, verify, the first-sync model or explain.
+if t.TYPE_CHECKING:
+    from stackgen import plan as plan_
+    from stackgen import render as render_
+    from stackgen import scaffold
+    from stackgen import verify as verify_
+    from stackgen.compile import images as images_
+    from stackgen.compile.overlays import Compiled, FileTree
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ def check_loaded(loaded: Loaded) -> Checked | Rejected:
 
 
 def compile_checked(checked: Checked) -> Compiled:
+    from stackgen.compile.overlays import compile_stack
     return compile_stack(checked.stack, checked.placement)
 
 
@@ -171,6 +175,9 @@ def render_checked(
 ) -> Rendered:
     """Render the overlays as written, which are `compiled` (checked fresh by the caller), piece
     by piece as its layout says; then verify each cluster and make its goldens."""
+    from stackgen import firstsync
+    from stackgen import render as render_
+    from stackgen import verify as verify_
     versions = {c.name: c.kubernetes_version for c in checked.stack.clusters}
     unknown = [c for c in clusters if c not in versions]
     if unknown:
@@ -289,6 +296,8 @@ def old_pins(checked: Checked, golden_root: Path, rendered: Rendered, kustomize:
     """For clusters whose golden was made with another upstream pin: that pin rendered from its
     mirror (`--upstream TAG=DIR`, else the vendored cache; the same stack, compiled against the
     old pin), or None where there is none."""
+    from stackgen import render as render_
+    from stackgen.compile.overlays import compile_stack
     by_pin: dict[str, list[str]] = {}
     for cluster in sorted(rendered.golden):
         current = releases.release_of(checked.stack.upstream.kubeflow, checked.stack.cluster(cluster))
@@ -387,17 +396,20 @@ def _at(where: Path, step: t.Callable[[], _T]) -> _T:
 
 
 def explain_subject(stack_file: Path, subject: str, report: Reporter) -> str:
+    from stackgen import explain as explain_
     checked = checked_stack(stack_file, report)
     return explain_.explain(checked.stack, checked.placement, subject, str(stack_file), checked.loaded.source)
 
 
 def draw_graph(stack_file: Path, graph_format: t.Literal["dot", "mermaid"], report: Reporter) -> str:
+    from stackgen import explain as explain_
     checked = checked_stack(stack_file, report)
     draw = explain_.graph_dot if graph_format == "dot" else explain_.graph_mermaid
     return draw(checked.stack, checked.placement)
 
 
 def write_starter(output: Path, clouds: t.Sequence[Cloud], engine: scaffold.Engine) -> list[Path]:
+    from stackgen import scaffold
     try:
         return scaffold.write(output, clouds, engine)
     except OSError as error:  # what the file system refused, said as the other output errors are
@@ -430,6 +442,7 @@ class _Fresh:
 
 
 def _render_fresh(options: RenderOptions, report: Reporter, full: bool, run_verify: bool) -> _Fresh:
+    from stackgen import mirror as mirror_
     checked = checked_stack(options.stack_file, report)
     out = options.overlays or default_output(options.stack_file, checked.stack)
     # Render works on the overlays as written (what the engine builds): they must be fresh.
@@ -516,6 +529,7 @@ class ImagesOutcome:
 
 
 def list_images(options: RenderOptions, report: Reporter) -> ImagesOutcome:
+    from stackgen.compile import images as images_
     fresh = _render_fresh(options, report, full=False, run_verify=False)
     mirror = fresh.checked.stack.registry_mirror
     listing = {c.cluster: images_.pulled(c.resources, mirror) for c in fresh.rendered.result.clusters if not c.error}
@@ -544,6 +558,7 @@ def plan_stack(options: RenderOptions, report: Reporter) -> PlanOutcome:
 
 
 def _plans(fresh: _Fresh, target: Path, options: RenderOptions) -> list[plan_.ClusterPlan]:
+    from stackgen import plan as plan_
     rendered, stack = fresh.rendered, fresh.checked.stack
     pins = old_pins(fresh.checked, target, rendered, fresh.tool, options.jobs, choice=options.upstream)
     goldens = {c: read_golden(target, c) for c in rendered.golden}

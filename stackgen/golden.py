@@ -21,7 +21,10 @@ import yaml
 from stackgen import cachefile, yamlio
 from stackgen.diagnostics import Style, plain
 from stackgen.errors import GoldenError as GoldenError
-from stackgen.render import OWN, ClusterRender, Resource
+from stackgen.layout import OWN, Resource
+
+if t.TYPE_CHECKING:  # render's subprocess and workspace machinery is not needed to read a golden
+    from stackgen.render import ClusterRender
 
 MAX_GOLDEN_BYTES = 64 * 1024 * 1024
 """Largest golden file read (a full-format CRD is ~1 MiB)."""

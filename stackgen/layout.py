@@ -13,6 +13,9 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass, field
 
+Resource = dict[str, t.Any]  # one Kubernetes object as kustomize printed it
+OWN = "own"  # the folder, under clusters/<cluster>/, of the objects stackgen writes for that cluster alone
+
 
 @dataclass(frozen=True)
 class Piece:

@@ -26,10 +26,8 @@ from stackgen import cachefile, yamlio
 from stackgen import kustomize as kz
 from stackgen import mirror as mirrors
 from stackgen import write as writer
-from stackgen.layout import Layout, Piece
+from stackgen.layout import Layout, Piece, Resource
 
-Resource = dict[str, t.Any]
-OWN = "own"
 # kustomize's legacy order (api/resid/gvk.go), which `kustomize build` prints by default.
 _ORDER_FIRST = (
     "Namespace", "ResourceQuota", "StorageClass", "CustomResourceDefinition", "ServiceAccount", "PodSecurityPolicy",

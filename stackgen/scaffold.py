@@ -19,8 +19,6 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
-
 from stackgen.errors import Exists as Exists
 from stackgen.model import Cloud
 from stackgen.validate import schema_text
@@ -28,6 +26,9 @@ from stackgen.validate import schema_text
 Engine = t.Literal["argocd", "flux"]
 CLOUDS: tuple[Cloud, ...] = ("aws", "gcp", "azure", "onprem")
 ENGINES: tuple[Engine, ...] = ("argocd", "flux")
+
+if t.TYPE_CHECKING:  # the CLI reads CLOUDS and ENGINES for its options; only `init` needs jinja2
+    import jinja2
 SCHEMA_NAME = "stack.schema.json"
 
 
@@ -67,6 +68,8 @@ SITES: t.Mapping[Cloud, Site] = {
 
 
 def _environment() -> jinja2.Environment:
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.PackageLoader("stackgen", "templates"),
         undefined=jinja2.StrictUndefined,

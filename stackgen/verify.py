@@ -27,7 +27,8 @@ from referencing import Resource as SchemaResource
 from stackgen import cachefile, catalog, crds, yamlio
 from stackgen.compile import images
 from stackgen.diagnostics import Style, github_annotation, plain
-from stackgen.render import OWN, ClusterRender
+from stackgen.layout import OWN
+from stackgen.render import ClusterRender
 
 Resource = dict[str, t.Any]
 _POD_KINDS = {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}

@@ -31,3 +31,28 @@ def _modules() -> list[str]:
 def test_every_module_imports_first_on_its_own() -> None:
     done = subprocess.run([sys.executable, "-c", _FRESH_IMPORTS, *_modules()], cwd=ROOT, capture_output=True, text=True, check=False, timeout=300)
     assert done.returncode == 0, done.stderr
+
+
+# What `stackgen validate` must not load: the stages after place, and the libraries only they use.
+# Start-up is paid by every command, in CI and in editors on every keystroke (issue 19).
+_LATER_STAGES = ("stackgen.render", "stackgen.verify", "stackgen.firstsync", "stackgen.explain", "stackgen.prerequisites",
+                 "stackgen.compile.overlays", "stackgen.compile.gitops", "stackgen.plan", "jinja2", "kubernetes_validate", "deepdiff")
+_VALIDATE_AND_LIST = """
+import sys
+from stackgen.cli import main
+sys.argv = ["stackgen", "validate", "-q", "-f", sys.argv[1]]
+try:
+    main()
+except SystemExit as done:
+    assert done.code == 0, done.code
+print("\\n".join(sorted(sys.modules)))
+"""
+
+
+def test_validate_loads_no_stage_after_place() -> None:
+    stack = ROOT / "stack.yaml"
+    done = subprocess.run([sys.executable, "-c", _VALIDATE_AND_LIST, str(stack)], cwd=ROOT, capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    loaded = set(done.stdout.split())
+    assert "stackgen.place" in loaded  # the run did reach placement
+    assert sorted(loaded.intersection(_LATER_STAGES)) == []

@@ -20,10 +20,8 @@ import click
 from stackgen import __version__, catalog, driver, releases, scaffold
 from stackgen import golden as golden_
 from stackgen import kustomize as kz
-from stackgen import plan as plan_
 from stackgen import vendor as vendor_
 from stackgen import write as writer
-from stackgen.compile import images as images_
 from stackgen.diagnostics import (
     Diagnostic,
     Style,
@@ -395,6 +393,8 @@ def diff(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], kus
 def plan(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], kustomize_path: str | None, jobs: int | None,
          clusters: tuple[str, ...], golden_dir: Path | None, output_format: str) -> int:
     """Upgrade plan: what needs a person before the sync onto a new Kubeflow release (exit 1 if anything)."""
+    from stackgen import plan as plan_  # imported by the command that uses it: start-up is every command's cost
+
     options = _render_opts(stack_file, overlays, upstream, kustomize_path, jobs, clusters, golden_dir)
     done = driver.plan_stack(options, _Reporter(_diagnostics_format(output_format)))
     show = {"text": plan_.render_text, "markdown": plan_.render_markdown, "json": plan_.render_json}[output_format]
@@ -414,6 +414,8 @@ def images(stack_file: Path, overlays: Path | None, upstream: tuple[str, ...], k
 
     With `spec.registry.mirror` set, each line is `SOURCE TARGET` (e.g. for `crane copy`).
     """
+    from stackgen.compile import images as images_
+
     options = _render_opts(stack_file, overlays, upstream, kustomize_path, jobs, clusters)
     done = driver.list_images(options, _Reporter(_diagnostics_format(output_format)))
     click.echo((images_.render_json if output_format == "json" else images_.render_text)(done.listing), nl=False)
