@@ -16,6 +16,7 @@ oauth2-proxy) or kustomize Components under `overlays/components/<layer>/` that 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import typing as t
 from dataclasses import dataclass, field
@@ -201,8 +202,14 @@ def paths_of(name: str, cloud: str, edge: bool, release: str) -> tuple[str, ...]
 
 def closure(requested: t.Iterable[str], edge: bool) -> dict[str, tuple[str, ...]]:
     """Every component `requested` pulls in, mapped to the components that need it directly."""
+    # A fleet asks for a handful of distinct component sets, once per cluster (issue 19).
+    return dict(_closure(frozenset(requested), edge))
+
+
+@functools.cache
+def _closure(requested: frozenset[str], edge: bool) -> tuple[tuple[str, tuple[str, ...]], ...]:
     needed_by: dict[str, list[str]] = {}
-    pending = [(name, "") for name in sorted(set(requested), key=_RANK.__getitem__)]
+    pending = [(name, "") for name in sorted(requested, key=_RANK.__getitem__)]
     while pending:
         name, parent = pending.pop()
         first_visit = name not in needed_by
@@ -211,11 +218,16 @@ def closure(requested: t.Iterable[str], edge: bool) -> dict[str, tuple[str, ...]
             users.append(parent)
         if first_visit:
             pending.extend((need, name) for need in needs_of(name, edge))
-    return {name: tuple(sorted(set(users), key=_RANK.__getitem__)) for name, users in needed_by.items()}
+    return tuple((name, tuple(sorted(set(users), key=_RANK.__getitem__))) for name, users in needed_by.items())
 
 
 def dependency_order(names: t.Iterable[str], edge: bool) -> tuple[str, ...]:
     """Topological order of `names` (closed over needs), ties broken by catalog order."""
+    return _dependency_order(frozenset(names), edge)
+
+
+@functools.cache
+def _dependency_order(names: frozenset[str], edge: bool) -> tuple[str, ...]:
     remaining = set(names)
     ordered: list[str] = []
     while remaining:

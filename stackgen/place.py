@@ -106,8 +106,10 @@ class Placement:
         return next(p for p in self.plans if p.cluster.name == cluster)
 
 
-def selects(selectors: t.Iterable[str], cluster: Cluster) -> bool:
-    return any(s == cluster.name or s in cluster.roles for s in selectors)
+def selects(selectors: t.Collection[str], cluster: Cluster) -> bool:
+    # Membership, not a Python loop: a secret's runsOn may list every cluster of a cloud, and
+    # each of those clusters asks (issue 19).
+    return cluster.name in selectors or any(role in selectors for role in cluster.roles)
 
 
 def _why_selected(selectors: t.Iterable[str], cluster: Cluster) -> str:

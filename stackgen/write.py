@@ -289,15 +289,27 @@ def _lock_files(body: object) -> dict[str, str]:
     if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
         raise ValueError("`files` is not a mapping of path to digest")
     for name in files:
-        _safe_relative(name)
+        _refuse_outside(name)
     return files
 
 
 def _safe_relative(name: str) -> PurePosixPath:
-    path = PurePosixPath(name)
-    if path.is_absolute() or ".." in path.parts or not path.parts or path.parts[0] in RESERVED:
+    _refuse_outside(name)
+    return PurePosixPath(name)
+
+
+def _refuse_outside(name: str) -> None:
+    # Every lock entry and every file of a build passes here, several times a build: a plain
+    # name (no empty, `.` or `..` part) is checked on its parts as split, which is what pathlib
+    # would make of it; only other names pay for pathlib's normalising (issue 19).
+    parts: t.Sequence[str] = name.split("/")
+    if "" in parts or "." in parts:
+        path = PurePosixPath(name)
+        if path.is_absolute():
+            raise ValueError(f"path `{name}` points outside the output directory")
+        parts = path.parts
+    if ".." in parts or not parts or parts[0] in RESERVED:
         raise ValueError(f"path `{name}` points outside the output directory")
-    return path
 
 
 def check_tree(files: t.Iterable[str]) -> None:
@@ -313,10 +325,11 @@ def check_tree(files: t.Iterable[str]) -> None:
         if "\x00" in name or "\\" in name:
             raise OwnershipError(f"refusing to write {name!r}: not a plain relative path")
         try:
-            path = _safe_relative(name)
+            _refuse_outside(name)
         except ValueError as error:
             raise OwnershipError(f"refusing to write {name!r}: {error}") from None
-        if path.as_posix() != name or path.parts[0].startswith(".git"):
+        parts = name.split("/")
+        if "" in parts or "." in parts or parts[0].startswith(".git"):
             raise OwnershipError(f"refusing to write {name!r}: not a plain relative path below the output directory")
         folded = name.casefold()
         if folded in seen:

@@ -11,6 +11,8 @@ import typing as t
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stackgen import write as writer
 
@@ -357,3 +359,25 @@ def test_killed_between_the_new_lock_and_dropping_the_journal_recovers(tmp_path:
     writer.recover(out)
     assert {k: v for k, v in _snapshot(out).items() if k != writer.LOCK_NAME} == new
     assert not (out / writer.JOURNAL_NAME).exists() and not writer.check(out, new).stale
+
+
+def _outside_by_pathlib(name: str) -> bool:
+    """The writer's rule as pathlib states it: what `_refuse_outside` must decide on every name."""
+    from pathlib import PurePosixPath
+
+    path = PurePosixPath(name)
+    return path.is_absolute() or ".." in path.parts or not path.parts or path.parts[0] in writer.RESERVED
+
+
+_PARTS = ["a", "b.yaml", ".", "..", "", ".git", writer.LOCK_NAME, writer.STAGING_NAME, "..a", "a..", "/"]
+
+
+@given(st.lists(st.sampled_from(_PARTS), max_size=6).map("/".join))
+@settings(max_examples=400, deadline=None)
+def test_the_fast_path_check_refuses_exactly_what_pathlib_would(name: str) -> None:
+    try:
+        writer._refuse_outside(name)
+        refused = False
+    except ValueError:
+        refused = True
+    assert refused == _outside_by_pathlib(name)
