@@ -119,18 +119,23 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _run(args: argparse.Namespace, work: Path) -> None:
+def yardstick(upstream: Path, work: Path, repeat: int) -> float:
+    """Best of `repeat` bare `kustomize build`s of upstream's example/, printed; what every ratio divides by."""
     tool = kz.find_kustomize()
     (work / "no-overlays").mkdir()
     # The mirror copied with its remote bases mapped, as render does: example/ then builds offline.
-    example = mirror.materialize(mirror.open_mirror(args.upstream), work / "no-overlays", work / "example").upstream / "kubeflow-manifests" / "example"
+    example = mirror.materialize(mirror.open_mirror(upstream), work / "no-overlays", work / "example").upstream / "kubeflow-manifests" / "example"
     yardsticks = []
-    for _ in range(args.repeat):
+    for _ in range(repeat):
         start = time.perf_counter()
         kz.build(tool, example)
         yardsticks.append(time.perf_counter() - start)
-    report = Report(min(yardsticks))
     print(f"yardstick: bare `kustomize build` of upstream example/: {_spread(yardsticks)} ({tool.describe()})")
+    return min(yardsticks)
+
+
+def _run(args: argparse.Namespace, work: Path) -> None:
+    report = Report(yardstick(args.upstream, work, args.repeat))
     env = {**os.environ, "XDG_CACHE_HOME": str(work / "cache"), "STACKGEN_UPSTREAM": str(args.upstream)}
     for size in args.sizes:
         project = work / f"fleet-{size}"
