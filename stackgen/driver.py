@@ -17,9 +17,9 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
+from stackgen import buildcache, releases
 from stackgen import golden as golden_
 from stackgen import kustomize as kz
-from stackgen import releases
 from stackgen import vendor as vendor_
 from stackgen import write as writer
 from stackgen.diagnostics import Diagnostic, has_errors, locate
@@ -34,7 +34,7 @@ from stackgen.errors import (
     UnknownCluster,
     UpstreamMissing,
 )
-from stackgen.load import Loaded, load_file
+from stackgen.load import Loaded, load_bytes, load_file, read_source
 from stackgen.model import Cloud, Stack, build_model
 from stackgen.place import Placement, place
 from stackgen.validate import validate
@@ -351,7 +351,10 @@ class Reporter(t.Protocol):
 
 def checked_stack(stack_file: Path, report: Reporter) -> Checked:
     """The stack, checked up to place, its diagnostics reported; Invalid if any is an error."""
-    outcome = check_stack(stack_file, str(stack_file))
+    return _reported(check_stack(stack_file, str(stack_file)), report)
+
+
+def _reported(outcome: Checked | Rejected, report: Reporter) -> Checked:
     report.diagnostics(outcome.diagnostics)
     if isinstance(outcome, Rejected):
         raise Invalid()
@@ -377,11 +380,30 @@ class BuildOptions:
     upstream: releases.MirrorChoice = releases.MirrorChoice()  # vendored mode: the mirror per release to copy from
 
 
-def build_stack(options: BuildOptions, report: Reporter) -> Built:
-    checked = checked_stack(options.stack_file, report)
+def build_stack(options: BuildOptions, report: Reporter, env: t.Mapping[str, str] | None = None) -> Built:
+    display = str(options.stack_file)
+    try:
+        source = read_source(display)
+    except OSError:
+        return _build_checked(options, checked_stack(options.stack_file, report), None, env)  # says why, at 1:1
+    # One read: the bytes keyed are the bytes compiled.
+    key = buildcache.inputs(options.stack_file, source, display, options.output)
+    remembered = buildcache.lookup(key, env)
+    if remembered is not None:  # nothing changed since this machine's last build: no compile, no read-back
+        report.diagnostics(remembered.diagnostics)
+        return Built(remembered.output, writer.Changes((), (), (), remembered.foreign), options.check_only)
+    return _build_checked(options, _reported(check_loaded(load_bytes(source, display)), report), key, env)
+
+
+def _build_checked(options: BuildOptions, checked: Checked, key: buildcache.Inputs | None, env: t.Mapping[str, str] | None) -> Built:
     files = output_tree(checked, options.upstream).files
     out = options.output or default_output(options.stack_file, checked.stack)
-    return Built(out, _at(out, lambda: build(files, out, options.check_only)), options.check_only)
+    changes = _at(out, lambda: build(files, out, options.check_only))
+    # The tree now holds exactly what was compiled (written, or checked and found so). Vendored
+    # output is read from a mirror the key does not cover: never remembered.
+    if key and checked.stack.upstream.mode != "vendored" and not (options.check_only and changes.stale):
+        buildcache.record(key, out, files, checked.diagnostics, env)
+    return Built(out, changes, options.check_only)
 
 
 _T = t.TypeVar("_T")

@@ -96,11 +96,16 @@ def load_file(path: str, display: str | None = None) -> Loaded:
     """Read and load `path`; `display` is the name diagnostics carry (default: `path`)."""
     name = display or path
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+        data = read_source(path)
     except OSError as error:
         return _failed(name, _LoadError(1, 1, "SG001", f"cannot read file: {error.strerror or error}"))
     return load_bytes(data, name)
+
+
+def read_source(path: str) -> bytes:
+    """A stack file's bytes, read no further than one past the largest `load_bytes` accepts."""
+    with open(path, "rb") as handle:
+        return handle.read(MAX_BYTES + 1)
 
 
 def load_bytes(data: bytes, file: str = "stack.yaml") -> Loaded:

@@ -341,7 +341,8 @@ def _regular_file(path: Path) -> bool:
     return not path.is_symlink() and path.is_file()
 
 
-def _existing_files(out: Path) -> set[str]:
+def existing_files(out: Path) -> set[str]:
+    """Every file under `out` but stackgen's own bookkeeping and `.git*` at the top, found without following links."""
     found: set[str] = set()
     if not out.is_dir():
         return found
@@ -357,7 +358,7 @@ def _existing_files(out: Path) -> set[str]:
 
 
 def _plan(out: Path, files: t.Mapping[str, bytes], locked: t.Mapping[str, str] | None) -> Changes:
-    existing = _existing_files(out)  # `_ownership` refused an unowned folder with files before this walk
+    existing = existing_files(out)  # `_ownership` refused an unowned folder with files before this walk
     owned = set(locked or {})
     in_the_way = sorted(p for p in files if p in existing and p not in owned)
     if in_the_way:
