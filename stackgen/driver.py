@@ -188,6 +188,12 @@ def render_checked(
     declared = verify_.declared_vars(mirror_root) if run_verify else frozenset()
     problems: list[verify_.Problem] = []
     engine = compiled.files
+    # Each cluster's engine objects, found once: scanning the fleet's files per cluster is quadratic.
+    engine_of: dict[str, dict[str, bytes]] = {}
+    for path, content in engine.items():
+        parts = path.split("/", 3)
+        if len(parts) >= 3 and parts[0] == "gitops":
+            engine_of.setdefault(parts[2], {})[path] = content
     clouds = {c.name: c.cloud for c in checked.stack.clusters}
     provided = {c.name: c.provides for c in checked.stack.clusters}
     for cluster in result.clusters:
@@ -195,7 +201,8 @@ def render_checked(
             problems += verify_.verify(cluster, versions[cluster.cluster], mirror_root / "crds", declared, checked.stack.registry_mirror,
                                        provided[cluster.cluster])
             # Schema-valid is not enough: the engine's apply order must let every step turn healthy.
-            problems += firstsync.verify_cluster(cluster, engine, checked.stack.gitops.path, clouds[cluster.cluster], provided[cluster.cluster])
+            problems += firstsync.verify_cluster(cluster, engine_of.get(cluster.cluster, {}), checked.stack.gitops.path,
+                                                 clouds[cluster.cluster], provided[cluster.cluster])
     if run_verify:
         problems += verify_.verify_engine_objects(engine, mirror_root / "crds")
     # A cluster that failed to render or verify keeps the goldens it has: golden/ records what
@@ -301,7 +308,10 @@ def old_pins(checked: Checked, golden_root: Path, rendered: Rendered, kustomize:
     by_pin: dict[str, list[str]] = {}
     for cluster in sorted(rendered.golden):
         current = releases.release_of(checked.stack.upstream.kubeflow, checked.stack.cluster(cluster))
-        pin = golden_.golden_pin(read_golden(golden_root, cluster), f"{golden_root / cluster / 'index.yaml'}")
+        goldens = read_golden(golden_root, cluster)
+        if goldens.get("index.yaml") == rendered.golden[cluster].get("index.yaml"):
+            continue  # the index as rendered now, pin included
+        pin = golden_.golden_pin(goldens, f"{golden_root / cluster / 'index.yaml'}")
         if pin is not None and pin != current:
             by_pin.setdefault(pin, []).append(cluster)
     found: dict[str, golden_.OldPin] = {}

@@ -35,8 +35,7 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
-import yaml
-
+from stackgen import yamlio
 from stackgen.compile.tls import PROVIDED_ISSUER
 from stackgen.prerequisites import BLOCK_STORAGE_CLASSES
 from stackgen.render import ClusterRender
@@ -181,7 +180,7 @@ def steps_of(cluster: str, engine_files: t.Mapping[str, bytes], repo_path: str) 
         parts = path.split("/")
         if len(parts) < 3 or parts[0] != "gitops" or parts[2] != cluster:
             continue
-        body = yaml.safe_load(content) or {}
+        body = yamlio.load(content) or {}
         kind = body.get("kind")
         spec = body.get("spec") or {}
         name = _name(body)
@@ -757,7 +756,7 @@ def engine_objects_of(cluster: str, engine_files: t.Mapping[str, bytes]) -> list
     for path, content in sorted(engine_files.items()):
         parts = path.split("/")
         if len(parts) >= 4 and parts[0] == "gitops" and parts[2] == cluster:
-            body = yaml.safe_load(content) or {}
+            body = yamlio.load(content) or {}
             if not str(body.get("apiVersion", "")).startswith("kustomize.config.k8s.io"):
                 objects.append(body)
     return objects
