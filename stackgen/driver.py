@@ -196,10 +196,11 @@ def render_checked(
             engine_of.setdefault(parts[2], {})[path] = content
     clouds = {c.name: c.cloud for c in checked.stack.clusters}
     provided = {c.name: c.provides for c in checked.stack.clusters}
+    seen = verify_.Seen()
     for cluster in result.clusters:
         if run_verify and not cluster.error:
             problems += verify_.verify(cluster, versions[cluster.cluster], mirror_root / "crds", declared, checked.stack.registry_mirror,
-                                       provided[cluster.cluster])
+                                       provided[cluster.cluster], seen)
             # Schema-valid is not enough: the engine's apply order must let every step turn healthy.
             problems += firstsync.verify_cluster(cluster, engine_of.get(cluster.cluster, {}), checked.stack.gitops.path,
                                                  clouds[cluster.cluster], provided[cluster.cluster])

@@ -145,7 +145,7 @@ def render(
     used = {path: layout.pieces[path] for name in names for path in layout.clusters[name]}
     used.update({piece.base: layout.pieces[piece.base] for piece in list(used.values()) if piece.base})
     keys = {path: piece_key(overlays, piece, salt) for path, piece in used.items()}
-    builds = _builds(used, keys, pristine)
+    builds = _builds(used, keys, salt if pristine else None)
     # A cluster is ready when every build it needs is: a per-cluster unit's own part and its base.
     waiting = {name: {b for path in layout.clusters[name] for b in _needs(used[path], builds)} for name in names}
     tracker = _ClusterProgress(waiting, progress) if progress else None
@@ -168,7 +168,7 @@ def render(
     return RenderResult(tuple(renders), kustomize.version, built, len(builds) - built - len([e for e in errors if e in builds]), original)
 
 
-def _builds(used: t.Mapping[str, Piece], keys: t.Mapping[str, str], pristine: bool) -> dict[str, Build]:
+def _builds(used: t.Mapping[str, Piece], keys: t.Mapping[str, str], pristine_salt: str | None) -> dict[str, Build]:
     """What kustomize builds: a piece whole, or for a per-cluster unit over a shared one only its
     own part (`#local`: its files; `#overlay`: the objects it patches, with its files); and, for
     the upgrade plan and goldens, upstream's own render of a unit that changes it (`#pristine`)."""
@@ -180,9 +180,15 @@ def _builds(used: t.Mapping[str, Piece], keys: t.Mapping[str, str], pristine: bo
             builds[f"{path}#overlay"] = Build(f"{path}#overlay", f"{keys[path]}:{keys[piece.base]}:overlay")
         else:
             builds[f"{path}#local"] = Build(f"{path}#local", keys[path] + ":local")
-        if pristine and piece.base is None and piece.modifies_upstream:
-            builds[f"{path}#pristine"] = Build(f"{path}#pristine", keys[path] + ":pristine")
+        if pristine_salt is not None and piece.base is None and piece.modifies_upstream:
+            builds[f"{path}#pristine"] = Build(f"{path}#pristine", _pristine_key(piece, pristine_salt))
     return builds
+
+
+def _pristine_key(piece: Piece, salt: str) -> str:
+    # Upstream's own render reads only the folders listed (from the mirror the salt names), so
+    # units over the same folders (istio-aws, istio-gcp, istio-azure) share one build.
+    return hashlib.sha256("\0".join(("pristine", salt, *piece.upstream)).encode()).hexdigest()
 
 
 def _needs(piece: Piece, builds: t.Mapping[str, Build]) -> set[str]:
@@ -345,6 +351,12 @@ def _build_pieces(
                 assert piece.base is not None
                 _write_overlay(workspace.overlays, piece, base_outputs[piece.base])
 
+        # Builds of equal keys read the same bytes: one kustomize run answers them all.
+        twins: dict[str, list[Build]] = {}
+        for build in missing:
+            twins.setdefault(build.key, []).append(build)
+        unique = [same[0] for same in twins.values()]
+
         def run(build: Build) -> tuple[Build, str | None, str | None]:
             path, _, part = build.name.partition("#")
             try:
@@ -354,18 +366,20 @@ def _build_pieces(
 
         # Longest first: the biggest unit (KServe's CRDs) must not start last on a busy pool.
         sizes: dict[Path, int] = {}  # this run's: the mirror may change between runs of one process
-        missing.sort(key=lambda build: -_weight(mirror.root, used[build.name.partition("#")[0]], sizes))
+        unique.sort(key=lambda build: -_weight(mirror.root, used[build.name.partition("#")[0]], sizes))
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            for done, (build, text, error) in enumerate(pool.map(run, missing), start=1):
+            for done, (build, text, error) in enumerate(pool.map(run, unique), start=1):
                 if progress:
-                    progress.built(build.name, done, len(missing))
+                    for twin in twins[build.key]:
+                        progress.built(twin.name, done, len(unique))
                 if error is not None:
-                    errors[build.name] = error
+                    errors.update({twin.name: error for twin in twins[build.key]})
                     continue
                 assert text is not None
-                outputs[build.name] = [doc for doc in yamlio.load_all(text) if doc]
-                _cache_write(cache, build.key, outputs[build.name])
-    return outputs, errors, len(missing) - len(errors)
+                resources = [doc for doc in yamlio.load_all(text) if doc]
+                outputs.update({twin.name: resources for twin in twins[build.key]})
+                _cache_write(cache, build.key, resources)
+    return outputs, errors, sum(1 for build in missing if build.name not in errors)
 
 
 class _ClusterProgress:

@@ -62,10 +62,11 @@ def resource_id(resource: Resource) -> str:
 
 
 def verify(render: ClusterRender, kubernetes_version: str, mirror_crds: Path | None, declared_vars: frozenset[str],
-           registry_mirror: str | None = None, provides: t.Collection[str] = ()) -> list[Problem]:
+           registry_mirror: str | None = None, provides: t.Collection[str] = (), seen: Seen | None = None) -> list[Problem]:
     """Every check on one cluster's render; answered from the user's cache where the same
     content was verified before (a warm render re-verifies only the clusters that changed).
-    `provides`: foundations the cluster already runs, whose CRDs come from the mirror."""
+    `provides`: foundations the cluster already runs, whose CRDs come from the mirror; `seen`:
+    the run's, shared by the clusters it verifies."""
     foundations = tuple(sorted(provides))
     entry = _cache_entry(render, kubernetes_version, mirror_crds, declared_vars, f"{registry_mirror}\0{','.join(foundations)}")
     stored = cachefile.read_json(entry) if entry else None
@@ -74,7 +75,7 @@ def verify(render: ClusterRender, kubernetes_version: str, mirror_crds: Path | N
             return [Problem(**problem) for problem in stored]
         except TypeError:
             pass  # an entry of another shape: verified afresh and replaced
-    problems = _verify(render, kubernetes_version, mirror_crds, declared_vars, registry_mirror, foundations)
+    problems = _verify(render, kubernetes_version, mirror_crds, declared_vars, registry_mirror, foundations, seen or Seen())
     if entry:
         cachefile.write_entry(entry, json.dumps([p.as_json() for p in problems], sort_keys=True))
     return problems
@@ -115,10 +116,10 @@ FOUNDATION_CRDS: t.Mapping[str, str] = {
 }
 
 
-def _custom_schemas(render: ClusterRender, mirror_crds: Path | None, foundations: t.Sequence[str]) -> dict[crds.TypeKey, crds.Schema]:
+def _custom_schemas(render: ClusterRender, mirror_crds: Path | None, foundations: t.Sequence[str], seen: Seen) -> dict[crds.TypeKey, crds.Schema]:
     """CRD schemas from the render, then from the mirror for what the cluster's foundations bring
     (the render does not hold a provided Istio's CRDs, but its Gateways must still match them)."""
-    custom = crds.schemas_from_crds(render.resources)
+    custom = crds.schemas_from_crds(render.resources, text_of=seen.text)
     for foundation in foundations:
         where = FOUNDATION_CRDS.get(foundation)
         if where and mirror_crds is not None and (mirror_crds.parent / where).is_dir():
@@ -128,15 +129,16 @@ def _custom_schemas(render: ClusterRender, mirror_crds: Path | None, foundations
 
 
 def _verify(render: ClusterRender, kubernetes_version: str, mirror_crds: Path | None, declared_vars: frozenset[str],
-            registry_mirror: str | None, foundations: t.Sequence[str] = ()) -> list[Problem]:
+            registry_mirror: str | None, foundations: t.Sequence[str], seen: Seen) -> list[Problem]:
     problems: list[Problem] = []
 
     def report(resource: Resource, path: str, code: str, message: str, severity: str = "error") -> None:
         problems.append(Problem(render.cluster, render.overlay, resource_id(resource), path, severity, code, message))
 
-    validators = _Validators(kubernetes_version, _custom_schemas(render, mirror_crds, foundations), mirror_crds)
-    for resource, origin in zip(render.resources, render.origins):
-        _check_schema(resource, validators, report)
+    validators = _Validators(kubernetes_version, _custom_schemas(render, mirror_crds, foundations, seen), mirror_crds)
+    texts = [seen.text(resource) for resource in render.resources]
+    for resource, origin, text in zip(render.resources, render.origins, texts):
+        _check_schema(resource, text, validators, report)
         _check_images(resource, registry_mirror, report)
         _check_default_credentials(resource, report)
         if origin.endswith(f"/{OWN}") or origin == OWN:
@@ -144,7 +146,8 @@ def _verify(render: ClusterRender, kubernetes_version: str, mirror_crds: Path | 
             _check_literal_secret(resource, report)
     _check_in_cluster_hosts(render.resources, report)
     _check_duplicates(render.resources, report)
-    _check_vars(render.resources, declared_vars, report)
+    # Only a resource whose text holds `$(` can hold an unresolved var: the rest are not walked.
+    _check_vars([r for r, text in zip(render.resources, texts) if text is None or "$(" in text], declared_vars, report)
     _check_ca_injection(render.resources, render.origins, report)
     _check_issuers(render.resources, render.origins, report)
     return sorted(problems, key=lambda p: (p.cluster, p.resource, p.path, p.code))
@@ -183,38 +186,85 @@ class _Validators:
         self.version = kubernetes_version
         self.custom = custom
         self.mirror_crds = mirror_crds
-        self.compiled: dict[crds.TypeKey, t.Any] = {}
+        self.compiled: dict[crds.TypeKey, tuple[t.Any, str]] = {}
         self.reported: set[crds.TypeKey] = set()
 
-    def get(self, api_version: str, kind: str) -> t.Any:
+    def get(self, api_version: str, kind: str) -> tuple[t.Any, str]:
+        """The validator for a kind, and a token naming the schema it checks against (equal
+        tokens, equal schemas), by which its answers are remembered across clusters."""
         key = (api_version, kind)
         if key not in self.compiled:
             self.compiled[key] = self._compile(key)
         return self.compiled[key]
 
-    def _compile(self, key: crds.TypeKey) -> t.Any:
+    def _compile(self, key: crds.TypeKey) -> tuple[t.Any, str]:
         api_version, kind = key
         if key in self.custom:
-            return jsonschema.Draft7Validator(self.custom[key])
+            return _schema_validator(self.custom[key])
         group = api_version.split("/")[0]
         if "." not in group or group.endswith(".k8s.io"):
-            return _builtin_validator(self.version, api_version, kind)
+            return _builtin_validator(self.version, api_version, kind), f"builtin\0{self.version}\0{api_version}\0{kind}"
         # The mirror's CRDs (Argo CD, Flux, External Secrets) are read only when needed.
         mirrored = crds.schema_in_dir(self.mirror_crds, key) if self.mirror_crds else None
-        return jsonschema.Draft7Validator(mirrored) if mirrored is not None else None
+        return _schema_validator(mirrored) if mirrored is not None else (None, "")
 
 
-def _check_schema(resource: Resource, validators: _Validators, report: t.Callable[..., None]) -> None:
+_BY_SCHEMA: dict[int, tuple[crds.Schema, t.Any, str]] = {}  # id of a shared schema -> it (held, so the id stays its own), validator, token
+
+
+def _schema_validator(schema: crds.Schema) -> tuple[t.Any, str]:
+    """One validator per CRD schema for the process (crds shares a schema between clusters that
+    render the same CRD), with the digest of the schema as its token."""
+    known = _BY_SCHEMA.get(id(schema))
+    if known is None or known[0] is not schema:
+        try:
+            token = "crd\0" + hashlib.sha256(crds.canonical(schema).encode()).hexdigest()
+        except (TypeError, ValueError):
+            token = ""  # not remembered
+        known = (schema, jsonschema.Draft7Validator(schema), token)
+        _BY_SCHEMA[id(schema)] = known
+    return known[1], known[2]
+
+
+class Seen:
+    """The canonical text of each object one render run has met, by identity: clusters built from
+    the same unit share its objects, so each is serialised once for the fleet, not per cluster.
+    Holds the objects it names, so an id is never reused while it is here; one per run."""
+
+    def __init__(self) -> None:
+        self._texts: dict[int, tuple[t.Any, str | None]] = {}
+
+    def text(self, body: t.Any) -> str | None:
+        known = self._texts.get(id(body))
+        if known is None or known[0] is not body:
+            known = (body, crds.canonical_or_none(body))
+            self._texts[id(body)] = known
+        return known[1]
+
+
+# (schema token, digest of the resource's text) -> its first schema errors (JSON path, message):
+# most resources of a fleet are the same in every cluster, and validating them is most of
+# verify's cost.
+_SCHEMA_ERRORS: dict[tuple[str, bytes], tuple[tuple[str, str], ...]] = {}
+
+
+def _check_schema(resource: Resource, text: str | None, validators: _Validators, report: t.Callable[..., None]) -> None:
     """SG602: `kind: Deployment` without `spec.selector` fails; SG601: a kind with no schema warns once."""
     api_version, kind = str(resource.get("apiVersion")), str(resource.get("kind"))
-    validator = validators.get(api_version, kind)
+    validator, token = validators.get(api_version, kind)
     if validator is None:
         if (api_version, kind) not in validators.reported:
             validators.reported.add((api_version, kind))
             report(resource, "$", "SG601", f"no schema found for {kind} ({api_version}): not validated", "warning")
         return
-    for error in sorted(validator.iter_errors(resource), key=lambda e: e.json_path)[:5]:
-        report(resource, error.json_path, "SG602", _short(error.message))
+    remembered = (token, hashlib.sha256(text.encode()).digest()) if token and text is not None else None
+    errors = _SCHEMA_ERRORS.get(remembered) if remembered else None
+    if errors is None:
+        errors = tuple((e.json_path, _short(e.message)) for e in sorted(validator.iter_errors(resource), key=lambda e: e.json_path)[:5])
+        if remembered:
+            _SCHEMA_ERRORS[remembered] = errors
+    for path, message in errors:
+        report(resource, path, "SG602", message)
 
 
 def _short(message: str) -> str:
