@@ -20,7 +20,7 @@ Entries live in the user's cache (`$XDG_CACHE_HOME/stackgen/builds/`); losing th
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
+import importlib.util
 import json
 import os
 import stat
@@ -66,11 +66,17 @@ def inputs(stack_file: Path, source: bytes, display: str, output: Path | None) -
 
 def _code() -> bytes:
     """stackgen's own files (code, schema, catalogs, templates) and what else shapes the output:
-    PyYAML renders every scalar stackgen writes, jsonschema decides what is an error."""
+    PyYAML renders every scalar stackgen writes, jsonschema decides what is an error. jsonschema
+    is found, not imported (nor asked its version through importlib.metadata): its own files
+    say what it decides, and the answer from a record should cost neither import."""
     digest = hashlib.sha256()
     for path in sorted(p for p in _PACKAGE.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    versions = (sys.version, yaml.__version__, str(getattr(yaml, "__with_libyaml__", False)), importlib.metadata.version("jsonschema"))
+    spec = importlib.util.find_spec("jsonschema")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        for path in sorted(Path(folder).glob("*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    versions = (sys.version, yaml.__version__, str(getattr(yaml, "__with_libyaml__", False)))
     digest.update("\0".join(versions).encode())
     return digest.digest()
 

@@ -35,12 +35,10 @@ from stackgen.errors import (
     UpstreamMissing,
 )
 from stackgen.load import Loaded, load_bytes, load_file, read_source
-from stackgen.model import Cloud, Stack, build_model
-from stackgen.place import Placement, place
-from stackgen.validate import validate
 
-# The stages after place are imported where they run, so `validate`, and every stack refused
-# before compile, never pays for compile, render, verify, the first-sync model or explain.
+# The stages are imported where they run, so `validate`, and every stack refused before
+# compile, never pays for compile, render, verify, the first-sync model or explain, and a build
+# answered from its record (buildcache) pays for no stage at all.
 if t.TYPE_CHECKING:
     from stackgen import plan as plan_
     from stackgen import render as render_
@@ -48,6 +46,8 @@ if t.TYPE_CHECKING:
     from stackgen import verify as verify_
     from stackgen.compile import images as images_
     from stackgen.compile.overlays import Compiled, FileTree
+    from stackgen.model import Cloud, Stack
+    from stackgen.place import Placement
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,11 @@ def check_loaded(loaded: Loaded) -> Checked | Rejected:
     if not loaded.ok:
         return Rejected(loaded, loaded.diagnostics)
     # Schema and reference errors first: the model assumes a valid tree.
+    # Imported here, not at the top: a build answered from its record (buildcache) needs none of them.
+    from stackgen.model import build_model
+    from stackgen.place import place
+    from stackgen.validate import validate
+
     diagnostics = validate(loaded)
     if has_errors(diagnostics):
         return Rejected(loaded, tuple(diagnostics))
@@ -327,6 +332,8 @@ def old_pins(checked: Checked, golden_root: Path, rendered: Rendered, kustomize:
                                     clusters=tuple(dataclasses.replace(c, release=None) for c in checked.stack.clusters))
         with tempfile.TemporaryDirectory(prefix="stackgen-old-pin-") as scratch:
             overlays = Path(scratch)
+            from stackgen.place import place
+
             compiled = compile_stack(stack, place(stack))
             files = compiled.files
             if stack.upstream.mode == "vendored":

@@ -20,15 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stackgen.errors import Exists as Exists
-from stackgen.model import Cloud
-from stackgen.validate import schema_text
 
 Engine = t.Literal["argocd", "flux"]
 CLOUDS: tuple[Cloud, ...] = ("aws", "gcp", "azure", "onprem")
 ENGINES: tuple[Engine, ...] = ("argocd", "flux")
 
-if t.TYPE_CHECKING:  # the CLI reads CLOUDS and ENGINES for its options; only `init` needs jinja2
+if t.TYPE_CHECKING:  # the CLI reads CLOUDS and ENGINES for its options; only `init` needs the rest
     import jinja2
+
+    from stackgen.model import Cloud
 SCHEMA_NAME = "stack.schema.json"
 
 
@@ -92,6 +92,8 @@ def render(clouds: t.Sequence[Cloud], engine: Engine) -> str:
 
 def files(output: Path, clouds: t.Sequence[Cloud], engine: Engine) -> dict[Path, bytes]:
     """What init writes: the schema first, so the stack never names a schema that is missing."""
+    from stackgen.validate import schema_text
+
     return {output.parent / SCHEMA_NAME: schema_text().encode(), output: render(clouds, engine).encode()}
 
 

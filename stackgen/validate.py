@@ -21,13 +21,13 @@ import typing as t
 import unicodedata
 from pathlib import Path
 
-import jsonschema
-from jsonschema.exceptions import best_match
-
 from stackgen import credentials, ecma, releases
 from stackgen.diagnostics import Diagnostic, JsonPath, Severity, json_path
 from stackgen.load import Loaded
 from stackgen.model import DEFAULT_NAMESPACE, ROLES
+
+if t.TYPE_CHECKING:
+    import jsonschema
 
 
 def _schema_path() -> Path:
@@ -50,7 +50,13 @@ def load_schema() -> dict[str, t.Any]:
 
 def _ecma_pattern(validator: t.Any, pattern: str, instance: t.Any, schema: t.Any) -> t.Iterator[jsonschema.ValidationError]:
     if validator.is_type(instance, "string") and not ecma.compile_pattern(pattern).search(instance):
-        yield jsonschema.ValidationError(f"does not match {pattern!r}")
+        yield _error(f"does not match {pattern!r}")
+
+
+def _error(message: str) -> jsonschema.ValidationError:
+    import jsonschema
+
+    return jsonschema.ValidationError(message)
 
 
 def _hashable(value: t.Any) -> t.Hashable:
@@ -76,19 +82,20 @@ def _unique_items(validator: t.Any, unique: bool, instance: t.Any, schema: t.Any
     for item in instance:
         form = _hashable(item)
         if form in seen:
-            yield jsonschema.ValidationError("has non-unique elements")
+            yield _error("has non-unique elements")
             return
         seen.add(form)
 
 
-# Draft-07 with `pattern` read as ECMA-262, like the editors and ajv (stackgen/ecma.py says why),
-# and `uniqueItems` in linear time.
-_Draft7Ecma = jsonschema.validators.extend(jsonschema.Draft7Validator, {"pattern": _ecma_pattern, "uniqueItems": _unique_items})
-
-
 @functools.cache
 def _validator() -> jsonschema.Draft7Validator:
-    validator: jsonschema.Draft7Validator = _Draft7Ecma(load_schema())
+    # Imported here: a build that answers from its record (buildcache) validates nothing.
+    import jsonschema
+
+    # Draft-07 with `pattern` read as ECMA-262, like the editors and ajv (stackgen/ecma.py says
+    # why), and `uniqueItems` in linear time.
+    draft7_ecma = jsonschema.validators.extend(jsonschema.Draft7Validator, {"pattern": _ecma_pattern, "uniqueItems": _unique_items})
+    validator: jsonschema.Draft7Validator = draft7_ecma(load_schema())
     return validator
 
 
@@ -227,6 +234,8 @@ def _schema_error(report: _Report, error: jsonschema.ValidationError) -> None:
     kind, expected, value = error.validator, error.validator_value, error.instance
     if kind in ("oneOf", "anyOf") and error.context:
         # best_match descends into the branch that fits the value's type, then its deepest error.
+        from jsonschema.exceptions import best_match
+
         _schema_error(report, best_match([error]))
     elif kind == "additionalProperties" and isinstance(value, dict):
         _unknown_keys(report, path, value, set(error.schema.get("properties", {})))

@@ -32,8 +32,9 @@ from stackgen.diagnostics import (
     render_text,
 )
 from stackgen.errors import EXIT_ENVIRONMENT, EXIT_OK, Invalid, KustomizeNotFound, StackgenError
-from stackgen.model import Cloud
-from stackgen.validate import schema_text
+
+if t.TYPE_CHECKING:
+    from stackgen.model import Cloud
 
 
 def _edge(command: t.Callable[..., int]) -> t.Callable[..., None]:
@@ -456,6 +457,8 @@ def init(output: Path, clouds: tuple[Cloud, ...], engine: scaffold.Engine) -> in
 @output_options
 def schema() -> None:
     """Print the JSON Schema of stack.yaml (for editors and other validators)."""
+    from stackgen.validate import schema_text
+
     click.echo(schema_text(), nl=False)
 
 
