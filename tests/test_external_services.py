@@ -18,12 +18,10 @@ import yaml
 
 from stackgen import catalog, firstsync, mirror, place, verify
 from stackgen import kustomize as kz
-from stackgen import render as render_
 from stackgen.compile import external, gitops, kfp_profile_hook
-from stackgen.driver import compile_checked
 from stackgen.render import ClusterRender
-from tests.compiling import CASES, checked, model_of
-from tests.upstream import MIRRORS, UPSTREAM, requires_both_releases, requires_upstream
+from tests.compiling import CASES, model_of
+from tests.upstream import MIRRORS, UPSTREAM, compile_and_render, requires_both_releases, requires_upstream
 
 Resource = dict[str, t.Any]
 CASE_NAMES = ("external-aws-rds", "external-gcp-cloudsql", "onprem-provided-foundations")
@@ -52,18 +50,9 @@ class Case:
 def cases(tmp_path_factory: pytest.TempPathFactory, kustomize: kz.Kustomize) -> dict[str, Case]:
     found = {}
     for name in CASE_NAMES:
-        result = checked(CASES / "positive" / name / "stack.yaml")
-        assert result.stack is not None
-        compiled = compile_checked(result)
-        files = compiled.files
-        overlays = tmp_path_factory.mktemp(name) / "overlays"
-        for path, content in files.items():
-            (overlays / path).parent.mkdir(parents=True, exist_ok=True)
-            (overlays / path).write_bytes(content)
-        rendered = render_.render(overlays, UPSTREAM, kustomize, compiled.layout, cache=render_.cache_root())
-        assert not [c.error for c in rendered.clusters if c.error]
-        cluster = result.stack.clusters[0]
-        found[name] = Case(overlays, files, rendered.clusters[0], cluster.cloud, cluster.provides, result.stack.gitops.path)
+        done = compile_and_render(CASES / "positive" / name / "stack.yaml", tmp_path_factory.mktemp(name) / "overlays", kustomize)
+        cluster = done.stack.clusters[0]
+        found[name] = Case(done.overlays, done.files, done.renders[cluster.name], cluster.cloud, cluster.provides, done.stack.gitops.path)
     return found
 
 
@@ -200,19 +189,13 @@ def test_the_previous_release_renders_the_same_features_cleanly(tmp_path: Path, 
     cert-manager installed, and no finding against that release's CRDs."""
     text = (CASES / "positive" / "onprem-provided-foundations" / "stack.yaml").read_text()
     (tmp_path / "stack.yaml").write_text(text.replace("  gitops:", "  upstream: {kubeflow: v1.11.0}\n  gitops:", 1))
-    result = checked(tmp_path / "stack.yaml")
-    assert result.stack is not None and result.diagnostics == ()
-    compiled = compile_checked(result)
-    files = compiled.files
-    for path, content in files.items():
-        (tmp_path / "overlays" / path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / "overlays" / path).write_bytes(content)
     mirror_root = MIRRORS["v1.11.0"]
-    rendered = render_.render(tmp_path / "overlays", mirror_root, kustomize, compiled.layout, cache=render_.cache_root()).clusters[0]
-    assert rendered.error is None
-    provides = result.stack.clusters[0].provides
+    done = compile_and_render(tmp_path / "stack.yaml", tmp_path / "overlays", kustomize, mirror_root)
+    assert done.checked.diagnostics == ()
+    cluster = done.stack.clusters[0]
+    rendered, provides = done.renders[cluster.name], cluster.provides
     found = verify.verify(rendered, "1.33", mirror_root / "crds", verify.declared_vars(mirror_root), None, provides)
-    found += firstsync.verify_cluster(rendered, files, result.stack.gitops.path, "onprem", provides)
+    found += firstsync.verify_cluster(rendered, done.files, done.stack.gitops.path, "onprem", provides)
     assert [p for p in found if p.severity == "error" or p.code == "SG601"] == []
     names = {(r["kind"], r["metadata"]["name"]) for r in rendered.resources}
     assert not names & {("Deployment", "mysql"), ("Deployment", "seaweedfs"), ("Service", "minio-service"), ("Deployment", "istiod"),

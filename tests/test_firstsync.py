@@ -19,14 +19,12 @@ import yaml
 
 from stackgen import firstsync, verify
 from stackgen import kustomize as kz
-from stackgen import render as render_
 from stackgen.codes import CODES
 from stackgen.compile import gitops
 from stackgen.compile.overlays import FileTree
-from stackgen.driver import compile_checked
 from stackgen.render import ClusterRender
 from tests.compiling import CASES, checked
-from tests.upstream import UPSTREAM, requires_upstream
+from tests.upstream import UPSTREAM, compile_and_render, requires_upstream
 
 pytestmark = requires_upstream
 
@@ -53,20 +51,9 @@ class Fleet:
 
 
 def _compile_and_render(text: str, root: Path, kustomize: kz.Kustomize) -> Fleet:
-    stack_file = root / "stack.yaml"
-    stack_file.write_text(text)
-    result = checked(stack_file)
-    compiled = compile_checked(result)
-    files = compiled.files
-    overlays = root / "overlays"
-    for path, content in files.items():
-        (overlays / path).parent.mkdir(parents=True, exist_ok=True)
-        (overlays / path).write_bytes(content)
-    # The shared cache is keyed by content: every run and every test file reuses what it holds.
-    rendered = render_.render(overlays, UPSTREAM, kustomize, compiled.layout, cache=render_.cache_root())
-    assert not [c.error for c in rendered.clusters if c.error]
-    assert result.stack is not None
-    return Fleet(files, {c.cluster: c for c in rendered.clusters}, {c.name: c.cloud for c in result.stack.clusters}, result.stack.gitops.path)
+    (root / "stack.yaml").write_text(text)
+    done = compile_and_render(root / "stack.yaml", root / "overlays", kustomize)
+    return Fleet(done.files, done.renders, {c.name: c.cloud for c in done.stack.clusters}, done.stack.gitops.path)
 
 
 @pytest.fixture(scope="module")

@@ -16,13 +16,11 @@ import yaml
 
 from stackgen import firstsync, verify
 from stackgen import kustomize as kz
-from stackgen import render as render_
 from stackgen.compile import signon, tls
 from stackgen.compile.overlays import FileTree
-from stackgen.driver import compile_checked
 from stackgen.render import ClusterRender
-from tests.compiling import CASES, checked
-from tests.upstream import UPSTREAM, requires_upstream
+from tests.compiling import CASES
+from tests.upstream import UPSTREAM, compile_and_render, requires_upstream
 
 pytestmark = requires_upstream
 
@@ -49,20 +47,10 @@ class Built:
 
 
 def _build(text: str, root: Path, kustomize: kz.Kustomize) -> Built:
-    stack_file = root / "stack.yaml"
-    stack_file.write_text(text)
-    result = checked(stack_file)
-    assert result.stack is not None
-    compiled = compile_checked(result)
-    files = compiled.files
-    overlays = root / "overlays"
-    for path, content in files.items():
-        (overlays / path).parent.mkdir(parents=True, exist_ok=True)
-        (overlays / path).write_bytes(content)
-    rendered = render_.render(overlays, UPSTREAM, kustomize, compiled.layout, cache=render_.cache_root())
-    assert [c.error for c in rendered.clusters if c.error] == []
-    stack = result.stack
-    return Built(files, {c.cluster: c for c in rendered.clusters}, {c.name: c.kubernetes_version for c in stack.clusters},
+    (root / "stack.yaml").write_text(text)
+    done = compile_and_render(root / "stack.yaml", root / "overlays", kustomize)
+    stack = done.stack
+    return Built(done.files, done.renders, {c.name: c.kubernetes_version for c in stack.clusters},
                  {c.name: c.cloud for c in stack.clusters}, stack.gitops.path)
 
 

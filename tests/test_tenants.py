@@ -17,15 +17,13 @@ import yaml
 
 from stackgen import firstsync, storage, verify
 from stackgen import kustomize as kz
-from stackgen import render as render_
 from stackgen.compile import workloads
 from stackgen.compile.overlays import FileTree
-from stackgen.driver import compile_checked
 from stackgen.model import Identity
 from stackgen.place import place
 from stackgen.render import ClusterRender
-from tests.compiling import CASES, checked, compiled, model_of
-from tests.upstream import MIRRORS, UPSTREAM, requires_both_releases, requires_upstream
+from tests.compiling import CASES, compiled, model_of
+from tests.upstream import MIRRORS, UPSTREAM, compile_and_render, requires_both_releases, requires_upstream
 
 CASE = CASES / "positive" / "tenants" / "stack.yaml"
 Resource = dict[str, t.Any]
@@ -122,20 +120,9 @@ class Rendered:
 
 
 def _render(text: str, root: Path, kustomize: kz.Kustomize, mirror: Path = UPSTREAM) -> Rendered:
-    stack_file = root / "stack.yaml"
-    stack_file.write_text(text)
-    result = checked(stack_file)
-    compiled = compile_checked(result)
-    files = compiled.files
-    overlays = root / "overlays"
-    for path, content in files.items():
-        (overlays / path).parent.mkdir(parents=True, exist_ok=True)
-        (overlays / path).write_bytes(content)
-    rendered = render_.render(overlays, mirror, kustomize, compiled.layout, cache=render_.cache_root())
-    assert not [c.error for c in rendered.clusters if c.error]
-    assert result.stack is not None
-    return Rendered(files, {c.cluster: c for c in rendered.clusters}, {c.name: c.cloud for c in result.stack.clusters},
-                    result.stack.gitops.path)
+    (root / "stack.yaml").write_text(text)
+    done = compile_and_render(root / "stack.yaml", root / "overlays", kustomize, mirror)
+    return Rendered(done.files, done.renders, {c.name: c.cloud for c in done.stack.clusters}, done.stack.gitops.path)
 
 
 @pytest.fixture(scope="module")
