@@ -137,9 +137,10 @@ def _verify(render: ClusterRender, kubernetes_version: str, mirror_crds: Path | 
 
     validators = _Validators(kubernetes_version, _custom_schemas(render, mirror_crds, foundations, seen), mirror_crds)
     texts = [seen.text(resource) for resource in render.resources]
-    for resource, origin, text in zip(render.resources, render.origins, texts):
-        _check_schema(resource, text, validators, report)
-        _check_images(resource, registry_mirror, report)
+    for resource, origin in zip(render.resources, render.origins):
+        digest = seen.digest(resource)
+        _check_schema(resource, digest, validators, report)
+        _check_images(resource, digest, registry_mirror, report)
         _check_default_credentials(resource, report)
         if origin.endswith(f"/{OWN}") or origin == OWN:
             _check_gpu(resource, report)
@@ -232,14 +233,22 @@ class Seen:
     Holds the objects it names, so an id is never reused while it is here; one per run."""
 
     def __init__(self) -> None:
-        self._texts: dict[int, tuple[t.Any, str | None]] = {}
+        self._texts: dict[int, tuple[t.Any, str | None, bytes | None]] = {}
 
     def text(self, body: t.Any) -> str | None:
+        return self._known(body)[1]
+
+    def digest(self, body: t.Any) -> bytes | None:
+        """The sha256 of the canonical text: what verify remembers answers by."""
+        return self._known(body)[2]
+
+    def _known(self, body: t.Any) -> tuple[t.Any, str | None, bytes | None]:
         known = self._texts.get(id(body))
         if known is None or known[0] is not body:
-            known = (body, crds.canonical_or_none(body))
+            text = crds.canonical_or_none(body)
+            known = (body, text, None if text is None else hashlib.sha256(text.encode()).digest())
             self._texts[id(body)] = known
-        return known[1]
+        return known
 
 
 # (schema token, digest of the resource's text) -> its first schema errors (JSON path, message):
@@ -248,7 +257,7 @@ class Seen:
 _SCHEMA_ERRORS: dict[tuple[str, bytes], tuple[tuple[str, str], ...]] = {}
 
 
-def _check_schema(resource: Resource, text: str | None, validators: _Validators, report: t.Callable[..., None]) -> None:
+def _check_schema(resource: Resource, digest: bytes | None, validators: _Validators, report: t.Callable[..., None]) -> None:
     """SG602: `kind: Deployment` without `spec.selector` fails; SG601: a kind with no schema warns once."""
     api_version, kind = str(resource.get("apiVersion")), str(resource.get("kind"))
     validator, token = validators.get(api_version, kind)
@@ -257,7 +266,7 @@ def _check_schema(resource: Resource, text: str | None, validators: _Validators,
             validators.reported.add((api_version, kind))
             report(resource, "$", "SG601", f"no schema found for {kind} ({api_version}): not validated", "warning")
         return
-    remembered = (token, hashlib.sha256(text.encode()).digest()) if token and text is not None else None
+    remembered = (token, digest) if token and digest is not None else None
     errors = _SCHEMA_ERRORS.get(remembered) if remembered else None
     if errors is None:
         errors = tuple((e.json_path, _short(e.message)) for e in sorted(validator.iter_errors(resource), key=lambda e: e.json_path)[:5])
@@ -357,19 +366,27 @@ def _pinned(image: str) -> bool:
     return ":" in name and not name.endswith(":latest")
 
 
-def _check_images(resource: Resource, registry_mirror: str | None, report: t.Callable[..., None]) -> None:
+def _check_images(resource: Resource, digest: bytes | None, registry_mirror: str | None, report: t.Callable[..., None]) -> None:
     """SG611: `image: nginx` or `image: nginx:latest` fails; `nginx:1.27` or `nginx@sha256:...` passes.
 
     SG617, with a registry mirror `reg.internal/kf`: `reg.internal/kf/docker.io/library/nginx:1.27`
     passes, `nginx:1.27` fails, also inside KServe's JSON config.
     """
-    for ref in images.image_refs(resource):
+    refs = _IMAGE_REFS.get(digest) if digest is not None else None
+    if refs is None:
+        refs = tuple(images.image_refs(resource))
+        if digest is not None:
+            _IMAGE_REFS[digest] = refs
+    for ref in refs:
         if not ref.path.startswith("$.data.") and not _pinned(ref.image):
             why = "`latest` is a tag that moves" if ref.image.endswith(":latest") else "it has no tag or digest"
             report(resource, ref.path, "SG611", f"image `{ref.image}` is not pinned ({why}): pin a version tag or a digest")
         if registry_mirror and not images.in_mirror(ref.image, registry_mirror):
             report(resource, ref.path, "SG617", f"image `{ref.image}` is not pulled from the registry mirror {registry_mirror}")
 
+
+# Digest of a resource's canonical text -> the images it names: the same objects in every cluster.
+_IMAGE_REFS: dict[bytes, tuple[images.ImageRef, ...]] = {}
 
 _SHIPPED = {(c.namespace, c.rendered): c for c in catalog.DEFAULT_CREDENTIALS}
 
