@@ -31,7 +31,7 @@ from pathlib import Path
 
 import yaml
 
-from stackgen import cachefile
+from stackgen import cachefile, schemafile
 from stackgen import write as writer
 from stackgen.diagnostics import Diagnostic
 
@@ -72,6 +72,7 @@ def _code() -> bytes:
     digest = hashlib.sha256()
     for path in sorted(p for p in _PACKAGE.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(b"schema\0" + schemafile.schema_path().read_bytes() + b"\0")  # in schemas/, outside the package, in a checkout
     spec = importlib.util.find_spec("jsonschema")
     for folder in (spec.submodule_search_locations or []) if spec else []:
         for path in sorted(Path(folder).glob("*.py")):

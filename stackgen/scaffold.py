@@ -92,7 +92,7 @@ def render(clouds: t.Sequence[Cloud], engine: Engine) -> str:
 
 def files(output: Path, clouds: t.Sequence[Cloud], engine: Engine) -> dict[Path, bytes]:
     """What init writes: the schema first, so the stack never names a schema that is missing."""
-    from stackgen.validate import schema_text
+    from stackgen.schemafile import schema_text
 
     return {output.parent / SCHEMA_NAME: schema_text().encode(), output: render(clouds, engine).encode()}
 

@@ -14,32 +14,19 @@ import dataclasses
 import datetime
 import difflib
 import functools
-import importlib.resources
 import json
 import re
 import typing as t
 import unicodedata
-from pathlib import Path
 
 from stackgen import credentials, ecma, releases
 from stackgen.diagnostics import Diagnostic, JsonPath, Severity, json_path
 from stackgen.load import Loaded
 from stackgen.model import DEFAULT_NAMESPACE, ROLES
+from stackgen.schemafile import schema_text as schema_text
 
 if t.TYPE_CHECKING:
     import jsonschema
-
-
-def _schema_path() -> Path:
-    packaged = importlib.resources.files("stackgen") / "stack.schema.json"
-    if packaged.is_file():  # installed from a wheel, which carries the schema inside the package
-        return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "schemas" / "stack.schema.json"
-
-
-@functools.cache
-def schema_text() -> str:
-    return _schema_path().read_text("utf-8")
 
 
 @functools.cache

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from stackgen import buildcache, driver
+from stackgen import buildcache, driver, schemafile
 from stackgen import write as writer
 from stackgen.diagnostics import Diagnostic
 from stackgen.errors import StackgenError
@@ -174,3 +174,18 @@ def test_the_record_never_changes_what_a_build_says(tmp_path_factory: pytest.Tem
     with_record = _outcome(project, cache)
     without = _outcome(project, tmp_path / "no-cache")
     assert with_record == without, mutations
+
+
+def test_the_record_is_keyed_by_the_schema_and_the_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a checkout the schema lives in schemas/, outside the package: a changed schema may
+    refuse a stack the record says was fine, so it is part of the key, as every package file is."""
+    stack = CASE.read_bytes()
+    before = buildcache.inputs(CASE, stack, "stack.yaml", None)
+    edited = tmp_path / "stack.schema.json"
+    edited.write_text(schemafile.schema_path().read_text() + "\n")
+    monkeypatch.setattr(schemafile, "schema_path", lambda: edited)
+    assert buildcache.inputs(CASE, stack, "stack.yaml", None).digest != before.digest
+    monkeypatch.undo()
+    assert buildcache.inputs(CASE, stack, "stack.yaml", None) == before
+    assert buildcache.inputs(CASE, stack + b"# more\n", "stack.yaml", None).digest != before.digest
+    assert buildcache.inputs(CASE, stack, "other.yaml", None).digest != before.digest

@@ -457,7 +457,7 @@ def init(output: Path, clouds: tuple[Cloud, ...], engine: scaffold.Engine) -> in
 @output_options
 def schema() -> None:
     """Print the JSON Schema of stack.yaml (for editors and other validators)."""
-    from stackgen.validate import schema_text
+    from stackgen.schemafile import schema_text
 
     click.echo(schema_text(), nl=False)
 
