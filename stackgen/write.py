@@ -1,14 +1,15 @@
 """write: put a compiled file tree under the output directory, all or nothing.
 
 Protocol (each step survives a crash at any point):
-  1. stage every new or changed file in `.stackgen-staging/` (flat, named by a digest of its
-     path: no folder to make or remove per staged folder), then flush the file system
-     they are on once (syncfs(2), which reports write-back errors such as ENOSPC; per-file
-     fsync where it is missing);
-  2. commit: atomically rename a journal into place naming the files to move in and to prune,
-     and the new lock file;
-  3. apply the journal (renames are atomic per file), flush the file system once more, write
-     the lock, drop journal and staging.
+  1. stage every new or changed file in `.stackgen-staging/`, at its own path there, then
+     flush the file system they are on once (syncfs(2), which reports write-back errors such
+     as ENOSPC; per-file fsync where it is missing);
+  2. commit: atomically rename a journal into place naming the files written and pruned, the
+     moves that bring them in, and the new lock file. A move is a file, or the first folder on
+     a file's way that the output does not have yet: a new fleet comes in by a few renames of
+     whole folders, not one per file;
+  3. apply the journal (each rename is atomic), flush the file system once more, write the
+     lock, drop journal and staging.
 A crash before 2 leaves the old tree (the next run drops the staging folder); a crash after 2 is
 rolled forward by the next run before it does anything else. The lock file (`.stackgen.lock`)
 records every file stackgen wrote, with its digest: only those are ever overwritten or pruned.
@@ -111,12 +112,14 @@ def _commit_and_apply(out: Path, files: t.Mapping[str, bytes], changes: Changes,
         folders.refuse_links(path)
     for path in changes.added + changes.changed:
         _refuse_directory_in_place(out, path)
-    _stage(out, files, changes.added + changes.changed)
+    writes = changes.added + changes.changed
+    _stage(out, files, writes)
     if not (out / LOCK_NAME).exists():
         # A journal is only ever replayed beside a lock that owns what it touches (`recover`):
         # a first build, or one adopting nested locks, writes the lock of what it owns now.
         _atomic_write(out / LOCK_NAME, _lock_body(locked or {}))
-    journal = {"write": list(changes.added + changes.changed), "remove": list(changes.removed), "lock": lock_text(files).decode()}
+    journal = {"write": list(writes), "moves": folders.moves(writes), "remove": list(changes.removed),
+               "lock": lock_text(files).decode()}
     _commit(out, journal)
     try:
         _apply(out, journal)
@@ -189,15 +192,20 @@ def _read_journal(path: Path) -> dict[str, t.Any]:
     """The journal's body, checked for shape; a damaged one is refused, never half applied."""
     try:
         body = json.loads(_read_bounded(path))
-        if not isinstance(body, dict) or set(body) != {"write", "remove", "lock"}:
-            raise ValueError("expected an object with `write`, `remove` and `lock`")
+        # A journal without `moves` was written by a stackgen that staged files flat, by digest.
+        if not isinstance(body, dict) or set(body) - {"moves"} != {"write", "remove", "lock"}:
+            raise ValueError("expected an object with `write`, `moves`, `remove` and `lock`")
         if not isinstance(body["lock"], str):
             raise ValueError("`lock` is not a string")
-        for key in ("write", "remove"):
+        for key in ("write", "moves", "remove"):
+            if key not in body:
+                continue
             if not isinstance(body[key], list) or not all(isinstance(p, str) for p in body[key]):
                 raise ValueError(f"`{key}` is not a list of paths")
             for name in body[key]:
                 _safe_relative(name)
+        if "moves" in body:
+            _refuse_uncovered(body["write"], body["moves"])
         body["new_lock"] = _lock_files(json.loads(body["lock"]))
         return body
     except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError) as error:
@@ -215,8 +223,10 @@ def _trust_journal(out: Path, journal: t.Mapping[str, t.Any], locked: t.Mapping[
     for name in new_lock:
         if name not in locked and name not in writes:
             raise OwnershipError(f"{path}: journal's lock claims {name!r}, which stackgen neither owns nor writes; not replayed")
+    for move in journal.get("moves", ()):
+        _trust_staged_move(out, move, writes)
     for name in sorted(writes - set(locked)):
-        target, staged = out / name, staged_path(out, name)
+        target, staged = out / name, _staged_source(out, journal, name)
         if not (target.exists() or target.is_symlink()):
             continue
         # Already moved in by the interrupted run, or someone else's file in the way.
@@ -225,6 +235,43 @@ def _trust_journal(out: Path, journal: t.Mapping[str, t.Any], locked: t.Mapping[
             raise OwnershipError(f"{path}: journal would overwrite {name!r}, which stackgen does not own; not replayed")
     for name in sorted(writes):
         _refuse_directory_in_place(out, name)
+
+
+def _refuse_uncovered(writes: t.Sequence[str], moves: t.Sequence[str]) -> None:
+    """Every file written comes in by exactly one move: itself, or a folder on its way."""
+    folders = set(moves)
+    for name in writes:
+        covering = [name[:end] for end in _folder_ends(name) if name[:end] in folders]
+        if (name in folders) + len(covering) != 1:
+            raise ValueError(f"`{name}` is not brought in by exactly one move")
+
+
+def _folder_ends(name: str) -> t.Iterator[int]:
+    end = name.find("/")
+    while end != -1:
+        yield end
+        end = name.find("/", end + 1)
+
+
+def _trust_staged_move(out: Path, move: str, writes: t.Collection[str]) -> None:
+    """A staged folder moves in whole: refused if it holds anything the journal does not write."""
+    source = out / STAGING_NAME / move
+    if source.is_symlink() or not source.is_dir():
+        return  # a file, or already moved in
+    if os.path.lexists(out / move):
+        raise OwnershipError(f"{out / JOURNAL_NAME}: staged folder {move!r} would move onto {out / move}, which exists; not replayed")
+    for directory, subdirs, names in os.walk(source):
+        prefix = Path(directory).relative_to(out / STAGING_NAME).as_posix()
+        for name in subdirs + names:
+            if os.path.islink(os.path.join(directory, name)) or (name in names and f"{prefix}/{name}" not in writes):
+                raise OwnershipError(f"{out / JOURNAL_NAME}: staged folder {move!r} holds {prefix}/{name}, "
+                                     "which the journal does not write; not replayed")
+
+
+def _staged_source(out: Path, journal: t.Mapping[str, t.Any], name: str) -> Path:
+    if "moves" in journal:
+        return staged_path(out, name)
+    return out / STAGING_NAME / hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _file_digest(path: Path) -> str:
@@ -385,17 +432,23 @@ def _same_file(path: Path, content: bytes) -> bool:
 
 
 def staged_path(out: Path, path: str) -> Path:
-    """Where `path` waits between staging and the commit: one flat folder, so staging a fleet
-    makes no folders and dropping the staging folder removes none (5,500 of each cost 18 s)."""
-    return out / STAGING_NAME / hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()
+    """Where `path` waits between staging and the commit: at its own path in the staging folder,
+    so a folder the output lacks moves in whole, by one rename."""
+    return out / STAGING_NAME / path
 
 
 def _stage(out: Path, files: t.Mapping[str, bytes], paths: t.Iterable[str]) -> None:
-    staging = out / STAGING_NAME
+    staging = os.path.join(out, STAGING_NAME)
+    made: set[str] = set()
     try:
-        staging.mkdir(exist_ok=True)
+        os.makedirs(staging, exist_ok=True)
+        per_file_sync = _syncfs is None
         for path in paths:
-            _write_file(staged_path(out, path), files[path], sync=_syncfs is None)
+            folder = path.rpartition("/")[0]
+            if folder and folder not in made:
+                os.makedirs(os.path.join(staging, folder), exist_ok=True)
+                made.update(folder[:end] for end in _folder_ends(folder + "/"))
+            _write_file(os.path.join(staging, path), files[path], sync=per_file_sync)
         # Durable before the commit point, in one call rather than one fsync per file (an
         # fsync each cost 52 of 74 s writing a 1,000-cluster fleet).
         _sync_file_system(out)
@@ -411,12 +464,13 @@ def _commit(out: Path, journal: t.Mapping[str, t.Any]) -> None:
 def _apply(out: Path, journal: t.Mapping[str, t.Any]) -> None:
     staging = out / STAGING_NAME
     folders = _Folders(out)
-    for path in journal["write"]:
-        source, target = staged_path(out, path), out / _safe_relative(path)
-        if source.exists():
-            folders.refuse_links(path)
-            folders.make(path)
-            os.replace(source, target)
+    moves: t.Sequence[str] = journal.get("moves", journal["write"])
+    for move in moves:
+        source = _staged_source(out, journal, move)
+        if os.path.lexists(source):  # not moved in yet (a replay finds the rest gone)
+            folders.refuse_links(move)
+            folders.make(move)
+            os.replace(source, out / _safe_relative(move))
     for path in journal["remove"]:
         target = out / _safe_relative(path)
         folders.refuse_links(path)
@@ -440,6 +494,7 @@ class _Folders:
         self.root = str(out)
         self.checked: set[str] = set()  # relative folders known to be real directories
         self.made: set[str] = set()
+        self.missing: set[str] = set()  # relative folders known not to exist
 
     def refuse_links(self, path: str) -> None:
         """Refuse a link, or a file, where a folder on the way to `path` should be."""
@@ -458,6 +513,26 @@ class _Folders:
                     raise OwnershipError(f"{current}: is a file where stackgen needs a folder; move it away first")
                 self.checked.add(folder)
             end = path.find("/", end + 1)
+
+    def moves(self, paths: t.Iterable[str]) -> list[str]:
+        """What brings `paths` in: each file, or the first folder on its way that `out` lacks
+        (everything under such a folder is new, so it moves in whole), each named once."""
+        found: dict[str, None] = {}
+        for path in paths:
+            found.setdefault(self._first_missing(path) or path)
+        return list(found)
+
+    def _first_missing(self, path: str) -> str | None:
+        for end in _folder_ends(path):
+            folder = path[:end]
+            if folder in self.missing:
+                return folder
+            if folder not in self.checked:
+                if not os.path.lexists(os.path.join(self.root, folder)):
+                    self.missing.add(folder)
+                    return folder
+                self.checked.add(folder)  # refuse_links has already refused a link or a file here
+        return None
 
     def make(self, path: str) -> None:
         folder = path.rpartition("/")[0]
@@ -491,7 +566,7 @@ def _write_synced(path: Path, content: bytes) -> None:
     _write_file(path, content, sync=True)
 
 
-def _write_file(path: Path, content: bytes, sync: bool) -> None:
+def _write_file(path: Path | str, content: bytes, sync: bool) -> None:
     # O_NOFOLLOW: a link planted at a temporary or staged name fails the write (ELOOP) instead
     # of writing wherever it points.
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import hashlib
 import json
 import os
 import signal
@@ -95,8 +96,9 @@ def test_damaged_lock_is_an_error_not_a_mass_delete(tmp_path: Path, lock: str) -
 def test_interrupted_before_commit_leaves_the_old_tree(tmp_path: Path) -> None:
     out = tmp_path / "o"
     writer.write(out, TREE)
-    (out / writer.STAGING_NAME).mkdir()
-    writer.staged_path(out, "units/x/kustomization.yaml").write_bytes(b"half\n")
+    staged = writer.staged_path(out, "units/x/kustomization.yaml")
+    staged.parent.mkdir(parents=True)
+    staged.write_bytes(b"half\n")
     writer.recover(out)
     assert {k: v for k, v in _snapshot(out).items() if k != writer.LOCK_NAME} == TREE
 
@@ -104,16 +106,85 @@ def test_interrupted_before_commit_leaves_the_old_tree(tmp_path: Path) -> None:
 def test_interrupted_after_commit_is_rolled_forward(tmp_path: Path) -> None:
     out = tmp_path / "o"
     writer.write(out, TREE)
-    new = {"units/x/kustomization.yaml": b"new\n"}
-    staged = writer.staged_path(out, "units/x/kustomization.yaml")
-    staged.parent.mkdir(parents=True)
-    staged.write_bytes(b"new\n")
-    journal = {"write": ["units/x/kustomization.yaml"], "remove": ["clusters/a/kustomization.yaml"], "lock": writer.lock_text(new).decode()}
+    new = {"units/x/kustomization.yaml": b"new\n", "units/y/z/kustomization.yaml": b"y\n"}
+    for path, content in new.items():
+        staged = writer.staged_path(out, path)
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        staged.write_bytes(content)
+    # units/y is a folder the tree lacks: it moves in whole.
+    journal = {"write": sorted(new), "moves": ["units/x/kustomization.yaml", "units/y"],
+               "remove": ["clusters/a/kustomization.yaml"], "lock": writer.lock_text(new).decode()}
     (out / writer.JOURNAL_NAME).write_text(json.dumps(journal))
     assert writer.check(out, new).interrupted
     writer.recover(out)
     assert {k: v for k, v in _snapshot(out).items() if k != writer.LOCK_NAME} == new
     assert not writer.check(out, new).stale
+
+
+def test_a_journal_of_flat_staging_is_still_rolled_forward(tmp_path: Path) -> None:
+    """A build killed past its commit by a stackgen that staged files flat, by the digest of
+    their path, is finished by this one."""
+    out = tmp_path / "o"
+    writer.write(out, TREE)
+    new = {"units/x/kustomization.yaml": b"new\n", "units/y/kustomization.yaml": b"y\n"}
+    (out / writer.STAGING_NAME).mkdir()
+    for path, content in new.items():
+        (out / writer.STAGING_NAME / hashlib.sha256(path.encode()).hexdigest()).write_bytes(content)
+    journal = {"write": sorted(new), "remove": ["clusters/a/kustomization.yaml"], "lock": writer.lock_text(new).decode()}
+    (out / writer.JOURNAL_NAME).write_text(json.dumps(journal))
+    writer.recover(out)
+    assert {k: v for k, v in _snapshot(out).items() if k != writer.LOCK_NAME} == new
+
+
+@pytest.mark.parametrize("moves", [[], ["units"], ["units", "units/y/kustomization.yaml"]])
+def test_a_journal_whose_moves_do_not_cover_its_writes_is_refused(tmp_path: Path, moves: list[str]) -> None:
+    out = tmp_path / "o"
+    writer.write(out, TREE)
+    new = {**TREE, "units/y/kustomization.yaml": b"y\n"}
+    journal = {"write": ["units/y/kustomization.yaml"], "moves": moves, "remove": [], "lock": writer.lock_text(new).decode()}
+    (out / writer.JOURNAL_NAME).write_text(json.dumps(journal))
+    staged = writer.staged_path(out, "units/y/kustomization.yaml")
+    staged.parent.mkdir(parents=True)
+    staged.write_bytes(b"y\n")
+    with pytest.raises(writer.OwnershipError, match="not replay"):
+        writer.recover(out)
+    assert not (out / "units/y").exists()
+
+
+def test_a_staged_folder_holding_more_than_the_journal_writes_is_not_moved(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    writer.write(out, TREE)
+    new = {**TREE, "units/y/kustomization.yaml": b"y\n"}
+    for path in ("units/y/kustomization.yaml", "units/y/planted.yaml"):
+        staged = writer.staged_path(out, path)
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        staged.write_bytes(b"y\n")
+    journal = {"write": ["units/y/kustomization.yaml"], "moves": ["units/y"], "remove": [], "lock": writer.lock_text(new).decode()}
+    (out / writer.JOURNAL_NAME).write_text(json.dumps(journal))
+    with pytest.raises(writer.OwnershipError, match="planted"):
+        writer.recover(out)
+    assert not (out / "units/y").exists()
+
+
+def test_a_new_folder_comes_in_by_one_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fleet's new folders move in whole: renames grow with the folders the tree lacks, not
+    with the files in them."""
+    out = tmp_path / "o"
+    writer.write(out, TREE)
+    renamed: list[str] = []
+    real_replace = os.replace
+
+    def counting(source: t.Any, target: t.Any) -> None:
+        renamed.append(str(target))
+        real_replace(source, target)
+
+    monkeypatch.setattr(writer.os, "replace", counting)
+    more = {**TREE, **{f"units/new/{i}/kustomization.yaml": b"n\n" for i in range(50)},
+            "units/x/kustomization.yaml": b"changed\n"}
+    writer.write(out, more)
+    moved = sorted(str(Path(p).relative_to(out)) for p in renamed if Path(p).parent.name != "o" or not Path(p).name.startswith("."))
+    assert moved == ["units/new", "units/x/kustomization.yaml"], moved
+    assert {k: v for k, v in _snapshot(out).items() if k != writer.LOCK_NAME} == more
 
 
 def test_never_writes_through_a_symlinked_directory(tmp_path: Path) -> None:
