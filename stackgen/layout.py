@@ -32,6 +32,12 @@ class Piece:
     # Whether it changes what upstream renders (a namespace, a layer, a patch, an image rewrite):
     # then the upgrade plan and the golden need upstream's own render of its folders beside it.
     modifies_upstream: bool = False
+    # A shared unit whose only changes to upstream are patches to named objects (its layers' and
+    # its own, as {target, patch text}): its render is upstream's own with those objects built
+    # again, so render builds the folders once for every unit over them (istio-aws and
+    # istio-azure; kserve-edge and the goldens' kserve) and a few objects per unit. None where
+    # anything else changes upstream (a namespace, image rewrites): then it is built whole.
+    named_patches: tuple[t.Mapping[str, t.Any], ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,7 @@ def render(
     used = {path: layout.pieces[path] for name in names for path in layout.clusters[name]}
     used.update({piece.base: layout.pieces[piece.base] for piece in list(used.values()) if piece.base})
     keys = {path: piece_key(overlays, piece, salt) for path, piece in used.items()}
-    builds = _builds(used, keys, salt if pristine else None)
+    builds = _builds(used, keys, salt, pristine)
     # A cluster is ready when every build it needs is: a per-cluster unit's own part and its base.
     waiting = {name: {b for path in layout.clusters[name] for b in _needs(used[path], builds)} for name in names}
     tracker = _ClusterProgress(waiting, progress) if progress else None
@@ -168,20 +168,28 @@ def render(
     return RenderResult(tuple(renders), kustomize.version, built, len(builds) - built - len([e for e in errors if e in builds]), original)
 
 
-def _builds(used: t.Mapping[str, Piece], keys: t.Mapping[str, str], pristine_salt: str | None) -> dict[str, Build]:
+def _builds(used: t.Mapping[str, Piece], keys: t.Mapping[str, str], salt: str, pristine: bool) -> dict[str, Build]:
     """What kustomize builds: a piece whole, or for a per-cluster unit over a shared one only its
     own part (`#local`: its files; `#overlay`: the objects it patches, with its files); and, for
-    the upgrade plan and goldens, upstream's own render of a unit that changes it (`#pristine`)."""
+    the upgrade plan and goldens, upstream's own render of a unit that changes it (`#pristine`);
+    a unit that only patches named objects of upstream is derived from that (`#derived`)."""
     builds = {}
     for path, piece in used.items():
+        if piece.base is None and piece.named_patches is not None:
+            # Upstream's own render, then the named objects again (`_derive`): the upstream
+            # build is shared by every unit over the same folders, and by the goldens.
+            upstream = _pristine_key(piece, salt)
+            builds[f"{path}#pristine"] = Build(f"{path}#pristine", upstream)
+            builds[f"{path}#derived"] = Build(f"{path}#derived", f"{keys[path]}:{upstream}:derived")
+            continue
         if piece.base is None:
             builds[path] = Build(path, keys[path])
         elif piece.patches:
             builds[f"{path}#overlay"] = Build(f"{path}#overlay", f"{keys[path]}:{keys[piece.base]}:overlay")
         else:
             builds[f"{path}#local"] = Build(f"{path}#local", keys[path] + ":local")
-        if pristine_salt is not None and piece.base is None and piece.modifies_upstream:
-            builds[f"{path}#pristine"] = Build(f"{path}#pristine", _pristine_key(piece, pristine_salt))
+        if pristine and piece.base is None and piece.modifies_upstream:
+            builds[f"{path}#pristine"] = Build(f"{path}#pristine", _pristine_key(piece, salt))
     return builds
 
 
@@ -192,9 +200,9 @@ def _pristine_key(piece: Piece, salt: str) -> str:
 
 
 def _needs(piece: Piece, builds: t.Mapping[str, Build]) -> set[str]:
-    own = piece.path if piece.base is None else f"{piece.path}#overlay" if piece.patches else f"{piece.path}#local"
-    parts = {own} if piece.base is None else {own, piece.base}
-    return parts | {f"{part}#pristine" for part in parts if f"{part}#pristine" in builds}
+    parts = {piece.path} if piece.base is None else {piece.base, f"{piece.path}#overlay" if piece.patches else f"{piece.path}#local"}
+    parts |= {f"{part}#pristine" for part in parts if f"{part}#pristine" in builds}
+    return {f"{part}#derived" if f"{part}#derived" in builds else part for part in parts}
 
 
 def _assemble(path: str, piece: Piece, outputs: dict[str, list[Resource]], errors: dict[str, str]) -> None:
@@ -298,23 +306,70 @@ def _build_all(
 ) -> tuple[dict[str, list[Resource]], dict[str, str], int]:
     """Build what the cache lacks; an overlay part (`<unit>#overlay`) after its base, whose
     render supplies the objects it patches."""
-    first = {name: build for name, build in builds.items() if not name.endswith("#overlay")}
-    outputs, errors, built = _build_pieces(overlays, mirror, kustomize, first, jobs, cache, progress, used, {})
-    later = {name: build for name, build in builds.items() if name.endswith("#overlay")}
-    for name in [n for n in later if used[n.removesuffix("#overlay")].base in errors]:
-        errors[name] = "its shared unit failed to build"
-        del later[name]
-    if later:
-        more, more_errors, more_built = _build_pieces(overlays, mirror, kustomize, later, jobs, cache, progress, used, outputs)
-        outputs.update(more)
-        errors.update(more_errors)
-        built += more_built
+    outputs: dict[str, list[Resource]] = {}
+    errors: dict[str, str] = {}
+    built = 0
+    with _LazyWorkspace(overlays, mirror) as workspace:
+        for phase in _phases(builds, used, errors):
+            more, more_errors, more_built = _build_pieces(workspace, kustomize, phase, jobs, cache, progress, used, outputs)
+            outputs.update(more)
+            errors.update(more_errors)
+            built += more_built
+            for name in [n for n in phase if n.endswith("#derived")]:
+                path = name.removesuffix("#derived")
+                if name in errors:
+                    errors[path] = errors[name]
+                else:
+                    outputs[path] = outputs[name]
     return outputs, errors, built
 
 
+def _phases(builds: t.Mapping[str, Build], used: t.Mapping[str, Piece], errors: dict[str, str]) -> t.Iterator[dict[str, Build]]:
+    """Upstream first; then the units derived from it; then the per-cluster objects over those.
+    A build whose source failed is not run: its error says so (read as each phase comes)."""
+    for part, needed, failed in (("", None, ""), ("#derived", "#pristine", "its upstream failed to build"),
+                                 ("#overlay", None, "its shared unit failed to build")):
+        phase = {name: build for name, build in builds.items()
+                 if (name.endswith(part) if part else not name.endswith(("#derived", "#overlay")))}
+        for name in list(phase):
+            path = name.partition("#")[0]
+            source = path + needed if needed else used[path].base if part == "#overlay" else None
+            if source is not None and source in errors:
+                errors[name] = failed
+                del phase[name]
+        if phase:
+            yield phase
+
+
+class _LazyWorkspace:
+    """The overlays and the mirror copied into one temporary folder, made the first time a
+    build needs it (a warm render makes none) and removed at the end of the render."""
+
+    def __init__(self, overlays: Path, mirror: mirrors.Mirror):
+        self.overlays = overlays
+        self.mirror = mirror
+        self._temporary: tempfile.TemporaryDirectory[str] | None = None
+        self._workspace: mirrors.Workspace | None = None
+
+    def get(self) -> mirrors.Workspace:
+        if self._workspace is None:
+            self._temporary = tempfile.TemporaryDirectory(prefix="stackgen-render-")
+            # Only the files the lock lists: foreign files in overlays/ are never read or copied.
+            locked = writer.owned(self.overlays)
+            self._workspace = mirrors.materialize(self.mirror, self.overlays, Path(self._temporary.name),
+                                                  set(locked) if locked is not None else None)
+        return self._workspace
+
+    def __enter__(self) -> _LazyWorkspace:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._temporary is not None:
+            self._temporary.cleanup()
+
+
 def _build_pieces(
-    overlays: Path,
-    mirror: mirrors.Mirror,
+    lazy: _LazyWorkspace,
     kustomize: kz.Kustomize,
     builds: t.Mapping[str, Build],
     jobs: int,
@@ -336,49 +391,56 @@ def _build_pieces(
     errors: dict[str, str] = {}
     if not missing:
         return outputs, errors, 0
-    with tempfile.TemporaryDirectory(prefix="stackgen-render-") as temporary:
-        # Only the files the lock lists: foreign files in overlays/ are never read or copied.
-        locked = writer.owned(overlays)
-        workspace = mirrors.materialize(mirror, overlays, Path(temporary), set(locked) if locked is not None else None)
-        for build in missing:
-            path, _, part = build.name.partition("#")
-            piece = used[path]
-            if part == "pristine":
-                _write_pristine(workspace, mirror, piece)
-            elif part == "local":
-                _write_local(workspace.overlays, piece)
-            elif part == "overlay":
-                assert piece.base is not None
-                _write_overlay(workspace.overlays, piece, base_outputs[piece.base])
+    workspace, overlays, mirror = lazy.get(), lazy.overlays, lazy.mirror
+    whole: set[str] = set()  # derived units built whole after all (`_write_derived` says why)
+    for build in missing:
+        path, _, part = build.name.partition("#")
+        piece = used[path]
+        if part == "pristine":
+            _write_pristine(workspace, mirror, piece)
+        elif part == "local":
+            _write_local(workspace.overlays, piece)
+        elif part == "overlay":
+            assert piece.base is not None
+            _write_overlay(workspace.overlays, piece, base_outputs[piece.base])
+        elif part == "derived" and not _write_derived(overlays, workspace.overlays, piece, base_outputs[f"{path}#pristine"]):
+            whole.add(build.name)
 
-        # Builds of equal keys read the same bytes: one kustomize run answers them all.
-        twins: dict[str, list[Build]] = {}
-        for build in missing:
-            twins.setdefault(build.key, []).append(build)
-        unique = [same[0] for same in twins.values()]
+    # Builds of equal keys read the same bytes: one kustomize run answers them all.
+    twins: dict[str, list[Build]] = {}
+    for build in missing:
+        twins.setdefault(build.key, []).append(build)
+    unique = [same[0] for same in twins.values()]
 
-        def run(build: Build) -> tuple[Build, str | None, str | None]:
-            path, _, part = build.name.partition("#")
-            try:
-                return build, kz.build(kustomize, workspace.overlays / (f"{path}.{part}" if part else path)), None
-            except kz.KustomizeError as error:
-                return build, None, error.stderr.strip()
+    def run(build: Build) -> tuple[Build, str | None, str | None]:
+        path, _, part = build.name.partition("#")
+        folder = path if not part or build.name in whole else f"{path}.{part}"
+        try:
+            return build, kz.build(kustomize, workspace.overlays / folder), None
+        except kz.KustomizeError as error:
+            return build, None, error.stderr.strip()
 
-        # Longest first: the biggest unit (KServe's CRDs) must not start last on a busy pool.
-        sizes: dict[Path, int] = {}  # this run's: the mirror may change between runs of one process
-        unique.sort(key=lambda build: -_weight(mirror.root, used[build.name.partition("#")[0]], sizes))
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            for done, (build, text, error) in enumerate(pool.map(run, unique), start=1):
-                if progress:
-                    for twin in twins[build.key]:
-                        progress.built(twin.name, done, len(unique))
-                if error is not None:
-                    errors.update({twin.name: error for twin in twins[build.key]})
-                    continue
-                assert text is not None
-                resources = [doc for doc in yamlio.load_all(text) if doc]
-                outputs.update({twin.name: resources for twin in twins[build.key]})
-                _cache_write(cache, build.key, resources)
+    # Longest first: the biggest unit (KServe's CRDs) must not start last on a busy pool.
+    sizes: dict[Path, int] = {}  # this run's: the mirror may change between runs of one process
+    unique.sort(key=lambda build: -_weight(mirror.root, used[build.name.partition("#")[0]], sizes))
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for done, (build, text, error) in enumerate(pool.map(run, unique), start=1):
+            if progress:
+                for twin in twins[build.key]:
+                    progress.built(twin.name, done, len(unique))
+            if error is not None:
+                errors.update({twin.name: error for twin in twins[build.key]})
+                continue
+            assert text is not None
+            resources = [doc for doc in yamlio.load_all(text) if doc]
+            if build.name.endswith("#derived") and build.name not in whole:
+                path = build.name.removesuffix("#derived")
+                derived = _derived(base_outputs[f"{path}#pristine"], resources, used[path])
+                # None: a patch renamed what it names, which only a whole build answers.
+                resources = derived if derived is not None else [
+                    doc for doc in yamlio.load_all(kz.build(kustomize, workspace.overlays / path)) if doc]
+            outputs.update({twin.name: resources for twin in twins[build.key]})
+            _cache_write(cache, build.key, resources)
     return outputs, errors, sum(1 for build in missing if build.name not in errors)
 
 
@@ -453,9 +515,90 @@ def _write_overlay(overlays: Path, piece: Piece, base: t.Sequence[Resource]) -> 
     # longer know a generated object by the name upstream declares it under.
     patches = [p for p in piece.patches if not _deletes(p)]
     named = [r for r in base if _targeted(r, patches)]
-    (target / "targets.yaml").write_text(yaml.safe_dump_all(named, sort_keys=True) if named else "")
+    (target / "targets.yaml").write_text(_documents(named))
     body = {"resources": (["targets.yaml"] if named else []) + list(piece.files), "patches": [dict(p) for p in patches]}
     (target / "kustomization.yaml").write_text(yaml.safe_dump(body, sort_keys=False))
+
+
+def _write_derived(written: Path, overlays: Path, piece: Piece, upstream: t.Sequence[Resource]) -> bool:
+    """The objects of upstream's render that the unit's patches name, under the unit's own
+    kustomization (its layers and patches, as compile wrote them), beside the unit so its
+    relative paths hold. False where a whole build is the only exact answer: a patch that
+    names nothing by its current name (kustomize also matches the name a generator or a prefix
+    started from), one that mentions a generated object (kustomize renames references to it at
+    the unit's level, after the patch), or one that deletes a generated object (references to
+    it go back to the name it was generated under)."""
+    assert piece.named_patches is not None
+    patches = [p for p in piece.named_patches if not _deletes(p)]
+    generated = [r for r in upstream if r.get("kind") in ("ConfigMap", "Secret") and _GENERATED.fullmatch(str((r.get("metadata") or {}).get("name")))]
+    if any(not any(_targeted(r, [p]) for r in upstream) for p in patches):
+        return False
+    # Deleting a generated object leaves its references at the name it was generated under.
+    deletions = [p for p in piece.named_patches if _deletes(p)]
+    if any(_targeted(r, deletions, generated=True) for r in generated):
+        return False
+    texts = [str(p["patch"]) for p in patches]
+    names = [str(r["metadata"]["name"])[:-11] for r in generated]
+    if any(re.search(rf"(?<![A-Za-z0-9.-]){re.escape(name)}(?![A-Za-z0-9.-])", text) for name in names for text in texts):
+        return False
+    body = _as_laid_out(written, piece)  # as written: the workspace's copy has its remote bases mapped
+    if body is None:
+        return False
+    target = overlays / (piece.path + ".derived")
+    target.mkdir(parents=True, exist_ok=True)
+    for name in piece.files:
+        (target / name).write_bytes((overlays / piece.path / name).read_bytes())
+    named = [r for r in upstream if _targeted(r, patches)]
+    (target / "targets.yaml").write_text(_documents(named))
+    body["resources"] = ["targets.yaml", *piece.files]
+    body["patches"] = [p for p in body.get("patches", []) if not _deletes(p)]
+    if not body["patches"]:
+        del body["patches"]
+    (target / "kustomization.yaml").write_text(yaml.safe_dump(body, sort_keys=False))
+    return True
+
+
+def _as_laid_out(overlays: Path, piece: Piece) -> dict[str, t.Any] | None:
+    """The unit's kustomization, if it and its layers' say what the layout does (which folders,
+    which patches on which objects): the derivation trusts the layout's targets. The files are
+    what kustomize reads, so any other kustomization is built whole."""
+    assert piece.named_patches is not None
+    try:
+        body = yamlio.load((overlays / piece.path / "kustomization.yaml").read_bytes())
+        layers = [yamlio.load((overlays / piece.path / component / "kustomization.yaml").read_bytes())
+                  for component in piece.components]
+    except (OSError, yaml.YAMLError):
+        return None
+    if not isinstance(body, dict) or not all(isinstance(layer, dict) for layer in layers):
+        return None
+    own = body.get("patches", [])
+    if not isinstance(own, list) or not all(isinstance(layer.get("patches", []), list) for layer in layers):
+        return None
+    patches = [patch for layer in layers for patch in layer.get("patches", [])] + own
+    if (set(body) - {"apiVersion", "kind", "resources", "components", "patches"}
+            or body.get("resources") != [*piece.upstream, *piece.files] or body.get("components", []) != list(piece.components)
+            or not all(isinstance(patch, dict) for patch in patches)
+            or [patch.get("target") for patch in patches] != [patch["target"] for patch in piece.named_patches]
+            or own != [dict(patch) for patch in piece.named_patches[len(patches) - len(own):]]):
+        return None
+    return body
+
+
+def _derived(upstream: t.Sequence[Resource], built: t.Sequence[Resource], piece: Piece) -> list[Resource] | None:
+    """The unit's render: upstream's, with the objects built again in place of theirs and the
+    unit's own files after; None if the build no longer holds an object it was given."""
+    assert piece.named_patches is not None
+    patches = [p for p in piece.named_patches if not _deletes(p)]
+    given = {_resource_id(r) for r in upstream if _targeted(r, patches)}
+    if not given <= {_resource_id(r) for r in built}:
+        return None
+    return _spliced(upstream, built, piece.named_patches)
+
+
+def _documents(resources: t.Sequence[Resource]) -> str:
+    """`yaml.safe_dump_all(resources, sort_keys=True)`, by the fast emitter: a derived unit's
+    targets can be megabytes of CRDs."""
+    return "".join(("---\n" if position else "") + yamlio.GOLDENS.dump(r) for position, r in enumerate(resources))
 
 
 def _cache_read(cache: Path | None, key: str) -> list[Resource] | None:

@@ -271,7 +271,20 @@ def _unit_files(unit: Unit, stack: Stack) -> tuple[FileTree, Piece]:
     files.update({f"{root}/{name}": _yaml(obj) for name, obj in unit.local})
     # Anything beyond its list of resources is a change to what upstream renders.
     modifies = bool(set(body) - {"apiVersion", "kind", "resources"})
-    return files, Piece(root, own_files, upstream, unit.paths, tuple(body.get("components", ())), modifies_upstream=modifies)
+    return files, Piece(root, own_files, upstream, unit.paths, tuple(body.get("components", ())), modifies_upstream=modifies,
+                        named_patches=_named_patches(body, unit) if modifies else None)
+
+
+def _named_patches(body: t.Mapping[str, t.Any], unit: Unit) -> tuple[t.Mapping[str, t.Any], ...] | None:
+    """Every patch the unit applies to upstream, where all of them name their object; else None."""
+    if set(body) - {"apiVersion", "kind", "resources", "components", "patches"}:
+        return None
+    layered = [{"target": dict(patch.target), "patch": yamlio.OVERLAYS.dump(dict(patch.body))}
+               for layer in unit.layers for patch in catalog.LAYERS[layer]]
+    patches = layered + [dict(patch) for patch in body.get("patches", ())]
+    if not all({"kind", "name"} <= set(patch.get("target", {})) and isinstance(patch.get("patch"), str) for patch in patches):
+        return None
+    return tuple(patches)
 
 
 def _cluster_files(stack: Stack, plan: ClusterPlan, units: list[Unit]) -> tuple[FileTree, Piece]:
