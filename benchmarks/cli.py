@@ -65,13 +65,20 @@ def realistic_fleet(size: int) -> bytes:
     return yaml.safe_dump(tree, sort_keys=False).encode()
 
 
-def _stackgen(args: list[str], env: dict[str, str], cwd: Path) -> float:
-    """Seconds for one whole `stackgen` process; a run that did not succeed is never a figure."""
+def _stackgen(args: list[str], env: dict[str, str], cwd: Path, peaks: list[int] | None = None) -> float:
+    """Seconds for one whole `stackgen` process; a run that did not succeed is never a figure.
+    `peaks` gets the process's peak resident memory, in KiB (wait4's rusage, this child alone)."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "stackgen", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"stackgen {' '.join(args)} exited {done.returncode}:\n{done.stderr[-4000:]}")
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen([sys.executable, "-m", "stackgen", *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            errors.seek(0)
+            raise SystemExit(f"stackgen {' '.join(args)} exited {process.returncode}:\n{errors.read().decode()[-4000:]}")
+    if peaks is not None:
+        peaks.append(usage.ru_maxrss)
     return elapsed
 
 
@@ -152,11 +159,13 @@ def _run(args: argparse.Namespace, work: Path) -> None:
         (project / "stack.yaml").write_bytes(realistic_fleet(size))
         report.line(f"validate, {size} clusters", [_stackgen(["validate", "-q"], env, project) for _ in range(args.repeat)],
                     f"validate {size}", size, "validate")
-        cold = []
+        cold: list[float] = []
+        peaks: list[int] = []
         for _ in range(args.repeat):
             _set_aside(project / "overlays", work)
-            cold.append(_stackgen(["build", "-q"], env, project))
+            cold.append(_stackgen(["build", "-q"], env, project, peaks))
         report.line(f"build, {size} clusters, new output", cold, f"build {size} new", size, "build, new output")
+        print(f"  {'  peak memory of that build':<48} {max(peaks) / 1024:7.0f} MiB  {max(peaks) / size:8.1f} KiB/cluster", flush=True)
         report.line(f"build, {size} clusters, nothing changed", [_stackgen(["build", "-q"], env, project) for _ in range(args.repeat)],
                     f"build {size} unchanged", size, "build, nothing changed")
     report.growth()

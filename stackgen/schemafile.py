@@ -5,15 +5,17 @@ what a build record is keyed by (buildcache): a changed schema may reject a stac
 from __future__ import annotations
 
 import functools
-import importlib.resources
 from pathlib import Path
 
 
 def schema_path() -> Path:
-    packaged = importlib.resources.files("stackgen") / "stack.schema.json"
+    # Beside this file, not through importlib.resources: the same place for a package on disk,
+    # and `validate` does not pay for that import (issue 19).
+    here = Path(__file__).resolve().parent
+    packaged = here / "stack.schema.json"
     if packaged.is_file():  # installed from a wheel, which carries the schema inside the package
-        return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "schemas" / "stack.schema.json"
+        return packaged
+    return here.parent / "schemas" / "stack.schema.json"
 
 
 @functools.cache

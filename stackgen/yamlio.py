@@ -49,6 +49,26 @@ _RESOLVER = yaml.resolver.Resolver()  # the one both dumpers use
 _STR = "tag:yaml.org,2002:str"
 
 
+_CONSTANTS: dict[int, object] = {}  # id -> the subtree, held here so that its id is never reused
+
+_C = t.TypeVar("_C", dict[str, t.Any], list[t.Any])
+
+
+def constant(subtree: _C) -> _C:
+    """Declare a subtree that documents share and nothing ever changes (an Argo CD sync policy
+    in 8,000 Applications): emitters write it once per indentation and copy the text after."""
+    _CONSTANTS[id(subtree)] = subtree
+    return subtree
+
+
+def _containers(node: t.Any, into: list[int]) -> list[int]:
+    if type(node) in (dict, list):
+        into.append(id(node))
+        for child in node.values() if type(node) is dict else node:
+            _containers(child, into)
+    return into
+
+
 class _Unhandled(Exception):
     """The tree holds something only PyYAML's own path writes exactly."""
 
@@ -66,6 +86,9 @@ class Emitter:
         self._values: dict[tuple[type, str], tuple[str, tuple[str, ...]]] = {}
         # one-line string -> ": " and its rendering: what a mapping writes after a key
         self._strings: dict[str, str] = {}
+        # (id of a constant, indentation, inline) -> its text; the ids of the containers in it
+        self._constants: dict[tuple[int, int, bool], str] = {}
+        self._inside: dict[int, tuple[int, ...]] = {}
 
     def dump(self, body: t.Any) -> str:
         try:
@@ -105,10 +128,10 @@ class Emitter:
                 out.append(line)  # the common case, short-cut: a one-line string seen before
             elif kind is dict and value:
                 out.append(":\n")
-                self._mapping(value, indent + 2, False, out, seen)
+                self._container(value, indent + 2, False, out, seen)
             elif kind is list and value:
                 out.append(":\n")  # block sequences under a key are not indented
-                self._sequence(value, indent, False, out, seen)
+                self._container(value, indent, False, out, seen)
             else:
                 out.append(": ")
                 self._scalar(value, indent, out)
@@ -123,12 +146,28 @@ class Emitter:
                 out.append(pad)
             out.append("- ")
             kind = type(item)
-            if kind is dict and item:
-                self._mapping(item, indent + 2, True, out, seen)
-            elif kind is list and item:
-                self._sequence(item, indent + 2, True, out, seen)
+            if kind is dict and item or kind is list and item:
+                self._container(item, indent + 2, True, out, seen)
             else:
                 self._scalar(item, indent, out)
+
+    def _container(self, node: dict[t.Any, t.Any] | list[t.Any], indent: int, inline: bool, out: list[str], seen: set[int]) -> None:
+        write = self._mapping if type(node) is dict else self._sequence
+        if id(node) not in _CONSTANTS:
+            write(node, indent, inline, out, seen)  # type: ignore[arg-type]
+            return
+        memo = (id(node), indent, inline)
+        text = self._constants.get(memo)
+        if text is None:
+            part: list[str] = []
+            write(node, indent, inline, part, set())  # type: ignore[arg-type]
+            text = self._constants[memo] = "".join(part)
+            self._inside[id(node)] = tuple(_containers(node, []))
+        inside = self._inside[id(node)]
+        if not seen.isdisjoint(inside):  # met twice in one document: an anchor, PyYAML's to write
+            raise _Unhandled
+        seen.update(inside)
+        out.append(text)
 
     def _key(self, key: t.Any) -> str:
         if type(key) is not str:

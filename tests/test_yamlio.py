@@ -69,3 +69,23 @@ def test_what_only_pyyaml_writes_exactly_goes_to_pyyaml_whole() -> None:
         except yaml.representer.RepresenterError:
             continue
         assert yamlio.OVERLAYS.dump(body) == expected
+
+
+# Subtrees declared constant, as compile declares the parts every Argo CD Application shares.
+_CONSTANT_TREES = [yamlio.constant({"automated": {"prune": True}, "syncOptions": ["A=true", "B"], "retry": {"limit": 10}}),
+                   yamlio.constant([{"group": "g", "kind": "K", "paths": ["/a", "/b"]}, {"kind": "L"}]),
+                   yamlio.constant({"block": "line one\nline two\n", "empty": {}, "none": None})]
+_WITH_CONSTANTS = st.recursive(st.one_of(_SCALAR, st.sampled_from(_CONSTANT_TREES)),
+                               lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(_KEY, children, max_size=4)),
+                               max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.dictionaries(_KEY, _WITH_CONSTANTS, max_size=5), st.lists(_WITH_CONSTANTS, max_size=5)), min_size=1, max_size=4))
+def test_a_constant_is_written_as_pyyaml_writes_it_wherever_it_sits(documents: list[t.Any]) -> None:
+    """At any depth, inline in a list or under a key, in one document after another; met twice
+    in one document, it is an anchor and an alias, as PyYAML writes it."""
+    for emitter, dumper, sort_keys in ((yamlio.Emitter(yamlio.LiteralDumper, sort_keys=False), yamlio.LiteralDumper, False),
+                                       (yamlio.Emitter(yaml.SafeDumper, sort_keys=True), yaml.SafeDumper, True)):
+        for body in documents:
+            assert emitter.dump(body) == _reference(body, dumper, sort_keys)

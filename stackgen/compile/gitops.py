@@ -19,7 +19,7 @@ import re
 import typing as t
 from dataclasses import dataclass
 
-from stackgen import catalog
+from stackgen import catalog, yamlio
 from stackgen.model import Cluster, Stack
 
 if t.TYPE_CHECKING:  # place imports compile.stores, so a runtime import here would be a cycle
@@ -192,6 +192,11 @@ _SYNC_OPTIONS = [
     "RespectIgnoreDifferences=true",  # cert-manager owns the injected caBundle fields
 ]
 _RETRY = {"limit": 10, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}}
+# What every Application shares, written once per fleet (yamlio.constant): never changed after.
+_APPLICATION_SYNC = yamlio.constant({"automated": {"prune": True, "selfHeal": True}, "syncOptions": list(_SYNC_OPTIONS), "retry": _RETRY})
+_APPLICATION_IGNORED = yamlio.constant([dict(item) for item in _CA_BUNDLES])
+_ROOT_SYNC = yamlio.constant({"automated": {"prune": True, "selfHeal": True},
+                              "retry": {"limit": 10, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}}})
 
 
 def _application(stack: Stack, cluster: Cluster, name: str, wave: int, source: Object, namespace: str | None = None) -> Object:
@@ -213,8 +218,8 @@ def _application(stack: Stack, cluster: Cluster, name: str, wave: int, source: O
             "project": cluster.name,
             "source": source,
             "destination": destination,
-            "syncPolicy": {"automated": {"prune": True, "selfHeal": True}, "syncOptions": list(_SYNC_OPTIONS), "retry": _RETRY},
-            "ignoreDifferences": [dict(item) for item in _CA_BUNDLES],
+            "syncPolicy": _APPLICATION_SYNC,
+            "ignoreDifferences": _APPLICATION_IGNORED,
         },
     }
 
@@ -256,7 +261,7 @@ def _argocd(stack: Stack, cluster: Cluster, units: tuple[SyncUnit, ...], charts:
             "source": {"repoURL": git.repo_url, "targetRevision": cluster.revision or git.revision, "path": f"{git.path}/gitops/{root}/apps"},
             # The app-of-apps creates Applications in the engine's own cluster, whatever the topology.
             "destination": {"server": IN_CLUSTER, "namespace": ARGOCD_NAMESPACE},
-            "syncPolicy": {"automated": {"prune": True, "selfHeal": True}, "retry": _RETRY},
+            "syncPolicy": _ROOT_SYNC,
         },
     }
     return files
