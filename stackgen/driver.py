@@ -210,7 +210,7 @@ def render_checked(
             problems += firstsync.verify_cluster(cluster, engine_of.get(cluster.cluster, {}), checked.stack.gitops.path,
                                                  clouds[cluster.cluster], provided[cluster.cluster])
     if run_verify:
-        problems += verify_.verify_engine_objects(engine, mirror_root / "crds")
+        problems += verify_.verify_engine_objects(engine, mirror_root / "crds", {c.cluster for c in result.clusters})
     # A cluster that failed to render or verify keeps the goldens it has: golden/ records what
     # was reviewed as working, and one cluster's failure never holds back another's goldens.
     failed = {p.cluster for p in problems if p.severity == "error"}

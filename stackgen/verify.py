@@ -89,11 +89,17 @@ def _cache_entry(render: ClusterRender, kubernetes_version: str, mirror_crds: Pa
         return None
     digest = hashlib.sha256(f"{_VERIFY_CACHE}\0{render.key}\0{kubernetes_version}\0{registry_mirror}\0".encode())
     digest.update("\0".join(sorted(declared_vars)).encode() + b"\0" + _checker_digest().encode())
-    if mirror_crds is not None and mirror_crds.is_dir() and not mirror_crds.is_symlink():
+    if mirror_crds is not None:
+        _stamp_crds(digest, mirror_crds)
+    return cachefile.root() / "verify" / f"{digest.hexdigest()}.json"
+
+
+def _stamp_crds(digest: t.Any, mirror_crds: Path) -> None:
+    """The mirror's CRDs as they are (paths, sizes, mtimes): a changed CRD is a new answer."""
+    if mirror_crds.is_dir() and not mirror_crds.is_symlink():
         for path in sorted(mirror_crds.rglob("*")):
             status = path.lstat()
             digest.update(f"{path.relative_to(mirror_crds)}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
-    return cachefile.root() / "verify" / f"{digest.hexdigest()}.json"
 
 
 _VERIFY_CACHE = "verify-1"
@@ -535,21 +541,53 @@ def declared_vars(mirror_root: Path) -> frozenset[str]:
 
 
 
-def verify_engine_objects(files: t.Mapping[str, bytes], mirror_crds: Path) -> list[Problem]:
-    """SG603: every generated Argo CD / Flux object against the mirror's pinned CRDs."""
-    schemas = crds.schemas_from_dir(mirror_crds)
+def verify_engine_objects(files: t.Mapping[str, bytes], mirror_crds: Path, clusters: t.Collection[str] | None = None) -> list[Problem]:
+    """SG603: every generated Argo CD / Flux object of `clusters` (None: of every cluster), and
+    those of no one cluster, against the mirror's pinned CRDs. Each cluster's answer is kept in
+    the user's cache by the content of its files: a warm render checks only what changed, and
+    `render --cluster` only its own."""
+    groups: dict[str, dict[str, bytes]] = {}
+    for path, content in files.items():
+        if path.startswith("gitops/"):
+            cluster = path.split("/")[2] if path.count("/") >= 3 else ""
+            if clusters is None or not cluster or cluster in clusters:
+                groups.setdefault(cluster, {})[path] = content
+    schemas: t.Mapping[crds.TypeKey, crds.Schema] | None = None
+    problems = []
+    for cluster, group in groups.items():
+        entry = _engine_entry(group, mirror_crds)
+        stored = cachefile.read_json(entry)
+        if isinstance(stored, list):
+            try:
+                problems += [Problem(**problem) for problem in stored]
+                continue
+            except TypeError:
+                pass  # an entry of another shape: checked afresh and replaced
+        schemas = schemas if schemas is not None else crds.schemas_from_dir(mirror_crds)
+        found = _engine_problems(cluster, group, schemas)
+        cachefile.write_entry(entry, json.dumps([p.as_json() for p in found], sort_keys=True))
+        problems += found
+    return sorted(problems, key=lambda problem: problem.overlay)  # stable: a file's errors stay sorted
+
+
+def _engine_problems(cluster: str, files: t.Mapping[str, bytes], schemas: t.Mapping[crds.TypeKey, crds.Schema]) -> list[Problem]:
     problems = []
     for path, content in sorted(files.items()):
-        if not path.startswith("gitops/"):
-            continue
         body = yamlio.load(content)
         if str(body.get("apiVersion", "")).startswith("kustomize.config.k8s.io"):
             continue
         errors = crds.validate_object(body, schemas)
-        cluster = path.split("/")[2] if path.count("/") >= 3 else ""
         if errors is None:
             problems.append(Problem(cluster, path, resource_id(body), "$", "warning", "SG601", f"no CRD found for {body.get('kind')} ({body.get('apiVersion')})"))
         for error in errors or []:
             where, _, message = error.partition(": ")
             problems.append(Problem(cluster, path, resource_id(body), where, "error", "SG603", _short(message)))
     return problems
+
+
+def _engine_entry(files: t.Mapping[str, bytes], mirror_crds: Path) -> Path:
+    digest = hashlib.sha256(f"engine-1\0{_checker_digest()}\0".encode())
+    _stamp_crds(digest, mirror_crds)
+    for path, content in sorted(files.items()):
+        digest.update(f"{path}\0{hashlib.sha256(content).hexdigest()}\n".encode())
+    return cachefile.root() / "verify" / f"{digest.hexdigest()}.json"

@@ -162,3 +162,23 @@ def test_the_directory_is_one_argument_never_a_shell_line(tmp_path: Path) -> Non
     kz.build(tool, odd)
     assert args.read_text().splitlines() == ["build", str(odd)]
     assert not (tmp_path / "pwned").exists()
+
+
+def test_the_version_is_asked_once_per_binary_as_it_is_on_disk(tmp_path: Path) -> None:
+    """40 ms a run, remembered in the user's cache until the binary changes."""
+    asked = tmp_path / "asked"
+    binary = tmp_path / "bin" / "kustomize"
+    binary.parent.mkdir()
+
+    def install(version: str) -> None:
+        binary.write_text(f'#!/bin/sh\necho x >> {asked}\nif [ "$1" = version ]; then echo {version}; fi\n')
+        binary.chmod(0o755)
+
+    install("v5.5.0")
+    environment = {"PATH": str(binary.parent)}
+    assert [kz.find_kustomize(None, environment).version for _ in range(3)] == ["v5.5.0"] * 3
+    assert asked.read_text().count("x") == 1
+    binary.unlink()  # replaced (its size differs too: a reused inode and a coarse clock cannot hide it)
+    install("v5.10.1")
+    assert kz.find_kustomize(None, environment).version == "v5.10.1"
+    assert asked.read_text().count("x") == 2

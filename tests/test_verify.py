@@ -108,6 +108,27 @@ def test_engine_objects_are_checked_against_the_mirror_crds() -> None:
     assert (problem.code, problem.cluster, problem.path) == ("SG603", "c1", "$.spec.url")
 
 
+@requires_upstream
+def test_engine_objects_are_checked_for_the_clusters_rendered_and_once_per_content(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`render --cluster c2` checks c2's objects, not the fleet's; a warm render answers from
+    the cache, so an unchanged cluster costs a digest."""
+    bad = b"apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: r, namespace: flux-system}\nspec: {interval: 5m, url: 'git@h:o/r.git'}\n"
+    good = bad.replace(b"git@h:o/r.git", b"https://h/o/r.git")
+    files = {"gitops/flux/c1/gitrepository.yaml": bad, "gitops/flux/c2/gitrepository.yaml": good}
+    assert verify.verify_engine_objects(files, UPSTREAM / "crds", {"c2"}) == []
+    first = verify.verify_engine_objects(files, UPSTREAM / "crds")
+    assert [(p.cluster, p.code) for p in first] == [("c1", "SG603")]
+
+    def no_schema(_: Path) -> t.NoReturn:
+        raise AssertionError("an unchanged cluster's engine objects were checked again")
+
+    monkeypatch.setattr(verify.crds, "schemas_from_dir", no_schema)
+    assert verify.verify_engine_objects(files, UPSTREAM / "crds") == first
+    changed = {**files, "gitops/flux/c2/gitrepository.yaml": bad}
+    with pytest.raises(AssertionError, match="checked again"):
+        verify.verify_engine_objects(changed, UPSTREAM / "crds")
+
+
 def _secret(name: str, namespace: str, **data: str) -> dict[str, t.Any]:
     return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}, "stringData": data}
 
