@@ -128,10 +128,16 @@ class Emitter:
                 out.append(line)  # the common case, short-cut: a one-line string seen before
             elif kind is dict and value:
                 out.append(":\n")
-                self._container(value, indent + 2, False, out, seen)
+                if id(value) in _CONSTANTS:
+                    self._constant(value, indent + 2, False, out, seen)
+                else:
+                    self._mapping(value, indent + 2, False, out, seen)
             elif kind is list and value:
                 out.append(":\n")  # block sequences under a key are not indented
-                self._container(value, indent, False, out, seen)
+                if id(value) in _CONSTANTS:
+                    self._constant(value, indent, False, out, seen)
+                else:
+                    self._sequence(value, indent, False, out, seen)
             else:
                 out.append(": ")
                 self._scalar(value, indent, out)
@@ -147,15 +153,17 @@ class Emitter:
             out.append("- ")
             kind = type(item)
             if kind is dict and item or kind is list and item:
-                self._container(item, indent + 2, True, out, seen)
+                if id(item) in _CONSTANTS:
+                    self._constant(item, indent + 2, True, out, seen)
+                elif kind is dict:
+                    self._mapping(item, indent + 2, True, out, seen)
+                else:
+                    self._sequence(item, indent + 2, True, out, seen)
             else:
                 self._scalar(item, indent, out)
 
-    def _container(self, node: dict[t.Any, t.Any] | list[t.Any], indent: int, inline: bool, out: list[str], seen: set[int]) -> None:
+    def _constant(self, node: dict[t.Any, t.Any] | list[t.Any], indent: int, inline: bool, out: list[str], seen: set[int]) -> None:
         write = self._mapping if type(node) is dict else self._sequence
-        if id(node) not in _CONSTANTS:
-            write(node, indent, inline, out, seen)  # type: ignore[arg-type]
-            return
         memo = (id(node), indent, inline)
         text = self._constants.get(memo)
         if text is None:
