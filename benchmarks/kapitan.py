@@ -38,7 +38,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.cli import _spread, _stackgen, realistic_fleet, yardstick  # noqa: E402
+from benchmarks.cli import _set_aside, _spread, _stackgen, realistic_fleet, yardstick  # noqa: E402
 
 SHARED = "shared"  # the target holding the files no cluster owns (units shared by the fleet)
 _CLUSTER_TOKEN = "CLUSTER"  # stands for the cluster's name in template paths
@@ -153,8 +153,8 @@ def _compiled_tree(overlays: Path) -> dict[str, bytes]:
             if p.is_file() and not p.name.startswith(".stackgen")}
 
 
-def _kapitan(kapitan: str, root: Path) -> float:
-    shutil.rmtree(root / "compiled", ignore_errors=True)
+def _kapitan(kapitan: str, root: Path, work: Path) -> float:
+    _set_aside(root / "compiled", work)  # as stackgen's output is: both write into a new folder
     start = time.perf_counter()
     done = subprocess.run([kapitan, "compile"], cwd=root, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
@@ -191,14 +191,14 @@ def _compare(args: argparse.Namespace, work: Path, env: dict[str, str], unit: fl
     (project / "stack.yaml").write_bytes(stack)
     builds = []
     for _ in range(args.repeat):
-        shutil.rmtree(project / "overlays", ignore_errors=True)
+        _set_aside(project / "overlays", work)
         builds.append(_stackgen(["build", "-q"], env, project))
     made = inventory(stack, _compiled_tree(project / "overlays"))
     root = work / f"kapitan-{size}"
     for path, text in made.files.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_text(text)
-    compiles = [_kapitan(args.kapitan, root) for _ in range(args.repeat)]
+    compiles = [_kapitan(args.kapitan, root, work) for _ in range(args.repeat)]
     same = same_output(root / "compiled", made.expected)
     print(f"  {size:>6} clusters  stackgen build {_spread(builds)} ({min(builds) / unit:5.2f}x)"
           f"   kapitan compile {_spread(compiles)} ({min(compiles) / unit:5.2f}x)"
