@@ -9,6 +9,7 @@ A unit that fails to build fails the clusters that use it, and only those.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -436,9 +437,13 @@ def _build_pieces(
             if build.name.endswith("#derived") and build.name not in whole:
                 path = build.name.removesuffix("#derived")
                 derived = _derived(base_outputs[f"{path}#pristine"], resources, used[path])
-                # None: a patch renamed what it names, which only a whole build answers.
-                resources = derived if derived is not None else [
-                    doc for doc in yamlio.load_all(kz.build(kustomize, workspace.overlays / path)) if doc]
+                if derived is None:  # a patch renamed what it names, which only a whole build answers
+                    _, text, error = run(dataclasses.replace(build, name=path))
+                    if error is not None:
+                        errors.update({twin.name: error for twin in twins[build.key]})
+                        continue
+                    derived = [doc for doc in yamlio.load_all(text or "") if doc]
+                resources = derived
             outputs.update({twin.name: resources for twin in twins[build.key]})
             _cache_write(cache, build.key, resources)
     return outputs, errors, sum(1 for build in missing if build.name not in errors)
