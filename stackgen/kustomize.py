@@ -111,10 +111,11 @@ def _run_version(argv: list[str]) -> str:
     signature = f"{os.path.realpath(argv[0])}\0{status.st_size}\0{status.st_mtime_ns}\0{status.st_ctime_ns}\0{status.st_ino}"
     entry = cachefile.root() / "kustomize" / f"{hashlib.sha256(json.dumps([signature, *argv]).encode()).hexdigest()}.json"
     remembered = cachefile.read_json(entry)
-    if isinstance(remembered, str):
-        return remembered
+    said = remembered.get("output") if isinstance(remembered, dict) else None
+    if isinstance(said, str):
+        return said
     output = _ask_version(argv)
-    cachefile.write_entry(entry, json.dumps(output))  # one that cannot be written costs the next run 40 ms
+    cachefile.write_entry(entry, json.dumps({"output": output}))  # one that cannot be written costs the next run 40 ms
     return output
 
 
