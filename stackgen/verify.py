@@ -554,8 +554,11 @@ def verify_engine_objects(files: t.Mapping[str, bytes], mirror_crds: Path, clust
                 groups.setdefault(cluster, {})[path] = content
     schemas: t.Mapping[crds.TypeKey, crds.Schema] | None = None
     problems = []
+    # The checker and the CRDs, stamped once for every cluster's entry.
+    stamped = hashlib.sha256(f"engine-1\0{_checker_digest()}\0".encode())
+    _stamp_crds(stamped, mirror_crds)
     for cluster, group in groups.items():
-        entry = _engine_entry(group, mirror_crds)
+        entry = _engine_entry(stamped, group)
         stored = cachefile.read_json(entry)
         if isinstance(stored, list):
             try:
@@ -585,9 +588,8 @@ def _engine_problems(cluster: str, files: t.Mapping[str, bytes], schemas: t.Mapp
     return problems
 
 
-def _engine_entry(files: t.Mapping[str, bytes], mirror_crds: Path) -> Path:
-    digest = hashlib.sha256(f"engine-1\0{_checker_digest()}\0".encode())
-    _stamp_crds(digest, mirror_crds)
+def _engine_entry(stamped: t.Any, files: t.Mapping[str, bytes]) -> Path:
+    digest = stamped.copy()
     for path, content in sorted(files.items()):
         digest.update(f"{path}\0{hashlib.sha256(content).hexdigest()}\n".encode())
     return cachefile.root() / "verify" / f"{digest.hexdigest()}.json"
