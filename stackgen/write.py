@@ -23,19 +23,24 @@ writes anything.
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import errno
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
 import time
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from stackgen import stager
 from stackgen.errors import OutputError as OutputError
 from stackgen.errors import OwnershipError as OwnershipError
 
@@ -89,36 +94,276 @@ def write(out: Path, files: t.Mapping[str, bytes], adopt: t.Collection[str] = ()
     golden/); their lock files are owned too, so this write prunes them.
     """
     check_tree(files)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with _exclusive(out):
+    with Stream.open(out, adopt) as stream:
+        return stream.commit(files)
+
+
+_SEND_BYTES = 256 << 10  # what a streamed write gathers before it tries the pipe
+_PIPE_BYTES = 1 << 20
+_IOV_MAX = 1024  # buffers one writev(2) takes (POSIX's least IOV_MAX is 16; Linux and macOS take 1,024)
+
+
+class Stream:
+    """One write into `out` whose files may be offered while they are still being compiled.
+
+    `open` takes the output's lock, checks ownership and recovers, as `write` does, and the lock
+    is held until `close`. Into a new output (no file in it yet) each file offered is staged at
+    once by a helper process (stager.py), on the other core, while the caller goes on
+    compiling: at 1,000 clusters that is 23,000 files, off the critical path. `finish` then
+    stages what was not offered, waits for the helper and commits exactly as `write` does. An
+    output that holds files, or an offer that `finish` does not write as it was offered, is
+    staged by `finish` in this process, as `write` would: offers only ever save time.
+    """
+
+    def __init__(self, out: Path, adopt: t.Collection[str], lock: _exclusive, made: Path | None) -> None:
+        self.out = out
+        self._adopt = adopt
+        self._lock = lock
+        self._made = made  # the topmost folder `open` made for the output, removed if nothing is written
+        self._locked: dict[str, str] | None = None
+        self._fresh = False
+        self._helper: subprocess.Popen[bytes] | None = None
+        self._offered: dict[str, bytes] = {}
+        self._unsent: collections.deque[bytes | memoryview] = collections.deque()  # frames the pipe did not take yet
+        self._unsent_bytes = 0
+        self._sent_at = 0  # what was left unsent after the last send
+        self._usable = True  # False once an offer is refused or the helper stops taking files
+
+    @classmethod
+    def open(cls, out: Path, adopt: t.Collection[str] = ()) -> Stream:
+        made = _first_missing_folder(out)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            lock = _exclusive(out)
+            lock.__enter__()
+        except OSError as error:
+            raise OutputError(_describe(error, out)) from None
+        stream = cls(out, adopt, lock, made)
+        try:
             # Ownership first: nothing is replayed, dropped or walked in a folder stackgen does not own.
             _ownership(out, adopt)
             recover(out, adopt)
-            locked = owned(out, adopt)
-            changes = _plan(out, files, locked)
+            stream._locked = owned(out, adopt)
+            stream._fresh = not existing_files(out)
+        except BaseException as error:
+            stream.close()
+            if isinstance(error, OSError):
+                raise OutputError(_describe(error, out)) from None
+            raise
+        return stream
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def offer(self, path: str, content: bytes) -> None:
+        """`path` will be written with `content`: staged now where the output is new, else ignored."""
+        if not (self._fresh and self._usable):
+            return
+        try:
+            _refuse_unplain(path)
+        except OwnershipError:
+            self._usable = False  # `finish` refuses the tree, with the reason
+            return
+        if path in self._offered or len(content) >= 1 << 32:
+            self._usable = False
+            return
+        self._offered[path] = content
+        self._frame(path, content)
+
+    def _frame(self, path: str, content: bytes) -> None:
+        encoded = path.encode("utf-8", "surrogateescape")
+        self._unsent += (stager.FRAME.pack(len(encoded), len(content)), encoded, content)
+        self._unsent_bytes += stager.FRAME.size + len(encoded) + len(content)
+        if self._unsent_bytes - self._sent_at >= _SEND_BYTES:
+            self._send(wait=False)
+
+    def _send(self, wait: bool) -> None:
+        """Hand the helper what the pipe takes now (`wait`: all of it). Never waiting while
+        compile runs keeps this core compiling; what the pipe cannot take yet waits here."""
+        if not self._usable:
+            self._unsent.clear()
+            return
+        try:
+            helper = self._helper or self._start_helper()
+            assert helper.stdin is not None
+            descriptor = helper.stdin.fileno()
+            os.set_blocking(descriptor, wait)
+            while self._unsent:
+                try:
+                    sent = os.writev(descriptor, list(itertools.islice(self._unsent, _IOV_MAX)))
+                except BlockingIOError:
+                    break
+                self._unsent_bytes -= sent
+                while sent:
+                    head = self._unsent[0]
+                    if len(head) > sent:
+                        self._unsent[0] = memoryview(head)[sent:]
+                        break
+                    sent -= len(head)
+                    self._unsent.popleft()
+        except OSError:  # it did not start, or stopped taking files (BrokenPipeError)
+            self._usable = False
+            self._unsent.clear()
+            self._unsent_bytes = 0
+        self._sent_at = self._unsent_bytes
+
+    def _start_helper(self) -> subprocess.Popen[bytes]:
+        staging = self.out / STAGING_NAME
+        os.mkdir(staging)  # `recover` dropped any left over: a new one, or this fails
+        command = [sys.executable, "-I", "-S", os.path.abspath(stager.__file__), str(staging)]
+        if _syncfs is None:
+            command.append("--fsync-each")
+        # The helper holds the output's lock too: should this process die, the next build waits
+        # until the helper has seen its input end and stopped writing into the staging folder.
+        self._helper = subprocess.Popen(command, bufsize=0, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, pass_fds=(self._lock.descriptor,))
+        assert self._helper.stdin is not None
+        if hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux: fewer switches between the two processes
+            try:
+                fcntl.fcntl(self._helper.stdin.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+            except OSError:
+                pass  # a smaller pipe only costs switches
+        return self._helper
+
+    def finish(self, files: t.Mapping[str, bytes]) -> Changes:
+        """Write `files` as `write` does (every file, offered or not) and commit."""
+        check_tree(files)
+        return self.commit(files)
+
+    def commit(self, files: t.Mapping[str, bytes]) -> Changes:
+        """`finish`, for files `check_tree` has passed."""
+        try:
+            changes = _plan(self.out, files, self._locked)
             if changes.stale:
-                _commit_and_apply(out, files, changes, locked)
-            elif not (out / LOCK_NAME).exists():
-                _atomic_write(out / LOCK_NAME, lock_text(files))
+                _commit_and_apply(self.out, files, changes, self._locked, self._staging_for(files, changes))
+            elif not (self.out / LOCK_NAME).exists():
+                _atomic_write(self.out / LOCK_NAME, lock_text(files))
+            self._made = None
             return changes
-    except OSError as error:
-        raise OutputError(_describe(error, out)) from None
+        except OSError as error:
+            raise OutputError(_describe(error, self.out)) from None
+
+    def _staging_for(self, files: t.Mapping[str, bytes], changes: Changes) -> t.Callable[[t.Sequence[str]], None]:
+        """How the files written get staged: by the helper, with what was offered, where every
+        offer is written as offered; else here."""
+        def here(writes: t.Sequence[str]) -> None:
+            _stage(self.out, files, writes)
+
+        if self._helper is None and not self._offered:
+            return here
+        writes = set(changes.added + changes.changed)
+        if not (self._usable and all(p in writes and files[p] == c for p, c in self._offered.items())):
+            self._discard()
+            return here
+
+        def by_helper(writes: t.Sequence[str]) -> None:
+            for path in writes:
+                if path not in self._offered:
+                    self._frame(path, files[path])
+            self._send(wait=True)
+            if self._helper is None:  # it never started: nothing is staged
+                self._discard()
+                here(writes)
+                return
+            try:
+                self._wait_for_helper(len(writes))
+                _sync_file_system(self.out)
+            except OSError:
+                shutil.rmtree(self.out / STAGING_NAME, ignore_errors=True)
+                raise
+        return by_helper
+
+    def _wait_for_helper(self, expected: int) -> None:
+        """Every file staged, or OSError: the helper's own error (a full disk), or that it stopped."""
+        helper, self._helper = self._helper, None
+        assert helper is not None and helper.stdin is not None and helper.stdout is not None
+        try:
+            helper.stdin.close()
+        except OSError:
+            pass  # it stopped early; its answer says why
+        answer = helper.stdout.read()
+        helper.stdout.close()
+        helper.wait()
+        try:
+            said = json.loads(answer)
+            written, code = int(said["written"]), said.get("errno")
+        except (ValueError, KeyError, TypeError):
+            said, written, code = {}, -1, None
+        if code is not None:
+            raise OSError(int(code), str(said.get("strerror")), said.get("filename"))
+        if helper.returncode != 0 or written != expected:
+            raise OSError(errno.EIO, f"the staging helper stopped (exit status {helper.returncode}) "
+                          f"after {max(written, 0)} of {expected} files", str(self.out / STAGING_NAME))
+
+    def _discard(self) -> None:
+        """Stop the helper and drop what it staged: `finish` stages here instead."""
+        helper, self._helper = self._helper, None
+        self._offered.clear()
+        self._unsent.clear()
+        self._unsent_bytes = self._sent_at = 0
+        self._usable = False
+        if helper is not None:
+            helper.kill()
+            helper.wait()
+            for pipe in (helper.stdin, helper.stdout):
+                if pipe is not None:
+                    try:
+                        pipe.close()
+                    except OSError:
+                        pass
+        staging = self.out / STAGING_NAME
+        if staging.is_dir() and not staging.is_symlink() and not (self.out / JOURNAL_NAME).exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def close(self) -> None:
+        """Release the output; a staging folder no journal names is dropped, and a folder `open`
+        made is removed where nothing was written in it."""
+        try:
+            self._discard()
+            if self._made is not None:
+                _remove_empty(self.out, self._made)
+        finally:
+            self._lock.__exit__()
 
 
-def _commit_and_apply(out: Path, files: t.Mapping[str, bytes], changes: Changes, locked: t.Mapping[str, str] | None) -> None:
+def _first_missing_folder(path: Path) -> Path | None:
+    """The topmost folder of `path` (itself included) that does not exist yet."""
+    missing = None
+    for folder in (path, *path.parents):
+        if os.path.lexists(folder):
+            return missing
+        missing = folder
+    return missing
+
+
+def _remove_empty(deepest: Path, top: Path) -> None:
+    for folder in (deepest, *deepest.parents):
+        try:
+            os.rmdir(folder)  # only ever an empty folder
+        except OSError:
+            return
+        if folder == top:
+            return
+
+
+def _commit_and_apply(out: Path, files: t.Mapping[str, bytes], changes: Changes, locked: t.Mapping[str, str] | None,
+                      stage: t.Callable[[t.Sequence[str]], None]) -> None:
     folders = _Folders(out)
     for path in changes.added + changes.changed + changes.removed:
         folders.refuse_links(path)
-    for path in changes.added + changes.changed:
-        _refuse_directory_in_place(out, path)
     writes = changes.added + changes.changed
-    _stage(out, files, writes)
+    moves = folders.moves(writes)
+    for path in set(moves).intersection(writes):  # a file under a folder the output lacks has no directory in its place
+        _refuse_directory_in_place(out, path)
+    stage(writes)
     if not (out / LOCK_NAME).exists():
         # A journal is only ever replayed beside a lock that owns what it touches (`recover`):
         # a first build, or one adopting nested locks, writes the lock of what it owns now.
         _atomic_write(out / LOCK_NAME, _lock_body(locked or {}))
-    journal = {"write": list(writes), "moves": folders.moves(writes), "remove": list(changes.removed),
+    journal = {"write": list(writes), "moves": moves, "remove": list(changes.removed),
                "lock": lock_text(files).decode()}
     _commit(out, journal)
     try:
@@ -369,19 +614,23 @@ def check_tree(files: t.Iterable[str]) -> None:
     """
     seen: dict[str, str] = {}
     for name in files:
-        if "\x00" in name or "\\" in name:
-            raise OwnershipError(f"refusing to write {name!r}: not a plain relative path")
-        try:
-            _refuse_outside(name)
-        except ValueError as error:
-            raise OwnershipError(f"refusing to write {name!r}: {error}") from None
-        parts = name.split("/")
-        if "" in parts or "." in parts or parts[0].startswith(".git"):
-            raise OwnershipError(f"refusing to write {name!r}: not a plain relative path below the output directory")
+        _refuse_unplain(name)
         folded = name.casefold()
         if folded in seen:
             raise OwnershipError(f"refusing to write {name!r} and {seen[folded]!r}: they differ only in case")
         seen[folded] = name
+
+
+def _refuse_unplain(name: str) -> None:
+    if "\x00" in name or "\\" in name:
+        raise OwnershipError(f"refusing to write {name!r}: not a plain relative path")
+    try:
+        _refuse_outside(name)
+    except ValueError as error:
+        raise OwnershipError(f"refusing to write {name!r}: {error}") from None
+    parts = name.split("/")
+    if "" in parts or "." in parts or parts[0].startswith(".git"):
+        raise OwnershipError(f"refusing to write {name!r}: not a plain relative path below the output directory")
 
 
 def _regular_file(path: Path) -> bool:
@@ -444,11 +693,7 @@ def _stage(out: Path, files: t.Mapping[str, bytes], paths: t.Iterable[str]) -> N
         os.makedirs(staging, exist_ok=True)
         per_file_sync = _syncfs is None
         for path in paths:
-            folder = path.rpartition("/")[0]
-            if folder and folder not in made:
-                os.makedirs(os.path.join(staging, folder), exist_ok=True)
-                made.update(folder[:end] for end in _folder_ends(folder + "/"))
-            _write_file(os.path.join(staging, path), files[path], sync=per_file_sync)
+            stager.put(staging, path, files[path], made, per_file_sync)
         # Durable before the commit point, in one call rather than one fsync per file (an
         # fsync each cost 52 of 74 s writing a 1,000-cluster fleet).
         _sync_file_system(out)
@@ -544,8 +789,8 @@ class _Folders:
 def _refuse_directory_in_place(out: Path, name: str) -> None:
     """A directory where stackgen's file goes would fail the rename past the commit point, and
     every later run with it: refused while nothing has been written."""
-    target = out / name
-    if target.is_dir() and not target.is_symlink():
+    target = os.path.join(out, name)
+    if os.path.isdir(target) and not os.path.islink(target):
         raise OwnershipError(f"{target}: a directory stands where stackgen writes a file; move it away first")
 
 
@@ -563,18 +808,7 @@ def _atomic_write(path: Path, content: bytes) -> None:
 
 
 def _write_synced(path: Path, content: bytes) -> None:
-    _write_file(path, content, sync=True)
-
-
-def _write_file(path: Path | str, content: bytes, sync: bool) -> None:
-    # O_NOFOLLOW: a link planted at a temporary or staged name fails the write (ELOOP) instead
-    # of writing wherever it points.
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
-    with open(descriptor, "wb") as handle:
-        handle.write(content)
-        if sync:
-            handle.flush()
-            os.fsync(handle.fileno())
+    stager.write_file(path, content, sync=True)
 
 
 def _find_syncfs() -> t.Callable[[int], int] | None:

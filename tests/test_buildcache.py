@@ -91,9 +91,9 @@ def test_vendored_output_is_never_remembered(tmp_path: Path, monkeypatch: pytest
     compiled = []
     real = driver.output_tree
 
-    def counted(*args: t.Any) -> t.Any:
+    def counted(*args: t.Any, **options: t.Any) -> t.Any:
         compiled.append(args)
-        return real(*args)
+        return real(*args, **options)
 
     monkeypatch.setattr(driver, "output_tree", counted)
     _build(project, cache)

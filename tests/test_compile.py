@@ -341,3 +341,13 @@ def test_sign_on_and_tls_patch_only_the_clusters_small_units() -> None:
     assert "clusters/lab/own/clusterissuer-stackgen-acme.yaml" not in files  # lab names an existing ClusterIssuer
     assert "clusters/gcp-euw4/own/clusterissuer-stackgen-acme.yaml" in files
     assert "units/cert-manager-lab/kustomization.yaml" not in files  # no ACME: cert-manager needs no identity there
+
+
+def test_the_sink_is_handed_every_file_once_as_compiled() -> None:
+    # A build stages a new output from what the sink is handed, while the rest compiles.
+    stack, placement = placed(BUNDLED.read_text())
+    handed: list[tuple[str, bytes]] = []
+    files = compile_stack(stack, placement, sink=lambda path, content: handed.append((path, content))).files
+    assert len(handed) == len(files)
+    assert dict(handed) == files
+    assert files == compile_stack(stack, placement).files

@@ -8,6 +8,8 @@ import hashlib
 import json
 import os
 import signal
+import subprocess
+import sys
 import typing as t
 from pathlib import Path
 
@@ -216,16 +218,16 @@ def test_full_disk_while_staging_leaves_the_old_tree(tmp_path: Path, monkeypatch
     out = tmp_path / "o"
     writer.write(out, TREE)
     before = _snapshot(out)
-    real = writer._write_file
+    real = writer.stager.write_file
     calls = []
 
-    def filling_up(path: Path, content: bytes, sync: bool) -> None:
+    def filling_up(path: str | os.PathLike[str], content: bytes, sync: bool) -> None:
         calls.append(path)
         if len(calls) > fail_after:
             raise OSError(28, "No space left on device", str(path))
         real(path, content, sync)
 
-    monkeypatch.setattr(writer, "_write_file", filling_up)
+    monkeypatch.setattr(writer.stager, "write_file", filling_up)
     with pytest.raises(writer.OutputError, match="no space left"):
         writer.write(out, {"units/x/kustomization.yaml": b"2\n", "units/y/kustomization.yaml": b"3\n"})
     assert _snapshot(out) == before
@@ -452,3 +454,149 @@ def test_the_fast_path_check_refuses_exactly_what_pathlib_would(name: str) -> No
     except ValueError:
         refused = True
     assert refused == _outside_by_pathlib(name)
+
+
+# --- a streamed write: files offered while compile runs, staged by a helper process ----------------
+
+
+def _fleet_like(clusters: int) -> dict[str, bytes]:
+    """Enough files, in enough folders, that the stream hands its helper several batches."""
+    files = {}
+    for index in range(clusters):
+        for name in ("kustomization.yaml", "own/kustomization.yaml", "own/namespace.yaml"):
+            files[f"clusters/c{index}/{name}"] = f"# cluster {index} {name}\n".encode() * 400
+        files[f"gitops/argocd/c{index}/root.yaml"] = f"name: c{index}\n".encode()
+    return files
+
+
+def _forbid_staging_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(*_: object) -> None:
+        raise AssertionError("staged in this process, not by the helper")
+
+    monkeypatch.setattr(writer.stager, "put", refused)
+
+
+def test_a_new_output_is_staged_by_the_helper_as_files_are_offered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = _fleet_like(120)
+    assert sum(map(len, files.values())) > 4 * writer._SEND_BYTES  # sent while still offering
+    _forbid_staging_here(monkeypatch)
+    out = tmp_path / "new" / "overlays"
+    with writer.Stream.open(out) as stream:
+        for path, content in files.items():
+            stream.offer(path, content)
+        changes = stream.finish(files)
+    assert changes.added == tuple(sorted(files))
+    assert {k: v for k, v in _snapshot(out).items() if k != writer.LOCK_NAME} == files
+    assert (out / writer.LOCK_NAME).read_bytes() == writer.lock_text(files)
+    assert sorted(os.listdir(out)) == [writer.LOCK_NAME, "clusters", "gitops"]
+
+
+def test_a_streamed_write_equals_a_plain_write(tmp_path: Path) -> None:
+    files = _fleet_like(40)
+    writer.write(tmp_path / "plain", files)
+    with writer.Stream.open(tmp_path / "streamed") as stream:
+        for path, content in files.items():
+            stream.offer(path, content)
+        stream.finish(files)
+    assert _snapshot(tmp_path / "streamed") == _snapshot(tmp_path / "plain")
+
+
+def test_what_finish_does_not_write_as_offered_is_staged_again_here(tmp_path: Path) -> None:
+    files = _fleet_like(40)
+    out = tmp_path / "o"
+    with writer.Stream.open(out) as stream:
+        for path, content in files.items():
+            stream.offer(path, content)
+        stream.offer("units/dropped/kustomization.yaml", b"offered, then not compiled\n")
+        changed = {**files, "clusters/c3/kustomization.yaml": b"compiled again\n"}
+        stream.finish(changed)
+    assert {k: v for k, v in _snapshot(out).items() if k != writer.LOCK_NAME} == changed
+
+
+def test_offers_to_an_output_that_holds_files_stage_nothing_early(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "o"
+    writer.write(out, TREE)
+    started = []
+    monkeypatch.setattr(writer.Stream, "_start_helper", lambda self: started.append(self))
+    new = {**TREE, "units/y/kustomization.yaml": b"y\n"}
+    with writer.Stream.open(out) as stream:
+        for path, content in new.items():
+            stream.offer(path, content)
+        assert stream.finish(new).added == ("units/y/kustomization.yaml",)
+    assert not started
+    assert {k: v for k, v in _snapshot(out).items() if k != writer.LOCK_NAME} == new
+
+
+def test_a_helper_that_cannot_start_leaves_the_staging_to_this_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_processes(*_: object, **__: object) -> None:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(writer.subprocess, "Popen", no_processes)
+    files = _fleet_like(40)
+    out = tmp_path / "o"
+    with writer.Stream.open(out) as stream:
+        for path, content in files.items():
+            stream.offer(path, content)
+        stream.finish(files)
+    assert {k: v for k, v in _snapshot(out).items() if k != writer.LOCK_NAME} == files
+
+
+def test_an_unplain_offer_is_refused_by_finish_and_nothing_is_written(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    bad = {**_fleet_like(40), "../outside.yaml": b"x\n"}
+    with pytest.raises(writer.OwnershipError, match="outside the output directory"):
+        with writer.Stream.open(out) as stream:
+            for path, content in bad.items():
+                stream.offer(path, content)
+            stream.finish(bad)
+    assert not out.exists() and not (tmp_path / "outside.yaml").exists()
+
+
+def test_a_stream_closed_without_finishing_leaves_no_folder_it_made(tmp_path: Path) -> None:
+    out = tmp_path / "a" / "b" / "overlays"
+    with writer.Stream.open(out) as stream:
+        for path, content in _fleet_like(40).items():
+            stream.offer(path, content)
+    assert list(tmp_path.iterdir()) == []
+
+
+_RUN_STREAM = """
+import os, resource, signal, sys
+from pathlib import Path
+from stackgen import write as writer
+out, how = Path(sys.argv[1]), sys.argv[2]
+files = {f"units/u{i}/kustomization.yaml": b"x" * 3000 for i in range(400)}
+if how == "limit":
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))  # the lock and journal of TREE fit; the files do not
+with writer.Stream.open(out) as stream:
+    for path, content in files.items():
+        stream.offer(path, content)
+    if how == "kill":
+        stream._send(wait=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    try:
+        stream.finish(files)
+    except writer.OutputError as error:
+        print(error.message)
+"""
+
+
+def test_a_write_the_helper_cannot_do_is_reported_and_the_output_stays_new(tmp_path: Path) -> None:
+    # A real failure in the helper, not a mocked one: a file-size limit, which it inherits.
+    out = tmp_path / "o"
+    done = subprocess.run([sys.executable, "-c", _RUN_STREAM, str(out), "limit"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert f"{out / writer.STAGING_NAME}/units/u0/kustomization.yaml: File too large" in done.stdout
+    assert not out.exists()
+
+
+def test_killed_while_streaming_the_next_write_recovers_the_old_tree(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    done = subprocess.run([sys.executable, "-c", _RUN_STREAM, str(out), "kill"], capture_output=True, text=True, check=False)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert (out / writer.STAGING_NAME).is_dir()  # killed before its commit point
+    # The helper holds the output's lock until its input ends: this waits for it, then drops the staging.
+    writer.write(out, TREE)
+    assert {k: v for k, v in _snapshot(out).items() if k != writer.LOCK_NAME} == TREE
+    assert sorted(os.listdir(out)) == [writer.LOCK_NAME, "clusters", "units"]

@@ -64,8 +64,17 @@ class Compiled:
     layout: Layout
 
 
-def compile_stack(stack: Stack, placement: Placement) -> Compiled:
+def compile_stack(stack: Stack, placement: Placement, sink: t.Callable[[str, bytes], None] | None = None) -> Compiled:
+    """The overlay tree; `sink`, where given, is handed each file as soon as it is made (a
+    writer stages a new output while the rest compiles)."""
     files: FileTree = {}
+
+    def keep(made: FileTree) -> None:
+        files.update(made)
+        if sink is not None:
+            for path, content in made.items():
+                sink(path, content)
+
     units: dict[str, Unit] = {}
     unit_names: dict[str, tuple[str, ...]] = {}
     pieces: dict[str, Piece] = {}
@@ -82,17 +91,17 @@ def compile_stack(stack: Stack, placement: Placement) -> Compiled:
                 if units.setdefault(used.name, used) != used:
                     raise UnitClash(f"unit name `{used.name}` is used by two different variants")
         own_files, own = _cluster_files(stack, plan, cluster_units)
-        files.update(own_files)
+        keep(own_files)
         pieces[own.path] = own
         unit_names[plan.cluster.name] = tuple(unit.name for unit in cluster_units)
     for path, body in gitops.engine_files(stack, placement, unit_names).items():
-        files[f"gitops/{path}"] = _yaml(body)
+        keep({f"gitops/{path}": _yaml(body)})
     for unit in units.values():
         unit_files, piece = _unit_files(unit, stack)
-        files.update(unit_files)
+        keep(unit_files)
         pieces[piece.path] = piece
     for layer in sorted({layer for unit in units.values() for layer in unit.layers}):
-        files.update(_layer_files(layer))
+        keep(_layer_files(layer))
     clusters = {name: tuple(f"units/{unit}" for unit in names) + (f"clusters/{name}/own",) for name, names in unit_names.items()}
     return Compiled(dict(sorted(files.items())), Layout(clusters, dict(sorted(pieces.items()))))
 
