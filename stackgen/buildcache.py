@@ -130,13 +130,14 @@ def _still_there(entry: dict[str, t.Any]) -> Remembered | None:
 def record(key: Inputs, out: Path, files: t.Iterable[str], diagnostics: t.Sequence[Diagnostic],
            env: t.Mapping[str, str] | None = None) -> None:
     """Remember a build that left `out` holding exactly `files` as compiled."""
+    root = str(out) + os.sep  # strings, not Paths: a fleet is tens of thousands of files
     try:
         lock = out / writer.LOCK_NAME
         info = os.lstat(lock)
         entry = {
             "version": _VERSION, "digest": key.digest, "out": str(out), "absolute": os.path.abspath(out),
             "lock": hashlib.sha256(lock.read_bytes()).hexdigest(), "lock_mtime_ns": info.st_mtime_ns,
-            "files": {path: _signature(os.lstat(os.path.join(out, path))) for path in files},
+            "files": {path: _signature(os.lstat(root + path)) for path in files},
             "diagnostics": [asdict(d) for d in diagnostics],
         }
     except OSError:

@@ -44,7 +44,10 @@ _LONGEST_SIMPLE_KEY = 128
 _OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
 
 
-_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9._/-]*")
+# Names, paths, URLs, image references and ARNs: none of their characters is an indicator for
+# PyYAML's (or libyaml's) analysis of a block scalar, as long as it does not start with `@`,
+# `:` or `-`, nor end with `:` (then `:` would be followed by the end), nor start with `...`.
+_PLAIN = re.compile(r"[A-Za-z0-9./][A-Za-z0-9._/@:-]*")
 _RESOLVER = yaml.resolver.Resolver()  # the one both dumpers use
 _STR = "tag:yaml.org,2002:str"
 
@@ -210,11 +213,11 @@ class Emitter:
             out.extend(f"{pad}{line}\n" if line else "\n" for line in rest)
 
     def _render(self, value: t.Any) -> tuple[str, tuple[str, ...]]:
-        # Names, paths and versions (most distinct strings of a fleet) are plain unless the
-        # resolver would read them as something else (`yes`, `null`): no indicator, quote or
+        # Names, paths and URLs (most distinct strings of a fleet) are plain unless the resolver
+        # would read them as something else (`yes`, `null`, `12:30`): no indicator, quote or
         # space in them for the emitter to weigh.
-        if (type(value) is str and len(value) < _LONGEST_LINE and _IDENTIFIER.fullmatch(value)
-                and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR):  # type: ignore[no-untyped-call]
+        if (type(value) is str and len(value) < _LONGEST_LINE and _PLAIN.fullmatch(value) and not value.endswith(":")
+                and not value.startswith("...") and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR):  # type: ignore[no-untyped-call]
             return value + "\n", ()
         text = self._pyyaml({"k": value})
         # A literal block that keeps its final line breaks (`|+`) leaves the document open:

@@ -21,7 +21,11 @@ from stackgen import yamlio
 _AWKWARD = st.sampled_from(["", " ", "yes", "no", "on", "null", "~", "1", "0x1f", "1e3", "-", "- x", "a: b", "#c", "'q'", '"d"',
                             "*ref", "&a", "!tag", "%x", "@", "`", "{a}", "[b]", "a\nb", "a\n", "a\n\n", "\nlead", " lead\nx",
                             "trail \nx", "x\n  indented\n", "tab\tx", "é ü 中", "\x07bell", "\u2028sep", "a\r\nb", "---", "..."])
-_TEXT = st.one_of(_AWKWARD, st.from_regex(r"[A-Za-z][A-Za-z0-9._/-]{0,12}", fullmatch=True),
+# Where a string stops being plain: indicators first or last, a resolver's number or time.
+_NEARLY_PLAIN = st.sampled_from(["a:", ":a", "@a", "a@b", "-a", "a-", "..", "...a", "./a", ".5", ".inf", ".NaN", "1:2", "12:30:00",
+                                 "190:20:30", "2001-12-14", "0o17", "0b1", "1_000", "s3://b/k", "arn:aws:iam::1:role/r", "a::b", "x/y:"])
+_TEXT = st.one_of(_AWKWARD, _NEARLY_PLAIN, st.from_regex(r"[A-Za-z][A-Za-z0-9._/-]{0,12}", fullmatch=True),
+                  st.from_regex(r"[A-Za-z0-9./:@-][A-Za-z0-9._/@:-]{0,16}", fullmatch=True),
                   st.sampled_from(["Yes", "NO", "True", "off", "Null", "NULL", "y", "n", "e1", "E.5"]), st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30),
                   st.lists(_AWKWARD, max_size=4).map("\n".join))
 _SCALAR = st.one_of(_TEXT, st.integers(), st.booleans(), st.none(),
