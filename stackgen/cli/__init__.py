@@ -8,6 +8,7 @@ changes found; 2 usage or environment errors (bad flag, unwritable output, kusto
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import os
 import sys
@@ -463,6 +464,11 @@ def schema() -> None:
 
 
 def main() -> None:
+    # One command per process, making hundreds of thousands of objects that live to its end (a
+    # fleet's model, its files, renders): collecting cycles every 700 allocations cost 0.13 of a
+    # 1.45 s build of 1,000 clusters (issue 19). A high first threshold, as mypy sets for the
+    # same reason, still collects in a long render.
+    gc.set_threshold(200_000, 30, 30)
     sys.exit(_run())
 
 
