@@ -145,9 +145,11 @@ def _set_aside(tree: Path, work: Path) -> None:
     """Out of the way for a run into new output, deleted only when the benchmark ends: freeing
     23,000 files slows the file system's next creations for seconds (ext4 mounted with
     `discard` here), which would be timed as the build's own cost. A new output is what a
-    fresh clone builds into, with nothing just deleted."""
+    fresh clone builds into, with nothing just deleted, and nothing of an earlier run unwritten."""
     if tree.exists():
         tree.rename(work / f"set-aside-{len(list(work.glob('set-aside-*')))}")
+    # What earlier runs wrote goes to disk now, not inside the next run's own flush.
+    os.sync()
 
 
 def _run(args: argparse.Namespace, work: Path) -> None:

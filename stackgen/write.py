@@ -75,8 +75,14 @@ def lock_text(files: t.Mapping[str, bytes]) -> bytes:
 
 
 def _lock_body(digests: t.Mapping[str, str]) -> bytes:
-    body = {"generator": "stackgen", "files": dict(sorted(digests.items()))}
-    return (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()
+    """`json.dumps({"files": ..., "generator": "stackgen"}, indent=2, sort_keys=True)`, laid out
+    here: with an indent, json runs its pure-Python encoder, 0.03 s for a fleet's 23,000 files.
+    Each string is still encoded by json itself."""
+    if not digests:
+        return b'{\n  "files": {},\n  "generator": "stackgen"\n}\n'
+    encode = json.encoder.encode_basestring_ascii  # what json.dumps uses with ensure_ascii
+    entries = ",\n".join(f"    {encode(path)}: {encode(digest)}" for path, digest in sorted(digests.items()))
+    return f'{{\n  "files": {{\n{entries}\n  }},\n  "generator": "stackgen"\n}}\n'.encode()
 
 
 def check(out: Path, files: t.Mapping[str, bytes], adopt: t.Collection[str] = ()) -> Changes:
@@ -97,7 +103,7 @@ def write(out: Path, files: t.Mapping[str, bytes], adopt: t.Collection[str] = ()
     """
     check_tree(files)
     with Stream.open(out, adopt) as stream:
-        return stream.commit(files)
+        return stream._finish_checked(files)
 
 
 _SEND_BYTES = 256 << 10  # what a streamed write gathers before it tries the pipe
@@ -214,6 +220,8 @@ class Stream:
         self._sent_at = self._unsent_bytes
 
     def _start_helper(self) -> subprocess.Popen[bytes]:
+        if not sys.executable:  # an embedded interpreter: no Python to run the helper with
+            raise OSError(errno.ENOENT, "no Python executable for the staging helper")
         staging = self.out / STAGING_NAME
         os.mkdir(staging)  # `recover` dropped any left over: a new one, or this fails
         command = [sys.executable, "-I", "-S", os.path.abspath(stager.__file__), str(staging)]
@@ -234,10 +242,9 @@ class Stream:
     def finish(self, files: t.Mapping[str, bytes]) -> Changes:
         """Write `files` as `write` does (every file, offered or not) and commit."""
         check_tree(files)
-        return self.commit(files)
+        return self._finish_checked(files)
 
-    def commit(self, files: t.Mapping[str, bytes]) -> Changes:
-        """`finish`, for files `check_tree` has passed."""
+    def _finish_checked(self, files: t.Mapping[str, bytes]) -> Changes:
         try:
             changes = _plan(self.out, files, self._locked)
             if changes.stale:
@@ -754,12 +761,15 @@ class _Folders:
         end = path.find("/")
         while end != -1:
             folder = path[:end]
+            if folder in self.missing:
+                return  # nothing deeper exists either
             if folder not in self.checked:
                 current = os.path.join(self.root, folder)
                 try:
                     mode = os.lstat(current).st_mode
                 except FileNotFoundError:
-                    return  # nothing deeper exists either
+                    self.missing.add(folder)  # a new fleet's 23,000 files would each ask again
+                    return
                 if stat.S_ISLNK(mode):
                     raise OwnershipError(f"{current}: is a symlink; stackgen never writes through links in its output")
                 if not stat.S_ISDIR(mode):
@@ -792,6 +802,7 @@ class _Folders:
         if folder and folder not in self.made:
             os.makedirs(os.path.join(self.root, folder), exist_ok=True)
             self.made.add(folder)
+            self.missing.difference_update([folder[:end] for end in _folder_ends(folder + "/")])
 
 
 def _refuse_directory_in_place(out: Path, name: str) -> None:

@@ -615,3 +615,9 @@ def test_a_path_taken_at_once_as_plain_passes_every_check(name: str) -> None:
     assert verdict(writer._refuse_unplain) == verdict(writer._refuse_unplain_slowly)
     if writer._PLAIN_PATH.fullmatch(name):
         assert verdict(writer._refuse_unplain_slowly) == "written"
+
+
+@given(st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=6))
+def test_the_lock_is_laid_out_as_json_with_an_indent(digests: dict[str, str]) -> None:
+    body = {"generator": "stackgen", "files": digests}
+    assert writer._lock_body(digests) == (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()

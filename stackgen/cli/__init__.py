@@ -276,9 +276,10 @@ def _summarise(out: Path, changes: writer.Changes, check_only: bool, output: Out
                 click.echo(f"{out / path}: {label}", err=True)
         output.say(f"{out}: stale: {_counts(changes)}" if changes.stale else f"{out}: up to date")
         return
-    for label, paths in (("added", changes.added), ("changed", changes.changed), ("removed", changes.removed)):
-        for path in paths:
-            output.detail(f"{out / path}: {label}")
+    if output.verbosity > 0:  # a new fleet is 23,000 lines nobody asked for otherwise
+        for label, paths in (("added", changes.added), ("changed", changes.changed), ("removed", changes.removed)):
+            for path in paths:
+                output.detail(f"{out / path}: {label}")
     output.say(f"{out}: {_counts(changes)}" if changes.stale else f"{out}: up to date")
 
 
