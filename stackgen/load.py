@@ -240,6 +240,9 @@ def _replay_before(text: str, error: _SyntaxError) -> None:
         raise earlier from None
 
 
+_NODE_EVENTS = frozenset({yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent})
+
+
 def _walk(text: str, loader_class: type) -> tuple[t.Any, dict[JsonPath, Position], dict[JsonPath, Position], int]:
     values: dict[JsonPath, Position] = {}
     keys: dict[JsonPath, Position] = {}
@@ -251,22 +254,21 @@ def _walk(text: str, loader_class: type) -> tuple[t.Any, dict[JsonPath, Position
     try:
         while True:
             event = loader.get_event()
-            if event is None or isinstance(event, yaml.StreamEndEvent):
-                break
-            if isinstance(event, yaml.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    raise _LoadError(*_mark(event), "SG005", "several YAML documents in one file; stack.yaml holds exactly one")
-                continue
-            if isinstance(event, (yaml.StreamStartEvent, yaml.DocumentEndEvent)):
-                continue
-            if isinstance(event, yaml.AliasEvent):
-                raise _LoadError(*_mark(event), "SG006", "YAML aliases (*name) are not allowed: write the value out", _current_path(stack))
-            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                finished = stack.pop()
-                if not stack:
-                    root = finished.container
-                continue
+            kind = type(event)  # both parsers make these exact classes; most events are nodes
+            if kind not in _NODE_EVENTS:
+                if event is None or kind is yaml.StreamEndEvent:
+                    break
+                if kind is yaml.DocumentStartEvent:
+                    documents += 1
+                    if documents > 1:
+                        raise _LoadError(*_mark(event), "SG005", "several YAML documents in one file; stack.yaml holds exactly one")
+                elif kind is yaml.AliasEvent:
+                    raise _LoadError(*_mark(event), "SG006", "YAML aliases (*name) are not allowed: write the value out", _current_path(stack))
+                elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                    finished = stack.pop()
+                    if not stack:
+                        root = finished.container
+                continue  # the stream's start, a document's end
             nodes += 1
             if nodes > MAX_NODES:
                 raise _LoadError(*_mark(event), "SG007", f"document has more than {MAX_NODES} nodes")
@@ -278,10 +280,10 @@ def _walk(text: str, loader_class: type) -> tuple[t.Any, dict[JsonPath, Position
                 continue
             path = _child_path(stack)
             values[path] = _position(event.start_mark)
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            if kind is not yaml.ScalarEvent:
                 if len(stack) >= MAX_DEPTH:
                     raise _LoadError(*_mark(event), "SG008", f"nesting deeper than {MAX_DEPTH} levels", path)
-                container: dict[str, t.Any] | list[t.Any] = {} if isinstance(event, yaml.MappingStartEvent) else []
+                container: dict[str, t.Any] | list[t.Any] = {} if kind is yaml.MappingStartEvent else []
                 _attach(stack, container)
                 stack.append(_Frame(container, path))
                 continue
@@ -425,14 +427,14 @@ def _scalar(event: t.Any, path: JsonPath) -> t.Any:
     tag = event.tag if event.tag not in (None, "!") else _resolve(event)
     if event.tag == "!":
         tag = "tag:yaml.org,2002:str"
+    if tag == "tag:yaml.org,2002:str":  # most of a stack: nothing to construct
+        return event.value
     node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
     if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and len(event.value) > MAX_SCALAR_DIGITS:
         raise _LoadError(*_mark(event), "SG016", f"number literal longer than {MAX_SCALAR_DIGITS} characters", path)
     if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and (meaning := _yaml11_only(event.value, tag)):
         raise _LoadError(*_mark(event), "SG017", f"number `{event.value}` means {meaning[0]} in YAML 1.1 only", path, hint=meaning[1])
     try:
-        if tag == "tag:yaml.org,2002:str":
-            return event.value
         if tag == "tag:yaml.org,2002:int":
             return _CONSTRUCTOR.construct_yaml_int(node)
         if tag == "tag:yaml.org,2002:float":
