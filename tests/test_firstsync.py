@@ -146,7 +146,7 @@ def test_sg620_a_reference_to_a_secret_nothing_makes(argocd_hub: Fleet) -> None:
 def test_sg620_optional_references_and_run_time_objects_pass(argocd_hub: Fleet) -> None:
     """`kube-root-ca.crt` (kube-controller-manager) and `istio-ca-root-cert` (istiod) are made at run time."""
     render = argocd_hub.renders["gcp-euw4"]
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe", "namespace": "ml"}, "spec": {
+    pod: dict[str, t.Any] = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe", "namespace": "ml"}, "spec": {
         "containers": [{"name": "c", "envFrom": [{"secretRef": {"name": "maybe", "optional": True}}]}],
         "volumes": [{"name": "a", "configMap": {"name": "kube-root-ca.crt"}}, {"name": "b", "configMap": {"name": "istio-ca-root-cert"}},
                     {"name": "c", "secret": {"secretName": "absent", "optional": True}}]}}
@@ -255,7 +255,7 @@ def test_sg627_names_stay_within_63_characters(flux_standalone: Fleet, argocd_hu
 
 
 def test_engine_names_are_shortened_deterministically_with_a_hash() -> None:
-    cluster = checked(FLEET).stack.clusters[0]  # type: ignore[union-attr]
+    cluster = checked(FLEET).stack.clusters[0]
     assert cluster.name == LONG
     name = gitops.object_name(cluster, f"auth-{LONG}")
     assert len(name) <= 63 and name == gitops.object_name(cluster, f"auth-{LONG}")
