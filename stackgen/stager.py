@@ -12,6 +12,7 @@ checks every path before it sends it (write.check_tree's rules): this only write
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -95,6 +96,14 @@ def _find_syncfs() -> t.Callable[[int], int] | None:
     return function
 
 
+def _below(path: str) -> str:
+    """`path`, refused unless it stays below the staging folder: the sender checked it, and
+    this is the second line."""
+    if path.startswith("/") or "\x00" in path or any(part in ("", ".", "..") for part in path.split("/")):
+        raise OSError(errno.EINVAL, "not a plain relative path", path)
+    return path
+
+
 def serve(staging: str, sync: bool, source: t.BinaryIO) -> dict[str, t.Any]:
     """Put every framed file read from `source`; what to answer."""
     made: set[str] = set()
@@ -108,7 +117,7 @@ def serve(staging: str, sync: bool, source: t.BinaryIO) -> dict[str, t.Any]:
         if len(path) < path_size or len(content) < content_size:
             raise SystemExit(1)
         try:
-            put(staging, path.decode("utf-8", "surrogateescape"), content, made, sync)
+            put(staging, _below(path.decode("utf-8", "surrogateescape")), content, made, sync)
         except OSError as error:
             return {"written": written, "errno": error.errno, "strerror": error.strerror, "filename": error.filename}
         written += 1

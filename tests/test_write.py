@@ -621,3 +621,16 @@ def test_a_path_taken_at_once_as_plain_passes_every_check(name: str) -> None:
 def test_the_lock_is_laid_out_as_json_with_an_indent(digests: dict[str, str]) -> None:
     body = {"generator": "stackgen", "files": digests}
     assert writer._lock_body(digests) == (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()
+
+
+@pytest.mark.parametrize("path", ["../outside", "/etc/x", "a/../../outside", "a//b", "./a"])
+def test_the_helper_refuses_a_path_that_leaves_its_staging_folder(tmp_path: Path, path: str) -> None:
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    encoded = path.encode()
+    frames = writer.stager.FRAME.pack(len(encoded), 2) + encoded + b"x\n"
+    done = subprocess.run([sys.executable, "-I", "-S", writer.stager.__file__, str(staging)], input=frames,
+                          capture_output=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"written": 0, "errno": errno.EINVAL, "strerror": "not a plain relative path", "filename": path}
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["staging"]
